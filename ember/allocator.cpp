@@ -1,0 +1,151 @@
+#include "ember/allocator.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <sys/sysinfo.h>
+
+namespace ember {
+
+namespace {
+
+size_t system_memory() {
+  struct sysinfo info;
+  if (sysinfo(&info) == 0) return static_cast<size_t>(info.totalram) * info.mem_unit;
+  return size_t(1) << 34;
+}
+
+// Blocks are rounded up so that nearby sizes share cache entries: small sizes
+// to 64 bytes, large ones to 1/8 of their power of two (at most 12.5% waste).
+size_t round_block(size_t n) {
+  if (n <= 4096) return std::max<size_t>(64, (n + 63) & ~size_t(63));
+  size_t p = size_t(1) << (63 - __builtin_clzll(n));
+  size_t step = p / 8;
+  return (n + step - 1) / step * step;
+}
+
+class CpuAllocator {
+ public:
+  CpuAllocator() {
+    memory_limit_ = system_memory() / 10 * 9;
+    cache_limit_ = memory_limit_;
+  }
+
+  allocator::Buffer malloc(size_t bytes) {
+    size_t block = round_block(bytes);
+    std::unique_lock lk(mu_);
+    // Reuse a cached block of the same rounded size, or one at most 2x larger.
+    auto it = cache_.lower_bound(block);
+    if (it != cache_.end() && it->first <= 2 * block) {
+      void* p = it->second;
+      size_t bsize = it->first;
+      cache_.erase(it);
+      cache_bytes_ -= bsize;
+      record_alloc(bsize);
+      return {p, bytes, bsize};
+    }
+    if (memory_limit_ != 0 && active_ + block > memory_limit_) {
+      free_cache_locked();
+      if (active_ + block > memory_limit_) throw_oom(bytes, "over the memory limit");
+    }
+    void* p = std::aligned_alloc(64, block);
+    if (!p) {
+      free_cache_locked();
+      p = std::aligned_alloc(64, block);
+      if (!p) throw_oom(bytes, "the system allocator failed");
+    }
+    record_alloc(block);
+    return {p, bytes, block};
+  }
+
+  void free(allocator::Buffer b, size_t block) {
+    if (!b.ptr) return;
+    std::unique_lock lk(mu_);
+    active_ -= block;
+    if (cache_bytes_ + block <= cache_limit_) {
+      cache_.emplace(block, b.ptr);
+      cache_bytes_ += block;
+    } else {
+      std::free(b.ptr);
+    }
+  }
+
+  size_t active() { std::unique_lock lk(mu_); return active_; }
+  size_t peak() { std::unique_lock lk(mu_); return peak_; }
+  void reset_peak() { std::unique_lock lk(mu_); peak_ = active_; }
+  size_t cache() { std::unique_lock lk(mu_); return cache_bytes_; }
+  size_t memory_limit() { std::unique_lock lk(mu_); return memory_limit_; }
+  size_t set_memory_limit(size_t l) {
+    std::unique_lock lk(mu_);
+    std::swap(l, memory_limit_);
+    return l;
+  }
+  size_t set_cache_limit(size_t l) {
+    std::unique_lock lk(mu_);
+    std::swap(l, cache_limit_);
+    while (cache_bytes_ > cache_limit_ && !cache_.empty()) {
+      auto it = std::prev(cache_.end());  // drop the largest blocks first
+      cache_bytes_ -= it->first;
+      std::free(it->second);
+      cache_.erase(it);
+    }
+    return l;
+  }
+  void clear() {
+    std::unique_lock lk(mu_);
+    free_cache_locked();
+  }
+
+ private:
+  void record_alloc(size_t block) {
+    active_ += block;
+    peak_ = std::max(peak_, active_);
+  }
+  void free_cache_locked() {
+    for (auto& [sz, p] : cache_) std::free(p);
+    cache_.clear();
+    cache_bytes_ = 0;
+  }
+  [[noreturn]] void throw_oom(size_t bytes, const char* why) {
+    std::ostringstream msg;
+    msg << "[malloc] out of memory: cannot allocate " << bytes << " bytes (" << why << "; " << active_
+        << " bytes in use, limit " << memory_limit_ << ")";
+    throw out_of_memory(msg.str());
+  }
+
+  std::mutex mu_;
+  std::multimap<size_t, void*> cache_;
+  size_t cache_bytes_ = 0;
+  size_t active_ = 0;
+  size_t peak_ = 0;
+  size_t memory_limit_;
+  size_t cache_limit_;
+};
+
+CpuAllocator& cpu_allocator() {
+  // Leaked on purpose: arrays in static storage may be freed after main returns.
+  static CpuAllocator* a = new CpuAllocator();
+  return *a;
+}
+
+}  // namespace
+
+namespace allocator {
+
+Buffer malloc(size_t bytes) { return cpu_allocator().malloc(bytes); }
+void free(Buffer b) { cpu_allocator().free(b, b.block); }
+
+}  // namespace allocator
+
+size_t get_active_memory() { return cpu_allocator().active(); }
+size_t get_peak_memory() { return cpu_allocator().peak(); }
+void reset_peak_memory() { cpu_allocator().reset_peak(); }
+size_t get_cache_memory() { return cpu_allocator().cache(); }
+size_t set_memory_limit(size_t limit) { return cpu_allocator().set_memory_limit(limit); }
+size_t get_memory_limit() { return cpu_allocator().memory_limit(); }
+size_t set_cache_limit(size_t limit) { return cpu_allocator().set_cache_limit(limit); }
+void clear_cache() { cpu_allocator().clear(); }
+
+}  // namespace ember

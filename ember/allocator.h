@@ -1,0 +1,50 @@
+// Memory: one allocator interface, a caching CPU allocator behind it, and the
+// statistics and limits MLX exposes (get_active_memory, set_memory_limit, ...).
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+namespace ember {
+
+/// Thrown when an allocation cannot be satisfied even after freeing the cache.
+class out_of_memory : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace allocator {
+
+/// A raw block of memory owned by the allocator.
+struct Buffer {
+  void* ptr = nullptr;
+  size_t size = 0;   // bytes requested
+  size_t block = 0;  // bytes actually reserved (>= size)
+};
+
+/// Allocates `bytes` (64-byte aligned). Reuses cached blocks; over the memory
+/// limit or when the system refuses, clears the cache and retries, then throws
+/// out_of_memory naming the requested and in-use bytes.
+Buffer malloc(size_t bytes);
+/// Returns a block to the cache (or to the system if the cache is full).
+void free(Buffer b);
+
+}  // namespace allocator
+
+/// Bytes held by live arrays.
+size_t get_active_memory();
+/// Highest active memory since start or the last reset_peak_memory().
+size_t get_peak_memory();
+void reset_peak_memory();
+/// Bytes kept in the cache for reuse.
+size_t get_cache_memory();
+/// Caps active memory; returns the previous limit. 0 means "no limit".
+size_t set_memory_limit(size_t limit);
+size_t get_memory_limit();
+/// Caps the cache; returns the previous limit.
+size_t set_cache_limit(size_t limit);
+/// Frees every cached block.
+void clear_cache();
+
+}  // namespace ember

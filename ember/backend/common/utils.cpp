@@ -1,0 +1,102 @@
+#include "ember/backend/common/utils.h"
+
+#include <algorithm>
+
+namespace ember {
+
+std::pair<Shape, std::vector<Strides>> collapse_contiguous_dims(const Shape& shape,
+                                                                const std::vector<Strides>& strides) {
+  Shape out_shape;
+  std::vector<Strides> out_strides(strides.size());
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 1) continue;
+    bool merge = !out_shape.empty();
+    if (merge) {
+      for (size_t k = 0; k < strides.size(); ++k) {
+        if (out_strides[k].back() != strides[k][i] * shape[i]) {
+          merge = false;
+          break;
+        }
+      }
+    }
+    if (merge) {
+      out_shape.back() *= shape[i];
+      for (size_t k = 0; k < strides.size(); ++k) out_strides[k].back() = strides[k][i];
+    } else {
+      out_shape.push_back(shape[i]);
+      for (size_t k = 0; k < strides.size(); ++k) out_strides[k].push_back(strides[k][i]);
+    }
+  }
+  if (out_shape.empty()) {  // a single element
+    out_shape.push_back(1);
+    for (auto& s : out_strides) s.push_back(0);
+  }
+  return {out_shape, out_strides};
+}
+
+std::pair<Shape, std::vector<Strides>> collapse_contiguous_dims(const std::vector<array>& xs) {
+  std::vector<Strides> strides;
+  for (auto& x : xs) strides.push_back(x.strides());
+  return collapse_contiguous_dims(xs[0].shape(), strides);
+}
+
+std::pair<Flags, size_t> layout_of(const Shape& shape, const Strides& strides) {
+  size_t size = 1;
+  for (auto d : shape) size *= d;
+  Flags f;
+  int64_t expect = 1;
+  f.row_contiguous = true;
+  for (int i = static_cast<int>(shape.size()) - 1; i >= 0; --i) {
+    if (shape[i] == 1) continue;
+    if (strides[i] != expect) {
+      f.row_contiguous = false;
+      break;
+    }
+    expect *= shape[i];
+  }
+  expect = 1;
+  f.col_contiguous = true;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 1) continue;
+    if (strides[i] != expect) {
+      f.col_contiguous = false;
+      break;
+    }
+    expect *= shape[i];
+  }
+  // Dense in some axis order: sorted by stride, each axis steps over exactly
+  // the block the smaller ones span (no broadcast, no gaps, no overlap).
+  f.contiguous = f.row_contiguous || f.col_contiguous;
+  if (!f.contiguous && size > 0) {
+    std::vector<std::pair<int64_t, int32_t>> axes;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      if (shape[i] != 1) axes.emplace_back(strides[i], shape[i]);
+    }
+    std::sort(axes.begin(), axes.end());
+    int64_t expect_stride = 1;
+    bool dense = true;
+    for (auto& [st, n] : axes) {
+      if (st != expect_stride) {
+        dense = false;
+        break;
+      }
+      expect_stride *= n;
+    }
+    f.contiguous = dense;
+  }
+  size_t span = 1;  // elements reachable from the first one
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 0) span = 0;
+    if (span && strides[i] > 0) span += static_cast<size_t>(strides[i]) * (shape[i] - 1);
+  }
+  if (size == 0) span = 0;
+  size_t data_size = f.contiguous ? size : span;
+  return {f, data_size};
+}
+
+bool can_donate(const array& in, const array& out) {
+  return in.is_donatable() && in.itemsize() == out.itemsize() && in.flags().contiguous &&
+         in.data_size() == out.size() && in.size() == out.size();
+}
+
+}  // namespace ember

@@ -1,0 +1,170 @@
+// Elementwise kernels: one template per access pattern, functors for the math.
+//   unary:  contiguous (flat over the buffer) | general strided
+//   binary: scalar-scalar | scalar-vector | vector-scalar | vector-vector |
+//           general strided, whose inner loop reuses the three vector kernels,
+//           so row-broadcast (M,N)+(N,) runs at contiguous speed.
+#pragma once
+
+#include <type_traits>
+
+#include "ember/array.h"
+#include "ember/backend/common/utils.h"
+#include "ember/scheduler.h"
+
+namespace ember::cpu {
+
+/// float16/bfloat16 compute in float32; everything else in its own type.
+template <class T>
+using compute_t = std::conditional_t<std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>, float, T>;
+
+/// Elements per parallel_for chunk below which splitting costs more than it saves.
+inline constexpr int64_t kElementwiseGrain = 1 << 15;
+
+/// Gives `out` a buffer for an elementwise result over `in`: reuses `in`'s
+/// buffer when donatable, keeps `in`'s layout when it is dense, else row-major.
+inline void alloc_like(const array& in, array& out) {
+  if (in.flags().contiguous && in.data_size() == in.size()) {
+    if (can_donate(in, out)) {
+      out.copy_shared_buffer(in);
+      return;
+    }
+    out.set_data(allocator::malloc(in.data_size() * out.itemsize()), in.data_size(), in.strides(), in.flags());
+  } else {
+    out.set_data(allocator::malloc(out.nbytes()));
+  }
+}
+
+template <class T, class U, class Op>
+void unary_kernel(const array& in, array& out, Op op) {
+  alloc_like(in, out);
+  if (in.size() == 0) return;
+  const T* src = in.data<T>();
+  U* dst = out.data<U>();
+  auto apply = [op](T x) -> U {
+    using C = compute_t<T>;
+    return static_cast<U>(op(static_cast<C>(x)));
+  };
+  if (in.flags().contiguous && in.data_size() == in.size()) {
+    scheduler::parallel_for(static_cast<int64_t>(in.size()), kElementwiseGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) dst[i] = apply(src[i]);
+    });
+    return;
+  }
+  auto [shape, strides] = collapse_contiguous_dims(in.shape(), {in.strides()});
+  int64_t inner = shape.back(), st = strides[0].back();
+  int64_t rows = static_cast<int64_t>(in.size()) / inner;
+  scheduler::parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / inner), [&](int64_t b, int64_t e) {
+    StridedIterator it(shape, strides[0], 1);
+    it.seek(b);
+    for (int64_t r = b; r < e; ++r) {
+      const T* s = src + it.loc();
+      U* d = dst + r * inner;
+      for (int64_t i = 0; i < inner; ++i) d[i] = apply(s[i * st]);
+      it.step();
+    }
+  });
+}
+
+enum class BinaryOpType { ScalarScalar, ScalarVector, VectorScalar, VectorVector, General };
+
+inline BinaryOpType binary_op_type(const array& a, const array& b) {
+  bool a_scalar = a.data_size() == 1, b_scalar = b.data_size() == 1;
+  bool a_dense = a.flags().contiguous && a.data_size() == a.size();
+  bool b_dense = b.flags().contiguous && b.data_size() == b.size();
+  if (a_scalar && b_scalar) return BinaryOpType::ScalarScalar;
+  if (a_scalar && b_dense) return BinaryOpType::ScalarVector;
+  if (b_scalar && a_dense) return BinaryOpType::VectorScalar;
+  if (a_dense && b_dense && a.strides() == b.strides()) return BinaryOpType::VectorVector;
+  return BinaryOpType::General;
+}
+
+/// The three dense inner loops; `vectorized` ops may override them (see binary.cpp).
+template <class T, class U, class Op>
+struct BinaryLoops {
+  static void vv(const T* a, const T* b, U* o, int64_t n, Op op) {
+    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<U>(op(static_cast<compute_t<T>>(a[i]), static_cast<compute_t<T>>(b[i])));
+  }
+  static void sv(const T* a, const T* b, U* o, int64_t n, Op op) {
+    auto x = static_cast<compute_t<T>>(a[0]);
+    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<U>(op(x, static_cast<compute_t<T>>(b[i])));
+  }
+  static void vs(const T* a, const T* b, U* o, int64_t n, Op op) {
+    auto y = static_cast<compute_t<T>>(b[0]);
+    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<U>(op(static_cast<compute_t<T>>(a[i]), y));
+  }
+};
+
+template <class T, class U, class Op, class Loops = BinaryLoops<T, U, Op>>
+void binary_kernel(const array& a, const array& b, array& out, Op op) {
+  auto type = binary_op_type(a, b);
+  switch (type) {
+    case BinaryOpType::ScalarScalar:
+      out.set_data(allocator::malloc(out.itemsize()), 1, Strides(out.ndim(), 0), layout_of(out.shape(), Strides(out.ndim(), 0)).first);
+      break;
+    case BinaryOpType::ScalarVector:
+      alloc_like(b, out);
+      break;
+    case BinaryOpType::VectorScalar:
+    case BinaryOpType::VectorVector:
+      if (can_donate(b, out) && type == BinaryOpType::VectorVector) {
+        out.copy_shared_buffer(b);
+      } else {
+        alloc_like(a, out);
+      }
+      break;
+    case BinaryOpType::General:
+      out.set_data(allocator::malloc(out.nbytes()));
+      break;
+  }
+  if (out.size() == 0) return;
+  const T* ap = a.data<T>();
+  const T* bp = b.data<T>();
+  U* op_ = out.data<U>();
+  int64_t n = static_cast<int64_t>(out.data_size());
+  auto par = [&](auto&& body) { scheduler::parallel_for(n, kElementwiseGrain, body); };
+  switch (type) {
+    case BinaryOpType::ScalarScalar:
+      Loops::vv(ap, bp, op_, 1, op);
+      return;
+    case BinaryOpType::ScalarVector:
+      par([&](int64_t s, int64_t e) { Loops::sv(ap, bp + s, op_ + s, e - s, op); });
+      return;
+    case BinaryOpType::VectorScalar:
+      par([&](int64_t s, int64_t e) { Loops::vs(ap + s, bp, op_ + s, e - s, op); });
+      return;
+    case BinaryOpType::VectorVector:
+      par([&](int64_t s, int64_t e) { Loops::vv(ap + s, bp + s, op_ + s, e - s, op); });
+      return;
+    case BinaryOpType::General:
+      break;
+  }
+  auto [shape, strides] = collapse_contiguous_dims(out.shape(), {a.strides(), b.strides(), out.strides()});
+  int64_t inner = shape.back();
+  int64_t sa = strides[0].back(), sb = strides[1].back();
+  int64_t rows = static_cast<int64_t>(out.size()) / inner;
+  scheduler::parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / inner), [&](int64_t b0, int64_t e0) {
+    StridedIterator ia(shape, strides[0], 1), ib(shape, strides[1], 1);
+    ia.seek(b0);
+    ib.seek(b0);
+    for (int64_t r = b0; r < e0; ++r) {
+      const T* x = ap + ia.loc();
+      const T* y = bp + ib.loc();
+      U* o = op_ + r * inner;
+      if (sa == 1 && sb == 1) {
+        Loops::vv(x, y, o, inner, op);
+      } else if (sa == 0 && sb == 1) {
+        Loops::sv(x, y, o, inner, op);
+      } else if (sa == 1 && sb == 0) {
+        Loops::vs(x, y, o, inner, op);
+      } else {
+        for (int64_t i = 0; i < inner; ++i) {
+          o[i] = static_cast<U>(op(static_cast<compute_t<T>>(x[i * sa]), static_cast<compute_t<T>>(y[i * sb])));
+        }
+      }
+      ia.step();
+      ib.step();
+    }
+  });
+}
+
+}  // namespace ember::cpu

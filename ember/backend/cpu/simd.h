@@ -1,0 +1,26 @@
+// Runtime-dispatched SIMD kernels (Google Highway): the CPU picks the widest
+// instruction set it has (SSE4, AVX2, AVX-512) when the library loads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ember::cpu::simd {
+
+/// out[i] = exp(in[i]); within 1 ulp (Highway's Exp), inf/nan preserved.
+void exp_f32(const float* in, float* out, int64_t n);
+/// out[i] = 1 / (1 + exp(-in[i])).
+void sigmoid_f32(const float* in, float* out, int64_t n);
+/// Sum of n floats: SIMD partial sums per 4096-element block, blocks added in double.
+double sum_f32(const float* in, int64_t n);
+/// Max / min of n > 0 floats (nan if any is nan).
+float max_f32(const float* in, int64_t n);
+float min_f32(const float* in, int64_t n);
+/// acc[i] += in[i] (column reductions).
+void accumulate_add_f32(const float* in, float* acc, int64_t n);
+void accumulate_max_f32(const float* in, float* acc, int64_t n);
+void accumulate_min_f32(const float* in, float* acc, int64_t n);
+/// Name of the instruction set chosen at run time ("AVX2", "AVX3", ...).
+const char* target_name();
+
+}  // namespace ember::cpu::simd

@@ -1,0 +1,159 @@
+// Highway kernels behind simd.h. This file is compiled once per SIMD target
+// (foreach_target.h re-includes it); HWY_DYNAMIC_DISPATCH picks one at run time.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ember/backend/cpu/simd_hwy.cpp"
+#include <hwy/foreach_target.h>  // must come before highway.h
+
+#include <hwy/contrib/math/math-inl.h>
+#include <hwy/highway.h>
+
+#include <cmath>
+#include <limits>
+
+HWY_BEFORE_NAMESPACE();
+namespace ember::cpu::simd::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Applies a vector function to n floats; the tail goes through a padded buffer
+// so every element takes the same (vector) path.
+template <class F>
+HWY_INLINE void map_f32(const float* in, float* out, int64_t n, F f) {
+  const hn::ScalableTag<float> d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(f(d, hn::LoadU(d, in + i)), d, out + i);
+  if (i < n) {
+    HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)] = {};
+    for (int64_t j = i; j < n; ++j) buf[j - i] = in[j];
+    hn::Store(f(d, hn::Load(d, buf)), d, buf);
+    for (int64_t j = i; j < n; ++j) out[j] = buf[j - i];
+  }
+}
+
+template <class D, class V>
+HWY_INLINE V safe_exp(D d, V x) {
+  // Highway's Exp is valid on [-FLT_MAX, 104]; beyond 89 the answer is inf anyway.
+  V y = hn::Exp(d, hn::Min(x, hn::Set(d, 100.0f)));
+  return hn::IfThenElse(hn::IsNaN(x), x, y);
+}
+
+void ExpF32(const float* in, float* out, int64_t n) {
+  map_f32(in, out, n, [](auto d, auto x) { return safe_exp(d, x); });
+}
+
+void SigmoidF32(const float* in, float* out, int64_t n) {
+  map_f32(in, out, n, [](auto d, auto x) {
+    auto one = hn::Set(d, 1.0f);
+    return hn::Div(one, hn::Add(one, safe_exp(d, hn::Neg(x))));
+  });
+}
+
+double SumF32(const float* in, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  double total = 0.0;
+  constexpr int64_t kBlock = 4096;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    int64_t e = std::min(n, b + kBlock);
+    auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+    int64_t i = b;
+    for (; i + 4 * N <= e; i += 4 * N) {
+      a0 = hn::Add(a0, hn::LoadU(d, in + i));
+      a1 = hn::Add(a1, hn::LoadU(d, in + i + N));
+      a2 = hn::Add(a2, hn::LoadU(d, in + i + 2 * N));
+      a3 = hn::Add(a3, hn::LoadU(d, in + i + 3 * N));
+    }
+    for (; i + N <= e; i += N) a0 = hn::Add(a0, hn::LoadU(d, in + i));
+    float part = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
+    for (; i < e; ++i) part += in[i];
+    total += part;
+  }
+  return total;
+}
+
+template <bool kMax>
+float ExtremeF32(const float* in, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  float init = kMax ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
+  auto acc0 = hn::Set(d, init), acc1 = hn::Set(d, init);
+  auto nan_seen = hn::Zero(d);  // any lane nan -> result nan
+  int64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    auto x0 = hn::LoadU(d, in + i), x1 = hn::LoadU(d, in + i + N);
+    nan_seen = hn::Or(nan_seen, hn::VecFromMask(d, hn::IsNaN(x0)));
+    nan_seen = hn::Or(nan_seen, hn::VecFromMask(d, hn::IsNaN(x1)));
+    acc0 = kMax ? hn::Max(acc0, x0) : hn::Min(acc0, x0);
+    acc1 = kMax ? hn::Max(acc1, x1) : hn::Min(acc1, x1);
+  }
+  auto acc = kMax ? hn::Max(acc0, acc1) : hn::Min(acc0, acc1);
+  float r = kMax ? hn::GetLane(hn::MaxOfLanes(d, acc)) : hn::GetLane(hn::MinOfLanes(d, acc));
+  bool has_nan = !hn::AllTrue(d, hn::Eq(nan_seen, hn::Zero(d)));
+  for (; i < n; ++i) {
+    if (std::isnan(in[i])) has_nan = true;
+    r = kMax ? std::max(r, in[i]) : std::min(r, in[i]);
+  }
+  return has_nan ? std::numeric_limits<float>::quiet_NaN() : r;
+}
+float MaxF32(const float* in, int64_t n) { return ExtremeF32<true>(in, n); }
+float MinF32(const float* in, int64_t n) { return ExtremeF32<false>(in, n); }
+
+template <int kOp>  // 0 add, 1 max, 2 min
+void AccumulateF32(const float* in, float* acc, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    auto a = hn::LoadU(d, acc + i), x = hn::LoadU(d, in + i);
+    if constexpr (kOp == 0) {
+      a = hn::Add(a, x);
+    } else {
+      // keep nan: pick x where x is nan
+      a = hn::IfThenElse(hn::IsNaN(x), x, kOp == 1 ? hn::Max(a, x) : hn::Min(a, x));
+    }
+    hn::StoreU(a, d, acc + i);
+  }
+  for (; i < n; ++i) {
+    if constexpr (kOp == 0) {
+      acc[i] += in[i];
+    } else if (std::isnan(in[i]) || std::isnan(acc[i])) {
+      acc[i] = std::numeric_limits<float>::quiet_NaN();
+    } else {
+      acc[i] = kOp == 1 ? std::max(acc[i], in[i]) : std::min(acc[i], in[i]);
+    }
+  }
+}
+void AccumulateAddF32(const float* in, float* acc, int64_t n) { AccumulateF32<0>(in, acc, n); }
+void AccumulateMaxF32(const float* in, float* acc, int64_t n) { AccumulateF32<1>(in, acc, n); }
+void AccumulateMinF32(const float* in, float* acc, int64_t n) { AccumulateF32<2>(in, acc, n); }
+
+}  // namespace ember::cpu::simd::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <hwy/targets.h>
+
+namespace ember::cpu::simd {
+
+HWY_EXPORT(ExpF32);
+HWY_EXPORT(SigmoidF32);
+HWY_EXPORT(SumF32);
+HWY_EXPORT(MaxF32);
+HWY_EXPORT(MinF32);
+HWY_EXPORT(AccumulateAddF32);
+HWY_EXPORT(AccumulateMaxF32);
+HWY_EXPORT(AccumulateMinF32);
+
+void exp_f32(const float* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(ExpF32)(in, out, n); }
+void sigmoid_f32(const float* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(SigmoidF32)(in, out, n); }
+double sum_f32(const float* in, int64_t n) { return HWY_DYNAMIC_DISPATCH(SumF32)(in, n); }
+float max_f32(const float* in, int64_t n) { return HWY_DYNAMIC_DISPATCH(MaxF32)(in, n); }
+float min_f32(const float* in, int64_t n) { return HWY_DYNAMIC_DISPATCH(MinF32)(in, n); }
+void accumulate_add_f32(const float* in, float* acc, int64_t n) { HWY_DYNAMIC_DISPATCH(AccumulateAddF32)(in, acc, n); }
+void accumulate_max_f32(const float* in, float* acc, int64_t n) { HWY_DYNAMIC_DISPATCH(AccumulateMaxF32)(in, acc, n); }
+void accumulate_min_f32(const float* in, float* acc, int64_t n) { HWY_DYNAMIC_DISPATCH(AccumulateMinF32)(in, acc, n); }
+
+const char* target_name() { return hwy::TargetName(hwy::SupportedAndGeneratedTargets()[0]); }
+
+}  // namespace ember::cpu::simd
+#endif

@@ -1,0 +1,11 @@
+// Ember: lazy arrays, NumPy-style ops, composable transforms; CPU and CUDA.
+// The one header C++ users include.
+#pragma once
+
+#include "ember/allocator.h"
+#include "ember/array.h"
+#include "ember/device.h"
+#include "ember/dtype.h"
+#include "ember/ops.h"
+#include "ember/transforms.h"
+#include "ember/utils.h"

@@ -1,0 +1,125 @@
+// eval / async_eval: iterative topological sort, then dispatch of each node to
+// its stream. Consecutive nodes on one stream travel as one task, so a graph of
+// small ops pays one thread hand-off, not one per op.
+#include <unordered_set>
+
+#include "ember/backend/gpu.h"
+#include "ember/primitives.h"
+#include "ember/scheduler.h"
+#include "ember/transforms.h"
+
+namespace ember {
+
+namespace {
+
+void mark_error(std::vector<array>& outs, std::exception_ptr e) {
+  for (auto& o : outs) {
+    o.desc()->error = e;
+    o.set_status(Status::error);
+  }
+}
+
+// Runs one node on the current stream worker. `outs` are all of its outputs.
+void run_node(Primitive& p, std::vector<array>& outs) {
+  const auto& inputs = outs[0].inputs();
+  int my_stream = p.stream().index;
+  for (auto& in : inputs) {
+    if (in.status() == Status::scheduled && in.desc()->event_stream != my_stream) {
+      scheduler::wait_for(in.desc()->event_stream, in.desc()->event_seq);  // cross-stream fence
+    }
+    if (in.status() == Status::error) {
+      mark_error(outs, in.desc()->error);
+      return;
+    }
+  }
+  try {
+    if (p.stream().device.type == Device::cpu) {
+      p.eval_cpu(inputs, outs);
+    } else {
+      gpu::eval(p, inputs, outs);
+    }
+  } catch (...) {
+    for (auto& o : outs) o.desc()->data.reset();
+    mark_error(outs, std::current_exception());
+    return;
+  }
+  for (auto& o : outs) o.set_status(Status::available);
+}
+
+struct Task {
+  Stream stream;
+  std::vector<array> nodes;  // one representative output per node
+};
+
+// Sorts the unevaluated part of the graph below `outputs` (inputs first)
+// without recursion, so chains of millions of nodes don't overflow the stack.
+std::vector<array> topo_sort(const std::vector<array>& outputs) {
+  std::vector<array> tape;
+  std::unordered_set<const Node*> visited;
+  std::vector<std::pair<array, size_t>> stack;  // (array, next input to visit)
+  for (auto& out : outputs) {
+    if (out.status() != Status::unscheduled || !out.has_primitive()) continue;
+    if (!visited.insert(out.desc()->node.get()).second) continue;
+    stack.emplace_back(out, 0);
+    while (!stack.empty()) {
+      auto& [a, i] = stack.back();
+      const auto& ins = a.inputs();
+      if (i < ins.size()) {
+        const array& in = ins[i++];
+        if (in.status() == Status::unscheduled && in.has_primitive() &&
+            visited.insert(in.desc()->node.get()).second) {
+          stack.emplace_back(in, 0);  // invalidates a and i; loop re-reads back()
+        }
+        continue;
+      }
+      tape.push_back(std::move(a));
+      stack.pop_back();
+    }
+  }
+  return tape;
+}
+
+void schedule(const std::vector<array>& outputs) {
+  std::vector<array> tape = topo_sort(outputs);
+  if (tape.empty()) return;
+
+  // Split the tape into runs of consecutive nodes on the same stream. Each
+  // run depends only on earlier runs, so waiting across streams can't deadlock.
+  std::vector<Task> tasks;
+  for (auto& a : tape) {
+    const Stream& s = a.primitive().stream();
+    if (tasks.empty() || tasks.back().stream != s) tasks.push_back(Task{s, {}});
+    tasks.back().nodes.push_back(std::move(a));
+  }
+  for (auto& t : tasks) {
+    uint64_t seq = scheduler::next_seq(t.stream);
+    for (auto& a : t.nodes) {
+      for (auto& o : a.outputs()) {
+        o.desc()->event_stream = t.stream.index;
+        o.desc()->event_seq = seq;
+        o.set_status(Status::scheduled);
+      }
+    }
+    auto nodes = std::make_shared<std::vector<array>>(std::move(t.nodes));
+    scheduler::enqueue(t.stream, [nodes]() {
+      for (auto& a : *nodes) {
+        array node = std::move(a);  // the tape lets go, so inputs may be donated
+        std::vector<array> outs = node.outputs();
+        auto prim = node.primitive_ptr();
+        run_node(*prim, outs);
+        node.detach();
+      }
+    });
+  }
+}
+
+}  // namespace
+
+void async_eval(std::vector<array> outputs) { schedule(outputs); }
+
+void eval(std::vector<array> outputs) {
+  schedule(outputs);
+  for (auto& o : outputs) o.wait();
+}
+
+}  // namespace ember

@@ -1,0 +1,116 @@
+// View ops: reshape, transpose, slice, as_strided. They share the input's
+// buffer whenever strides allow (see backend/cpu/views.cpp).
+#include <algorithm>
+#include <numeric>
+
+#include "ember/ops.h"
+#include "ember/primitives.h"
+#include "ember/utils.h"
+
+namespace ember {
+
+namespace {
+
+int normalize_axis(int axis, int ndim, const char* op) {
+  int a = axis < 0 ? axis + ndim : axis;
+  if (a < 0 || a >= ndim) {
+    throw std::out_of_range(std::string("[") + op + "] axis " + std::to_string(axis) +
+                            " is out of bounds for an array with " + std::to_string(ndim) + " dimensions");
+  }
+  return a;
+}
+
+}  // namespace
+
+array reshape(const array& a, Shape shape, StreamOrDevice s) {
+  int infer = -1;
+  size_t known = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      if (infer >= 0) throw std::invalid_argument("[reshape] only one dimension can be -1, got " + shape_to_string(shape));
+      infer = static_cast<int>(i);
+    } else if (shape[i] < 0) {
+      throw std::invalid_argument("[reshape] invalid dimension " + std::to_string(shape[i]) + " in " +
+                                  shape_to_string(shape));
+    } else {
+      known *= static_cast<size_t>(shape[i]);
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || a.size() % known != 0) {
+      throw std::invalid_argument("[reshape] cannot infer the -1 dimension to reshape array of size " +
+                                  std::to_string(a.size()) + " into shape " + shape_to_string(shape));
+    }
+    shape[infer] = static_cast<int32_t>(a.size() / known);
+    known = a.size();
+  }
+  if (known != a.size()) {
+    throw std::invalid_argument("[reshape] cannot reshape array of size " + std::to_string(a.size()) +
+                                " into shape " + shape_to_string(shape));
+  }
+  if (shape == a.shape()) return a;
+  Shape out_shape = shape;
+  return array(std::move(out_shape), a.dtype(), std::make_shared<Reshape>(to_stream(s), std::move(shape)), {a});
+}
+
+array transpose(const array& a, std::vector<int> axes, StreamOrDevice s) {
+  int nd = static_cast<int>(a.ndim());
+  if (static_cast<int>(axes.size()) != nd) {
+    throw std::invalid_argument("[transpose] " + std::to_string(axes.size()) + " axes given for an array with " +
+                                std::to_string(nd) + " dimensions");
+  }
+  std::vector<bool> seen(nd, false);
+  for (auto& ax : axes) {
+    ax = normalize_axis(ax, nd, "transpose");
+    if (seen[ax]) throw std::invalid_argument("[transpose] axis " + std::to_string(ax) + " repeated");
+    seen[ax] = true;
+  }
+  Shape shape(nd);
+  for (int i = 0; i < nd; ++i) shape[i] = a.shape()[axes[i]];
+  return array(std::move(shape), a.dtype(), std::make_shared<Transpose>(to_stream(s), std::move(axes)), {a});
+}
+
+array transpose(const array& a, StreamOrDevice s) {
+  std::vector<int> axes(a.ndim());
+  std::iota(axes.rbegin(), axes.rend(), 0);
+  return transpose(a, std::move(axes), s);
+}
+
+array slice(const array& a, Shape start, Shape stop, Shape strides, StreamOrDevice s) {
+  size_t nd = a.ndim();
+  if (start.size() != nd || stop.size() != nd || strides.size() != nd) {
+    throw std::invalid_argument("[slice] start, stop and strides need " + std::to_string(nd) +
+                                " entries (one per axis), got " + std::to_string(start.size()) + ", " +
+                                std::to_string(stop.size()) + ", " + std::to_string(strides.size()));
+  }
+  Shape shape(nd);
+  for (size_t i = 0; i < nd; ++i) {
+    int64_t n = a.shape()[i];
+    int64_t st = strides[i];
+    if (st == 0) throw std::invalid_argument("[slice] step on axis " + std::to_string(i) + " cannot be 0");
+    // NumPy's clamping of out-of-range bounds.
+    int64_t b = start[i], e = stop[i];
+    if (b < 0) b += n;
+    if (e < 0) e += n;
+    if (st > 0) {
+      b = std::clamp<int64_t>(b, 0, n);
+      e = std::clamp<int64_t>(e, 0, n);
+      shape[i] = static_cast<int32_t>(e > b ? (e - b + st - 1) / st : 0);
+    } else {
+      b = std::clamp<int64_t>(b, -1, n - 1);
+      e = std::clamp<int64_t>(e, -1, n - 1);
+      shape[i] = static_cast<int32_t>(b > e ? (b - e - st - 1) / (-st) : 0);
+    }
+    start[i] = static_cast<int32_t>(shape[i] > 0 ? b : 0);
+    stop[i] = static_cast<int32_t>(e);
+  }
+  if (shape == a.shape() && std::all_of(strides.begin(), strides.end(), [](int v) { return v == 1; })) return a;
+  return array(std::move(shape), a.dtype(),
+               std::make_shared<Slice>(to_stream(s), std::move(start), std::move(stop), std::move(strides)), {a});
+}
+
+array slice(const array& a, const Shape& start, const Shape& stop, StreamOrDevice s) {
+  return slice(a, start, stop, Shape(a.ndim(), 1), s);
+}
+
+}  // namespace ember

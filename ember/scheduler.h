@@ -1,0 +1,31 @@
+// Internal: stream workers and the thread pool kernels use to split work.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "ember/device.h"
+
+namespace ember::scheduler {
+
+/// Submits `task` to stream `s`; returns its sequence number there. Tasks on a
+/// stream run in submission order on the stream's worker thread.
+uint64_t enqueue(const Stream& s, std::function<void()> task);
+/// The sequence number the next enqueue on `s` will get.
+uint64_t next_seq(const Stream& s);
+/// Blocks until the task with sequence number `seq` on stream `stream_index` finished.
+void wait_for(int stream_index, uint64_t seq);
+/// Whether task `seq` on `stream_index` has finished.
+bool is_done(int stream_index, uint64_t seq);
+
+/// Number of threads parallel_for may use (cores, or EMBER_NUM_THREADS).
+int num_threads();
+/// Runs f(begin, end) over [0, n) split into at most num_threads() chunks of at
+/// least `grain` items. Runs inline when small or when the pool is busy.
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f);
+
+}  // namespace ember::scheduler
