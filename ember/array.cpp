@@ -86,6 +86,7 @@ void array::check_count(size_t n) const {
 void array::init_from(const void* src, Dtype src_dtype, size_t n) {
   set_data(allocator::malloc(nbytes()));
   convert_elements(src, src_dtype, raw_ptr(), dtype(), n);
+  desc_->status = Status::available;
 }
 
 array::array(void* data, Shape shape, Dtype dtype, std::function<void(void*)> deleter)
@@ -152,7 +153,8 @@ void array::eval() {
 void array::wait() {
   Status s = status();
   if (s == Status::unscheduled) {
-    eval();
+    if (!has_primitive()) throw std::runtime_error("[eval] array has neither data nor a recipe");
+    ember::eval({*this});
     return;
   }
   if (s == Status::scheduled) scheduler::wait_for(desc_->event_stream, desc_->event_seq);

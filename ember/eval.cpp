@@ -1,6 +1,7 @@
 // eval / async_eval: iterative topological sort, then dispatch of each node to
 // its stream. Consecutive nodes on one stream travel as one task, so a graph of
 // small ops pays one thread hand-off, not one per op.
+#include <mutex>
 #include <unordered_set>
 
 #include "ember/backend/gpu.h"
@@ -80,6 +81,10 @@ std::vector<array> topo_sort(const std::vector<array>& outputs) {
 }
 
 void schedule(const std::vector<array>& outputs) {
+  // One lock around sorting and submission: concurrent evals from several
+  // threads neither schedule a shared node twice nor reuse a sequence number.
+  static std::mutex submit_mu;
+  std::lock_guard lk(submit_mu);
   std::vector<array> tape = topo_sort(outputs);
   if (tape.empty()) return;
 

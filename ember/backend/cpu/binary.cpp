@@ -325,9 +325,11 @@ void Binary::eval_cpu(const std::vector<array>& inputs, array& out) {
 }
 
 void DivMod::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  // Two passes of the fused functors; each output gets its own buffer.
-  Binary(stream(), BinaryOp::FloorDivide).eval_cpu(inputs, outputs[0]);
-  Binary(stream(), BinaryOp::Remainder).eval_cpu(inputs, outputs[1]);
+  // Two passes; the extra handles keep the first pass from donating an input
+  // buffer the second pass still reads.
+  std::vector<array> held = inputs;
+  Binary(stream(), BinaryOp::FloorDivide).eval_cpu(held, outputs[0]);
+  Binary(stream(), BinaryOp::Remainder).eval_cpu(held, outputs[1]);
 }
 
 void Select::eval_cpu(const std::vector<array>& inputs, array& out) {

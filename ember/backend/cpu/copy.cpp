@@ -56,8 +56,9 @@ void copy_strided(const array& src, const array& dst, const Strides& dst_strides
 }
 
 void copy_to_contiguous(const array& src, array& dst) {
+  // dst may have another shape (a reshape); src's elements land in row-major order.
   dst.set_data(allocator::malloc(dst.nbytes()));
-  copy_strided(src, dst, dst.strides(), 0);
+  copy_strided(src, dst, row_major_strides(src.shape()), 0);
 }
 
 array ensure_row_contiguous(const array& src) {

@@ -1,0 +1,184 @@
+// Core benchmark: Ember's CPU kernels against peers measured in the same run
+// (STREAM-style loops on the same threads, cblas_sgemm called directly).
+// Prints one table of ratios; timings alone mean little on a shared machine.
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <ember/ember.h>
+#include <ember/scheduler.h>
+
+using namespace ember;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Median of `reps` timed runs after one warm-up, in seconds.
+double time_it(const std::function<void()>& f, int reps) {
+  f();
+  std::vector<double> ts;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = Clock::now();
+    f();
+    ts.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  std::sort(ts.begin(), ts.end());
+  return ts[ts.size() / 2];
+}
+
+int reps_for(size_t n) { return n >= (1u << 26) ? 5 : n >= (1u << 20) ? 20 : 2000; }
+
+// STREAM-style kernels split over the same number of threads Ember uses.
+template <class F>
+void threaded(size_t n, F f) {
+  int nt = scheduler::num_threads();
+  if (n < (1u << 16) || nt == 1) {
+    f(0, n);
+    return;
+  }
+  std::vector<std::thread> ts;
+  size_t per = (n + nt - 1) / nt;
+  for (int t = 0; t < nt; ++t) {
+    size_t b = t * per, e = std::min(n, b + per);
+    ts.emplace_back([&f, b, e] { f(b, e); });
+  }
+  for (auto& t : ts) t.join();
+}
+
+struct Row {
+  std::string name;
+  double value;     // GB/s, GFLOP/s or us/op
+  std::string unit;
+  double ratio;     // against the peer
+  std::string peer;
+  std::string target;
+};
+
+std::vector<Row> rows;
+
+void print_table() {
+  std::printf("\n%-34s %12s %-8s %8s  %-22s %s\n", "benchmark", "value", "unit", "ratio", "peer", "target");
+  std::printf("%s\n", std::string(100, '-').c_str());
+  for (auto& r : rows) {
+    std::printf("%-34s %12.2f %-8s %8.3f  %-22s %s\n", r.name.c_str(), r.value, r.unit.c_str(), r.ratio,
+                r.peer.c_str(), r.target.c_str());
+  }
+}
+
+array random_f32(Shape shape) {
+  size_t n = 1;
+  for (auto d : shape) n *= d;
+  std::vector<float> v(n);
+  uint32_t x = 12345;
+  for (auto& e : v) {
+    x = x * 1664525u + 1013904223u;
+    e = static_cast<float>(x >> 8) / 16777216.0f - 0.5f;
+  }
+  return array(v, shape);
+}
+
+void bench_elementwise() {
+  for (int lg : {12, 20, 26}) {
+    size_t n = size_t(1) << lg;
+    array a = random_f32({static_cast<int>(n)});
+    array b = random_f32({static_cast<int>(n)});
+    eval(a, b);
+    std::vector<float> x(n), y(n), z(n);
+    std::memcpy(x.data(), a.data<float>(), n * 4);
+    std::memcpy(y.data(), b.data<float>(), n * 4);
+    int reps = reps_for(n);
+    double t_triad = time_it(
+        [&] {
+          threaded(n, [&](size_t s, size_t e) {
+            for (size_t i = s; i < e; ++i) z[i] = x[i] + 3.0f * y[i];
+          });
+        },
+        reps);
+    double triad_gbs = 3.0 * n * 4 / t_triad / 1e9;
+    auto run = [&](const char* name, std::function<array()> op, double bytes_per_elem) {
+      double t = time_it([&] { op().eval(); }, reps);
+      double gbs = bytes_per_elem * n / t / 1e9;
+      rows.push_back({std::string(name) + " f32 2^" + std::to_string(lg), gbs, "GB/s", gbs / triad_gbs,
+                      "STREAM triad " + std::to_string(static_cast<int>(triad_gbs)) + " GB/s",
+                      lg == 26 ? ">= 0.8" : ""});
+    };
+    run("add", [&] { return add(a, b); }, 12);
+    run("mul", [&] { return multiply(a, b); }, 12);
+    run("exp", [&] { return exp(a); }, 8);
+  }
+}
+
+void bench_reductions() {
+  size_t n = size_t(1) << 26;
+  array a = random_f32({static_cast<int>(n)});
+  a.eval();
+  std::vector<float> src(n), dst(n);
+  std::memcpy(src.data(), a.data<float>(), n * 4);
+  double t_copy = time_it(
+      [&] { threaded(n, [&](size_t s, size_t e) { std::memcpy(dst.data() + s, src.data() + s, (e - s) * 4); }); }, 5);
+  double copy_gbs = 2.0 * n * 4 / t_copy / 1e9;
+  std::string peer = "STREAM copy " + std::to_string(static_cast<int>(copy_gbs)) + " GB/s";
+  auto run = [&](const std::string& name, std::function<array()> op) {
+    double t = time_it([&] { op().eval(); }, 5);
+    double gbs = n * 4.0 / t / 1e9;
+    rows.push_back({name, gbs, "GB/s", gbs / copy_gbs, peer, ">= 0.7"});
+  };
+  run("sum f32 2^26", [&] { return sum(a); });
+  run("argmax f32 2^26", [&] { return argmax(a); });
+  array m = reshape(a, {4096, 4096});
+  for (int axis : {0, 1}) {
+    run("sum 4096x4096 axis " + std::to_string(axis), [&] { return sum(m, axis); });
+    run("argmax 4096x4096 axis " + std::to_string(axis), [&] { return argmax(m, axis); });
+  }
+}
+
+void bench_gemm() {
+  for (int n : {1024, 2048}) {
+    array a = random_f32({n, n});
+    array b = random_f32({n, n});
+    eval(a, b);
+    std::vector<float> c(static_cast<size_t>(n) * n);
+    double t_blas = time_it(
+        [&] {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n, b.data<float>(),
+                      n, 0.0f, c.data(), n);
+        },
+        5);
+    double t = time_it([&] { matmul(a, b).eval(); }, 5);
+    double gflops = 2.0 * n * n * n / t / 1e9;
+    rows.push_back({"sgemm " + std::to_string(n), gflops, "GFLOP/s", t_blas / t, "cblas_sgemm direct", ">= 0.95"});
+  }
+}
+
+void bench_overhead() {
+  // Build and evaluate a graph of 100 dependent scalar adds.
+  const int kOps = 100;
+  double t = time_it(
+      [&] {
+        array x(0.0f);
+        for (int i = 0; i < kOps; ++i) x = x + 1.0f;
+        x.eval();
+      },
+      200);
+  double us = t / kOps * 1e6;
+  rows.push_back({"graph of 100 scalar adds", us, "us/op", 2.0 / us, "target 2 us/op", "ratio >= 1"});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::printf("Ember core benchmark: %d threads\n", scheduler::num_threads());
+  bench_overhead();
+  bench_elementwise();
+  bench_reductions();
+  bench_gemm();
+  print_table();
+  return 0;
+}
