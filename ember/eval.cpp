@@ -1,17 +1,31 @@
 // eval / async_eval: iterative topological sort, then dispatch of each node to
 // its stream. Consecutive nodes on one stream travel as one task, so a graph of
 // small ops pays one thread hand-off, not one per op.
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
 #include <mutex>
+#include <sstream>
 #include <unordered_set>
 
 #include "ember/backend/gpu.h"
 #include "ember/primitives.h"
 #include "ember/scheduler.h"
 #include "ember/transforms.h"
+#include "ember/utils.h"
 
 namespace ember {
 
 namespace {
+
+// EMBER_DEBUG=1 prints each kernel launch with its time to stderr.
+bool debug_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("EMBER_DEBUG");
+    return v && *v && std::string(v) != "0";
+  }();
+  return on;
+}
 
 void mark_error(std::vector<array>& outs, std::exception_ptr e) {
   for (auto& o : outs) {
@@ -34,10 +48,20 @@ void run_node(Primitive& p, std::vector<array>& outs) {
     }
   }
   try {
+    auto t0 = debug_enabled() ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (p.stream().device.type == Device::cpu) {
       p.eval_cpu(inputs, outs);
     } else {
       gpu::eval(p, inputs, outs);
+    }
+    if (debug_enabled()) {
+      double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      std::ostringstream line;
+      line << "[ember] ";
+      p.print(line);
+      line << " -> " << shape_to_string(outs[0].shape()) << " " << outs[0].dtype() << " on " << p.stream() << ": "
+           << us << " us\n";
+      std::cerr << line.str();
     }
   } catch (...) {
     for (auto& o : outs) o.desc()->data.reset();
@@ -85,6 +109,10 @@ void schedule(const std::vector<array>& outputs) {
   // threads neither schedule a shared node twice nor reuse a sequence number.
   static std::mutex submit_mu;
   std::lock_guard lk(submit_mu);
+  if (debug_enabled()) {
+    std::cerr << "[ember] eval graph:\n";
+    print_graph(std::cerr, outputs);
+  }
   std::vector<array> tape = topo_sort(outputs);
   if (tape.empty()) return;
 

@@ -2,10 +2,13 @@
 // conversions round to nearest even and keep inf/nan, as IEEE 754 requires.
 #pragma once
 
+#include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <ostream>
+#include <type_traits>
 
 namespace ember {
 
@@ -72,6 +75,38 @@ inline float bf16_bits_to_float(uint16_t b) {
   return bits_float(static_cast<uint32_t>(b) << 16);
 }
 
+// Narrows `v` to float32 so that a second rounding, to float16 or bfloat16,
+// still rounds `v` correctly (to nearest even): exact values pass through;
+// inexact ones are truncated and get their lowest bit set ("round to odd"),
+// which records that `v` lies strictly between two 16-bit numbers. A plain
+// static_cast<float> would round twice: 1 + 2^-11 + 2^-40 (double) becomes
+// the float16 tie 1 + 2^-11 and then rounds down instead of up.
+template <class T>
+inline float to_float_round_odd(T v) {
+  if constexpr (std::is_floating_point_v<T> && sizeof(T) > sizeof(float)) {
+    float f = static_cast<float>(v);
+    if (std::isnan(v) || std::isinf(f) || static_cast<T>(f) == v) return f;
+    if (std::fabs(static_cast<T>(f)) > std::fabs(v)) f = std::nextafter(f, 0.0f);
+    return bits_float(float_bits(f) | 1u);
+  } else if constexpr (std::is_integral_v<T> && sizeof(T) > 2) {
+    bool neg = false;
+    uint64_t m = static_cast<uint64_t>(v);
+    if constexpr (std::is_signed_v<T>) {
+      neg = v < 0;
+      if (neg) m = uint64_t{0} - m;
+    }
+    if (m >= (uint64_t{1} << 24)) {  // more than float32's 24 significant bits
+      int shift = 64 - std::countl_zero(m) - 24;
+      uint64_t kept = (m >> shift) | ((m & ((uint64_t{1} << shift) - 1)) != 0);
+      float f = std::ldexp(static_cast<float>(kept), shift);
+      return neg ? -f : f;
+    }
+    return neg ? -static_cast<float>(m) : static_cast<float>(m);
+  } else {
+    return static_cast<float>(v);  // exact: float, 8/16-bit integers, bool, float16_t, bfloat16_t
+  }
+}
+
 }  // namespace detail
 
 /// IEEE 754 binary16 storage type.
@@ -79,7 +114,7 @@ struct float16_t {
   uint16_t bits_ = 0;
   float16_t() = default;
   template <class T>
-  float16_t(T v) : bits_(detail::float_to_half_bits(static_cast<float>(v))) {}
+  float16_t(T v) : bits_(detail::float_to_half_bits(detail::to_float_round_odd(v))) {}
   static float16_t from_bits(uint16_t b) {
     float16_t h;
     h.bits_ = b;
@@ -93,7 +128,7 @@ struct bfloat16_t {
   uint16_t bits_ = 0;
   bfloat16_t() = default;
   template <class T>
-  bfloat16_t(T v) : bits_(detail::float_to_bf16_bits(static_cast<float>(v))) {}
+  bfloat16_t(T v) : bits_(detail::float_to_bf16_bits(detail::to_float_round_odd(v))) {}
   static bfloat16_t from_bits(uint16_t b) {
     bfloat16_t h;
     h.bits_ = b;

@@ -168,8 +168,14 @@ array ceil(const array& a, StreamOrDevice s) {
 array round(const array& a, int decimals, StreamOrDevice s) {
   if (!is_inexact(a.dtype())) return a;
   if (decimals == 0) return make_unary(a, UnaryOp::Round, a.dtype(), s);
-  // Scale, round half to even, unscale (NumPy's method).
-  array scale = array(std::pow(10.0, decimals), a.dtype() == complex64 ? float32 : a.dtype());
+  // Scale, round half to even, unscale (NumPy's method). For decimals < 0 NumPy
+  // divides by 10^-decimals, which is exact, instead of multiplying by the inexact 10^decimals.
+  Dtype st = a.dtype() == complex64 ? float32 : a.dtype();
+  if (decimals < 0) {
+    array scale = array(std::pow(10.0, -decimals), st);
+    return multiply(make_unary(divide(a, scale, s), UnaryOp::Round, a.dtype(), s), scale, s);
+  }
+  array scale = array(std::pow(10.0, decimals), st);
   return divide(make_unary(multiply(a, scale, s), UnaryOp::Round, a.dtype(), s), scale, s);
 }
 

@@ -204,6 +204,12 @@ std::vector<array> split(const array& a, const Shape& indices, StreamOrDevice s 
 /// Basic slicing: start/stop/strides per axis (negative values count from the end, clamped like NumPy).
 array slice(const array& a, Shape start, Shape stop, Shape strides, StreamOrDevice s = {});
 array slice(const array& a, const Shape& start, const Shape& stop, StreamOrDevice s = {});
+/// `src` with the region `slice(src, start, stop, strides)` replaced by `update` (broadcast to the
+/// region's shape, cast to src's dtype). Bounds are read as in slice.
+array slice_update(const array& src, const array& update, Shape start, Shape stop, Shape strides,
+                   StreamOrDevice s = {});
+array slice_update(const array& src, const array& update, const Shape& start, const Shape& stop,
+                   StreamOrDevice s = {});
 /// Pads `axes` with (low, high) widths; mode "constant" or "edge".
 array pad(const array& a, const std::vector<int>& axes, const Shape& low_pad, const Shape& high_pad,
           const array& pad_value = array(0), const std::string& mode = "constant", StreamOrDevice s = {});

@@ -22,7 +22,7 @@ array arange(double start, double stop, double step, Dtype dtype, StreamOrDevice
     throw std::invalid_argument("[arange] the range has " + std::to_string(n) + " elements, more than an axis holds");
   }
   int32_t size = n > 0 ? static_cast<int32_t>(n) : 0;
-  return array(Shape{size}, dtype, std::make_shared<Arange>(to_stream(s), start, step), {});
+  return array(Shape{size}, dtype, std::make_shared<Arange>(to_stream(s), start, step, size, dtype), {});
 }
 array arange(double start, double stop, double step, StreamOrDevice s) {
   return arange(start, stop, step, float32, s);

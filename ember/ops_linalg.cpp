@@ -175,10 +175,10 @@ array tensordot(const array& a, const array& b, const std::vector<int>& axes_a, 
 
 array tensordot(const array& a, const array& b, int axes, StreamOrDevice s) {
   if (axes < 0 || axes > static_cast<int>(a.ndim()) || axes > static_cast<int>(b.ndim())) {
-    throw std::invalid_argument("[tensordot] axes must be between 0 and the number of dimensions of both operands, "
-                                "got " +
-                                std::to_string(axes) + " for shapes " + shape_to_string(a.shape()) + " and " +
-                                shape_to_string(b.shape()));
+    throw std::invalid_argument(
+        "[tensordot] axes must be between 0 and the number of dimensions of both operands, "
+        "got " +
+        std::to_string(axes) + " for shapes " + shape_to_string(a.shape()) + " and " + shape_to_string(b.shape()));
   }
   std::vector<int> xa, xb;
   for (int i = 0; i < axes; ++i) {
@@ -191,8 +191,8 @@ array tensordot(const array& a, const array& b, int axes, StreamOrDevice s) {
 array inner(const array& a, const array& b, StreamOrDevice s) {
   if (a.ndim() == 0 || b.ndim() == 0) return multiply(a, b, s);
   if (a.shape(-1) != b.shape(-1)) {
-    throw std::invalid_argument("[inner] the last axes must match, got shapes " + shape_to_string(a.shape()) +
-                                " and " + shape_to_string(b.shape()));
+    throw std::invalid_argument("[inner] the last axes must match, got shapes " + shape_to_string(a.shape()) + " and " +
+                                shape_to_string(b.shape()));
   }
   return tensordot(a, b, {-1}, {-1}, s);
 }

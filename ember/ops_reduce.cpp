@@ -3,6 +3,7 @@
 // logsumexp, softmax and log_softmax (last-axis primitives; other axes are
 // transposed to the end first).
 #include <algorithm>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -122,8 +123,7 @@ array make_reduce(const array& a, ReduceOp op, const std::vector<int>& axes_in, 
   return keepdims ? out : reshape(out, reduced_shape(a.shape(), axes, false), s);
 }
 
-array make_arg_reduce(const array& a, ArgReduceOp op, int axis_in, bool keepdims, const char* name,
-                      StreamOrDevice s) {
+array make_arg_reduce(const array& a, ArgReduceOp op, int axis_in, bool keepdims, const char* name, StreamOrDevice s) {
   if (is_complex(a.dtype())) {
     throw std::invalid_argument(std::string("[") + name + "] not supported for complex64 inputs");
   }
@@ -140,8 +140,10 @@ array make_arg_reduce_all(const array& a, ArgReduceOp op, bool keepdims, const c
   return keepdims ? reshape(out, Shape(a.ndim(), 1), s) : out;
 }
 
-// Inexact dtype the float-valued reductions compute in (integers and bool -> float32).
+// Inexact dtype the float-valued reductions return (integers and bool -> float32).
 Dtype float_dtype(Dtype t) { return is_inexact(t) ? t : float32; }
+// Dtype mean and var compute in: float16/bfloat16 widen to float32.
+Dtype compute_dtype(Dtype t) { return t == float16 || t == bfloat16 ? float32 : t; }
 
 // Moves `axes` (sorted) to the end and flattens them into one: returns the
 // (…, prod(axes)) array and the permutation applied.
@@ -196,7 +198,9 @@ array softmax_impl(const array& a, const std::vector<int>& axes_in, bool precise
 array sum(const array& a, const std::vector<int>& axes, bool keepdims, StreamOrDevice s) {
   return make_reduce(a, ReduceOp::Sum, axes, keepdims, "sum", s);
 }
-array sum(const array& a, int axis, bool keepdims, StreamOrDevice s) { return sum(a, std::vector<int>{axis}, keepdims, s); }
+array sum(const array& a, int axis, bool keepdims, StreamOrDevice s) {
+  return sum(a, std::vector<int>{axis}, keepdims, s);
+}
 array sum(const array& a, bool keepdims, StreamOrDevice s) { return sum(a, all_axes(a), keepdims, s); }
 
 array prod(const array& a, const std::vector<int>& axes, bool keepdims, StreamOrDevice s) {
@@ -210,25 +214,33 @@ array prod(const array& a, bool keepdims, StreamOrDevice s) { return prod(a, all
 array max(const array& a, const std::vector<int>& axes, bool keepdims, StreamOrDevice s) {
   return make_reduce(a, ReduceOp::Max, axes, keepdims, "max", s);
 }
-array max(const array& a, int axis, bool keepdims, StreamOrDevice s) { return max(a, std::vector<int>{axis}, keepdims, s); }
+array max(const array& a, int axis, bool keepdims, StreamOrDevice s) {
+  return max(a, std::vector<int>{axis}, keepdims, s);
+}
 array max(const array& a, bool keepdims, StreamOrDevice s) { return max(a, all_axes(a), keepdims, s); }
 
 array min(const array& a, const std::vector<int>& axes, bool keepdims, StreamOrDevice s) {
   return make_reduce(a, ReduceOp::Min, axes, keepdims, "min", s);
 }
-array min(const array& a, int axis, bool keepdims, StreamOrDevice s) { return min(a, std::vector<int>{axis}, keepdims, s); }
+array min(const array& a, int axis, bool keepdims, StreamOrDevice s) {
+  return min(a, std::vector<int>{axis}, keepdims, s);
+}
 array min(const array& a, bool keepdims, StreamOrDevice s) { return min(a, all_axes(a), keepdims, s); }
 
 array all(const array& a, const std::vector<int>& axes, bool keepdims, StreamOrDevice s) {
   return make_reduce(a, ReduceOp::And, axes, keepdims, "all", s);
 }
-array all(const array& a, int axis, bool keepdims, StreamOrDevice s) { return all(a, std::vector<int>{axis}, keepdims, s); }
+array all(const array& a, int axis, bool keepdims, StreamOrDevice s) {
+  return all(a, std::vector<int>{axis}, keepdims, s);
+}
 array all(const array& a, bool keepdims, StreamOrDevice s) { return all(a, all_axes(a), keepdims, s); }
 
 array any(const array& a, const std::vector<int>& axes, bool keepdims, StreamOrDevice s) {
   return make_reduce(a, ReduceOp::Or, axes, keepdims, "any", s);
 }
-array any(const array& a, int axis, bool keepdims, StreamOrDevice s) { return any(a, std::vector<int>{axis}, keepdims, s); }
+array any(const array& a, int axis, bool keepdims, StreamOrDevice s) {
+  return any(a, std::vector<int>{axis}, keepdims, s);
+}
 array any(const array& a, bool keepdims, StreamOrDevice s) { return any(a, all_axes(a), keepdims, s); }
 
 // ---------------------------------------------------------------- mean, var, std
@@ -236,10 +248,12 @@ array any(const array& a, bool keepdims, StreamOrDevice s) { return any(a, all_a
 array mean(const array& a, const std::vector<int>& axes_in, bool keepdims, StreamOrDevice s) {
   std::vector<int> axes = normalize_axes(axes_in, static_cast<int>(a.ndim()), "mean");
   Dtype t = float_dtype(a.dtype());
-  // Integers convert first so the sum cannot overflow their accumulator.
-  array total = sum(astype(a, t, s), axes, keepdims, s);
+  // Integers convert first so the sum cannot overflow their accumulator; halves
+  // sum in float32 so a large total does not overflow float16 before the division.
+  Dtype ct = compute_dtype(t);
+  array total = sum(astype(a, ct, s), axes, keepdims, s);
   double n = static_cast<double>(reduction_count(a, axes));
-  return multiply(total, array(1.0 / n, t == complex64 ? float32 : t), s);
+  return astype(multiply(total, array(1.0 / n, ct == complex64 ? float32 : ct), s), t, s);
 }
 array mean(const array& a, int axis, bool keepdims, StreamOrDevice s) {
   return mean(a, std::vector<int>{axis}, keepdims, s);
@@ -250,7 +264,8 @@ array var(const array& a, const std::vector<int>& axes_in, bool keepdims, int dd
   if (is_complex(a.dtype())) throw std::invalid_argument("[var] not supported for complex64 inputs");
   std::vector<int> axes = normalize_axes(axes_in, static_cast<int>(a.ndim()), "var");
   Dtype t = float_dtype(a.dtype());
-  array x = astype(a, t, s);
+  Dtype ct = compute_dtype(t);
+  array x = astype(a, ct, s);
   // Two passes (mean, then squared deviations): no cancellation from E[x^2] - E[x]^2.
   array mu = mean(x, axes, true, s);
   array d = subtract(x, mu, s);
@@ -258,7 +273,7 @@ array var(const array& a, const std::vector<int>& axes_in, bool keepdims, int dd
   // NumPy divides by max(N - ddof, 0): inf (or nan for 0/0) when nothing is left.
   double n = static_cast<double>(reduction_count(a, axes)) - ddof;
   double scale = n > 0 ? 1.0 / n : std::numeric_limits<double>::infinity();
-  return multiply(ss, array(scale, t), s);
+  return astype(multiply(ss, array(scale, ct), s), t, s);
 }
 array var(const array& a, int axis, bool keepdims, int ddof, StreamOrDevice s) {
   return var(a, std::vector<int>{axis}, keepdims, ddof, s);
@@ -321,7 +336,9 @@ array softmax(const array& a, const std::vector<int>& axes, bool precise, Stream
 array softmax(const array& a, int axis, bool precise, StreamOrDevice s) {
   return softmax_impl(a, {axis}, precise, false, s);
 }
-array softmax(const array& a, bool precise, StreamOrDevice s) { return softmax_impl(a, all_axes(a), precise, false, s); }
+array softmax(const array& a, bool precise, StreamOrDevice s) {
+  return softmax_impl(a, all_axes(a), precise, false, s);
+}
 
 array log_softmax(const array& a, const std::vector<int>& axes, bool precise, StreamOrDevice s) {
   return softmax_impl(a, axes, precise, true, s);

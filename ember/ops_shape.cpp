@@ -183,9 +183,9 @@ array concatenate(const std::vector<array>& arrays, int axis, StreamOrDevice s) 
   for (const auto& x : arrays) {
     for (int i = 0; i < nd; ++i) {
       if (i != ax && x.shape(i) != first.shape(i)) {
-        throw std::invalid_argument("[concatenate] all dimensions but the concatenation axis " +
-                                    std::to_string(axis) + " must match, got shapes " +
-                                    shape_to_string(first.shape()) + " and " + shape_to_string(x.shape()));
+        throw std::invalid_argument("[concatenate] all dimensions but the concatenation axis " + std::to_string(axis) +
+                                    " must match, got shapes " + shape_to_string(first.shape()) + " and " +
+                                    shape_to_string(x.shape()));
       }
     }
     total += x.shape(ax);
@@ -246,8 +246,7 @@ std::vector<array> split(const array& a, const Shape& indices, int axis, StreamO
     shapes.push_back(std::move(sh));
   }
   std::vector<Dtype> dtypes(shapes.size(), a.dtype());
-  return array::make_arrays(std::move(shapes), dtypes, std::make_shared<Split>(to_stream(s), std::move(cuts), ax),
-                            {a});
+  return array::make_arrays(std::move(shapes), dtypes, std::make_shared<Split>(to_stream(s), std::move(cuts), ax), {a});
 }
 
 std::vector<array> split(const array& a, const Shape& indices, StreamOrDevice s) { return split(a, indices, 0, s); }
@@ -311,8 +310,8 @@ array pad(const array& a, const std::vector<int>& axes, const Shape& low_pad, co
   Shape shape = a.shape();
   for (size_t i = 0; i < ax.size(); ++i) {
     if (low_pad[i] < 0 || high_pad[i] < 0) {
-      throw std::invalid_argument("[pad] pad widths must be non-negative, got (" + std::to_string(low_pad[i]) +
-                                  ", " + std::to_string(high_pad[i]) + ") for axis " + std::to_string(axes[i]));
+      throw std::invalid_argument("[pad] pad widths must be non-negative, got (" + std::to_string(low_pad[i]) + ", " +
+                                  std::to_string(high_pad[i]) + ") for axis " + std::to_string(axes[i]));
     }
     int64_t n = static_cast<int64_t>(shape[ax[i]]) + low_pad[i] + high_pad[i];
     if (n > INT32_MAX) {
@@ -412,8 +411,8 @@ array tile(const array& a, std::vector<int> reps, StreamOrDevice s) {
 
 array roll(const array& a, const Shape& shift, const std::vector<int>& axes, StreamOrDevice s) {
   if (shift.size() != axes.size()) {
-    throw std::invalid_argument("[roll] shift and axes must have the same length, got " +
-                                std::to_string(shift.size()) + " and " + std::to_string(axes.size()));
+    throw std::invalid_argument("[roll] shift and axes must have the same length, got " + std::to_string(shift.size()) +
+                                " and " + std::to_string(axes.size()));
   }
   int nd = static_cast<int>(a.ndim());
   array out = a;

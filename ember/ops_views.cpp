@@ -1,5 +1,6 @@
 // View ops: reshape, transpose, slice, as_strided. They share the input's
-// buffer whenever strides allow (see backend/cpu/views.cpp).
+// buffer whenever strides allow (see backend/cpu/views.cpp). Also slice_update,
+// slice's write counterpart (its kernel is in backend/cpu/shape.cpp).
 #include <algorithm>
 #include <numeric>
 
@@ -76,19 +77,26 @@ array transpose(const array& a, StreamOrDevice s) {
   return transpose(a, std::move(axes), s);
 }
 
-array slice(const array& a, Shape start, Shape stop, Shape strides, StreamOrDevice s) {
-  size_t nd = a.ndim();
+namespace {
+
+// Reads slice bounds as NumPy does (negative values count from the end, out-of-range
+// bounds clamp) and returns the region's shape. start/stop are rewritten normalized:
+// 0 <= start < n on non-empty axes, stop >= -1, and start = stop = 0 on empty axes,
+// so the region's length can be recomputed from them.
+Shape normalize_slice(const Shape& in_shape, Shape& start, Shape& stop, const Shape& strides, const char* op) {
+  size_t nd = in_shape.size();
   if (start.size() != nd || stop.size() != nd || strides.size() != nd) {
-    throw std::invalid_argument("[slice] start, stop and strides need " + std::to_string(nd) +
+    throw std::invalid_argument(std::string("[") + op + "] start, stop and strides need " + std::to_string(nd) +
                                 " entries (one per axis), got " + std::to_string(start.size()) + ", " +
                                 std::to_string(stop.size()) + ", " + std::to_string(strides.size()));
   }
   Shape shape(nd);
   for (size_t i = 0; i < nd; ++i) {
-    int64_t n = a.shape()[i];
+    int64_t n = in_shape[i];
     int64_t st = strides[i];
-    if (st == 0) throw std::invalid_argument("[slice] step on axis " + std::to_string(i) + " cannot be 0");
-    // NumPy's clamping of out-of-range bounds.
+    if (st == 0) {
+      throw std::invalid_argument(std::string("[") + op + "] step on axis " + std::to_string(i) + " cannot be 0");
+    }
     int64_t b = start[i], e = stop[i];
     if (b < 0) b += n;
     if (e < 0) e += n;
@@ -102,8 +110,15 @@ array slice(const array& a, Shape start, Shape stop, Shape strides, StreamOrDevi
       shape[i] = static_cast<int32_t>(b > e ? (b - e - st - 1) / (-st) : 0);
     }
     start[i] = static_cast<int32_t>(shape[i] > 0 ? b : 0);
-    stop[i] = static_cast<int32_t>(e);
+    stop[i] = static_cast<int32_t>(shape[i] > 0 ? e : 0);
   }
+  return shape;
+}
+
+}  // namespace
+
+array slice(const array& a, Shape start, Shape stop, Shape strides, StreamOrDevice s) {
+  Shape shape = normalize_slice(a.shape(), start, stop, strides, "slice");
   if (shape == a.shape() && std::all_of(strides.begin(), strides.end(), [](int v) { return v == 1; })) return a;
   return array(std::move(shape), a.dtype(),
                std::make_shared<Slice>(to_stream(s), std::move(start), std::move(stop), std::move(strides)), {a});
@@ -111,6 +126,32 @@ array slice(const array& a, Shape start, Shape stop, Shape strides, StreamOrDevi
 
 array slice(const array& a, const Shape& start, const Shape& stop, StreamOrDevice s) {
   return slice(a, start, stop, Shape(a.ndim(), 1), s);
+}
+
+array slice_update(const array& src, const array& update, Shape start, Shape stop, Shape strides,
+                   StreamOrDevice s) {
+  Shape region = normalize_slice(src.shape(), start, stop, strides, "slice_update");
+  // The update broadcasts to the region (MLX's rule: it may not have more axes than src).
+  Shape b;
+  try {
+    b = broadcast_shapes(update.shape(), region);
+  } catch (const std::invalid_argument&) {
+    b.clear();
+  }
+  if (b != region) {
+    throw std::invalid_argument("[slice_update] update of shape " + shape_to_string(update.shape()) +
+                                " cannot be broadcast to the shape " + shape_to_string(region) +
+                                " of the slice of src with shape " + shape_to_string(src.shape()));
+  }
+  if (checked_size(region, "slice_update") == 0) return src;
+  array upd = broadcast_to(astype(update, src.dtype(), s), region, s);
+  return array(src.shape(), src.dtype(),
+               std::make_shared<SliceUpdate>(to_stream(s), std::move(start), std::move(stop), std::move(strides)),
+               {src, upd});
+}
+
+array slice_update(const array& src, const array& update, const Shape& start, const Shape& stop, StreamOrDevice s) {
+  return slice_update(src, update, start, stop, Shape(src.ndim(), 1), s);
 }
 
 }  // namespace ember

@@ -326,12 +326,26 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     return;
   }
   int64_t per = (n + nchunks - 1) / nchunks;
+  // An exception in a helper thread would terminate the process; keep the
+  // first one and rethrow it here, in the calling thread.
+  std::exception_ptr error;
+  std::mutex error_mu;
   std::function<void(int)> chunk = [&](int c) {
     int64_t b = c * per;
     int64_t e = std::min(n, b + per);
-    if (b < e) f(b, e);
+    if (b >= e) return;
+    try {
+      f(b, e);
+    } catch (...) {
+      std::lock_guard lk(error_mu);
+      if (!error) error = std::current_exception();
+    }
   };
-  if (!pool().try_run(static_cast<int>(nchunks), chunk)) f(0, n);
+  if (!pool().try_run(static_cast<int>(nchunks), chunk)) {
+    f(0, n);
+    return;
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace scheduler

@@ -3,9 +3,11 @@
 #include <cmath>
 #include <cstring>
 #include <sstream>
+#include <unordered_set>
 #include <vector>
 
 #include "ember/backend/common/utils.h"
+#include "ember/primitives.h"
 
 namespace ember {
 
@@ -102,5 +104,67 @@ std::string shape_to_string(const Shape& shape) {
 }
 
 std::ostream& operator<<(std::ostream& os, const Shape& shape) { return os << shape_to_string(shape); }
+
+namespace {
+
+// Nodes below `outputs` in dependency order (inputs first), without recursion.
+std::vector<array> graph_nodes(const std::vector<array>& outputs) {
+  std::vector<array> order;
+  std::unordered_set<uint64_t> seen;
+  std::vector<std::pair<array, size_t>> stack;
+  for (auto& o : outputs) {
+    if (!seen.insert(o.id()).second) continue;
+    stack.emplace_back(o, 0);
+    while (!stack.empty()) {
+      auto& [a, i] = stack.back();
+      const auto& ins = a.status() == Status::unscheduled ? a.inputs() : std::vector<array>{};
+      if (i < ins.size()) {
+        const array& in = ins[i++];
+        if (seen.insert(in.id()).second) stack.emplace_back(in, 0);
+        continue;
+      }
+      order.push_back(std::move(a));
+      stack.pop_back();
+    }
+  }
+  return order;
+}
+
+std::string node_label(const array& a) {
+  std::ostringstream os;
+  if (a.has_primitive()) {
+    a.primitive().print(os);
+  } else {
+    os << "array";
+  }
+  os << " " << shape_to_string(a.shape()) << " " << a.dtype();
+  return os.str();
+}
+
+}  // namespace
+
+void print_graph(std::ostream& os, const std::vector<array>& outputs) {
+  for (auto& a : graph_nodes(outputs)) {
+    os << "n" << a.id() << " = " << node_label(a);
+    if (a.has_primitive()) {
+      os << " (";
+      for (size_t i = 0; i < a.inputs().size(); ++i) os << (i ? ", " : "") << "n" << a.inputs()[i].id();
+      os << ")";
+    }
+    os << "\n";
+  }
+}
+
+void export_to_dot(std::ostream& os, const std::vector<array>& outputs) {
+  os << "digraph ember {\n  rankdir=LR;\n";
+  for (auto& a : graph_nodes(outputs)) {
+    os << "  n" << a.id() << " [label=\"" << node_label(a) << "\"" << (a.has_primitive() ? "" : " shape=box")
+       << "];\n";
+    if (a.has_primitive()) {
+      for (auto& in : a.inputs()) os << "  n" << in.id() << " -> n" << a.id() << ";\n";
+    }
+  }
+  os << "}\n";
+}
 
 }  // namespace ember

@@ -3,6 +3,7 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "ember/array.h"
 
@@ -14,5 +15,10 @@ std::ostream& operator<<(std::ostream& os, array a);
 /// "(2,3)"-style text of a shape.
 std::string shape_to_string(const Shape& shape);
 std::ostream& operator<<(std::ostream& os, const Shape& shape);
+
+/// Prints the unevaluated graph below `outputs`, one node per line, inputs first.
+void print_graph(std::ostream& os, const std::vector<array>& outputs);
+/// Writes the unevaluated graph below `outputs` in Graphviz DOT format.
+void export_to_dot(std::ostream& os, const std::vector<array>& outputs);
 
 }  // namespace ember

@@ -163,3 +163,61 @@ TEST(Array, PrintTransposedView) {
   array t = transpose(array({1, 2, 3, 4, 5, 6}, {2, 3}));
   EXPECT_EQ(str(t), "array([[1, 4],\n       [2, 5],\n       [3, 6]], dtype=int32)");
 }
+
+TEST(Array, SliceMatchesNumpySemantics) {
+  // Reference: Python's range(*slice(start, stop, step).indices(n)).
+  auto ref = [](int n, int start, int stop, int step) {
+    std::vector<int> out;
+    auto norm = [&](int v, bool is_stop) {
+      if (v < 0) v += n;
+      if (step > 0) return std::clamp(v, 0, n);
+      return std::clamp(v, -1, n - 1);
+    };
+    int b = norm(start, false), e = norm(stop, true);
+    for (int i = b; step > 0 ? i < e : i > e; i += step) out.push_back(i);
+    return out;
+  };
+  const int n = 11;
+  array a = arange(0, n, 1);
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> pos(-15, 15), stp(1, 4);
+  for (int trial = 0; trial < 300; ++trial) {
+    int start = pos(rng), stop = pos(rng), step = stp(rng) * (trial % 2 ? -1 : 1);
+    array s = slice(a, {start}, {stop}, {step});
+    auto expect = ref(n, start, stop, step);
+    ASSERT_EQ(s.shape(0), static_cast<int>(expect.size())) << start << ":" << stop << ":" << step;
+    s.eval();
+    for (size_t i = 0; i < expect.size(); ++i) {
+      ASSERT_EQ(s.data<int32_t>()[i * s.strides(0)], expect[i]) << start << ":" << stop << ":" << step;
+    }
+  }
+  EXPECT_NE(error_of([&] { slice(a, {0}, {3}, {0}); }).find("step on axis 0 cannot be 0"), std::string::npos);
+  EXPECT_NE(error_of([&] { slice(a, {0, 0}, {3, 3}); }).find("[slice]"), std::string::npos);
+}
+
+TEST(Array, SliceOfSliceAndTranspose2D) {
+  array a = reshape(arange(0, 30, 1), {5, 6});
+  array s = slice(transpose(a), {5, 4}, {-7, -6}, {-2, -3});  // rows 5,3,1 of a^T; cols 4,1
+  ASSERT_EQ(s.shape(), (Shape{3, 2}));
+  array c = contiguous(s);
+  c.eval();
+  std::vector<int> expect = {4 * 6 + 5, 1 * 6 + 5, 4 * 6 + 3, 1 * 6 + 3, 4 * 6 + 1, 1 * 6 + 1};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(c.data<int32_t>()[i], expect[i]);
+}
+
+TEST(Array, ViewBitcast) {
+  array a({1.0f, -2.0f});
+  array u = view(a, uint32);
+  EXPECT_EQ(u.shape(), (Shape{2}));
+  u.eval();
+  EXPECT_EQ(u.data<uint32_t>()[0], 0x3f800000u);
+  array h = view(a, uint16);
+  EXPECT_EQ(h.shape(), (Shape{4}));
+  h.eval();
+  EXPECT_EQ(h.data<uint16_t>()[1], 0x3f80u);  // little endian: high half second
+  array back = view(view(a, int8), float32);
+  back.eval();
+  EXPECT_EQ(back.data<float>()[1], -2.0f);
+  EXPECT_NE(error_of([] { view(array({1, 2, 3}, int8), int16); }).find("[view]"), std::string::npos);
+  EXPECT_NE(error_of([] { view(array(1.0f), float64); }).find("0-d"), std::string::npos);
+}

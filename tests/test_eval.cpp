@@ -5,6 +5,7 @@
 #include <ember/primitives.h>
 
 #include <atomic>
+#include <sstream>
 #include <thread>
 
 using namespace ember;
@@ -184,4 +185,20 @@ TEST(Eval, GpuWithoutBackendThrowsClearly) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("not available"), std::string::npos) << e.what();
   }
+}
+
+TEST(Eval, GraphPrintingAndDot) {
+  array a = array({1.0f, 2.0f});
+  array b = exp(a) + a;
+  std::ostringstream g, d;
+  print_graph(g, {b});
+  export_to_dot(d, {b});
+  EXPECT_NE(g.str().find("Exp (2,) float32"), std::string::npos) << g.str();
+  EXPECT_NE(g.str().find("Add (2,) float32"), std::string::npos) << g.str();
+  EXPECT_EQ(d.str().rfind("digraph ember {", 0), 0u);
+  EXPECT_NE(d.str().find("->"), std::string::npos);
+  b.eval();
+  std::ostringstream after;
+  print_graph(after, {b});
+  EXPECT_EQ(after.str().find("Add"), std::string::npos) << "evaluated arrays have no recipe";
 }

@@ -12,20 +12,21 @@ namespace {
 template <class T>
 constexpr bool is_cplx = std::is_same_v<T, complex64_t>;
 
+// Integer + - * wrap around (see wrapping_add in elementwise.h).
 struct Add {
   template <class T>
   T operator()(T a, T b) const {
     if constexpr (std::is_same_v<T, bool>) {
       return a || b;
     } else {
-      return a + b;
+      return wrapping_add(a, b);
     }
   }
 };
 struct Subtract {
   template <class T>
   T operator()(T a, T b) const {
-    return a - b;
+    return wrapping_sub(a, b);
   }
 };
 struct Multiply {
@@ -34,7 +35,7 @@ struct Multiply {
     if constexpr (std::is_same_v<T, bool>) {
       return a && b;
     } else {
-      return a * b;
+      return wrapping_mul(a, b);
     }
   }
 };
@@ -44,6 +45,38 @@ struct Divide {
     return a / b;
   }
 };
+// NumPy's npy_divmod for floating point: the quotient comes from a - fmod(a, b),
+// an exact multiple of b, snapped to an integer, so floor_divide and remainder
+// agree (a == b * (a // b) + a % b): 1 // 0.1 == 9 and 1 % 0.1 == 0.0999...
+// (floor(1 / 0.1) would give 10). Zeros take the sign of a / b (quotient) or
+// of b (remainder); x // inf is 0 or -1; inf // x is nan.
+template <class T>
+T float_divmod(T a, T b, T* mod) {
+  T m = std::fmod(a, b);
+  if (b == 0) {
+    *mod = m;  // nan
+    return a / b;
+  }
+  T div = (a - m) / b;
+  if (m != 0) {
+    if ((b < 0) != (m < 0)) {
+      m += b;
+      div -= T(1);
+    }
+  } else {
+    m = std::copysign(T(0), b);
+  }
+  T floordiv;
+  if (div != 0) {
+    floordiv = std::floor(div);
+    if (div - floordiv > T(0.5)) floordiv += T(1);
+  } else {
+    floordiv = std::copysign(T(0), a / b);
+  }
+  *mod = m;
+  return floordiv;
+}
+
 // Integer division by zero is undefined in C++; like NumPy we return 0 instead of trapping.
 struct FloorDivide {
   template <class T>
@@ -58,7 +91,8 @@ struct FloorDivide {
         return a / b;
       }
     } else {
-      return std::floor(a / b);
+      T mod;
+      return float_divmod(a, b, &mod);
     }
   }
 };
@@ -75,9 +109,9 @@ struct Remainder {
         return a % b;
       }
     } else {
-      T r = std::fmod(a, b);
-      if (r != 0 && ((r < 0) != (b < 0))) r += b;
-      return r;
+      T mod;
+      float_divmod(a, b, &mod);
+      return mod;
     }
   }
 };
@@ -91,9 +125,9 @@ struct Power {
       }
       T result = 1;
       while (b) {
-        if (b & 1) result = static_cast<T>(result * a);
+        if (b & 1) result = wrapping_mul(result, a);
         b >>= 1;
-        a = static_cast<T>(a * a);
+        a = wrapping_mul(a, a);
       }
       return result;
     } else {

@@ -17,6 +17,36 @@ namespace ember::cpu {
 template <class T>
 using compute_t = std::conditional_t<std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>, float, T>;
 
+/// Integer + - * wrap around like NumPy's. Signed overflow is undefined in
+/// C++ (and uint16 * uint16 overflows `int` after promotion), so compute in an
+/// unsigned type at least as wide as `unsigned` and convert back (modular).
+template <class T>
+using wrap_t = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
+template <class T>
+T wrapping_add(T a, T b) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    return static_cast<T>(static_cast<wrap_t<T>>(a) + static_cast<wrap_t<T>>(b));
+  } else {
+    return a + b;
+  }
+}
+template <class T>
+T wrapping_sub(T a, T b) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    return static_cast<T>(static_cast<wrap_t<T>>(a) - static_cast<wrap_t<T>>(b));
+  } else {
+    return a - b;
+  }
+}
+template <class T>
+T wrapping_mul(T a, T b) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    return static_cast<T>(static_cast<wrap_t<T>>(a) * static_cast<wrap_t<T>>(b));
+  } else {
+    return a * b;
+  }
+}
+
 /// Elements per parallel_for chunk below which splitting costs more than it saves.
 inline constexpr int64_t kElementwiseGrain = 1 << 15;
 

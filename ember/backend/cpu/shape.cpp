@@ -1,5 +1,6 @@
 // CPU kernels of the shape primitives: Concatenate and Pad write their inputs
-// into slabs of a fresh buffer with copy_strided; Split makes views.
+// into slabs of a fresh buffer with copy_strided; Split makes views;
+// SliceUpdate copies (or donates) src and writes the update into its region.
 #include <algorithm>
 
 #include "ember/backend/common/utils.h"
@@ -60,9 +61,8 @@ void Pad::eval_cpu(const std::vector<array>& inputs, array& out) {
     using T = decltype(t);
     T v = val.data<T>()[0];
     T* dst = out.data<T>();
-    scheduler::parallel_for(static_cast<int64_t>(out.size()), kFillGrain, [&](int64_t b, int64_t e) {
-      std::fill(dst + b, dst + e, v);
-    });
+    scheduler::parallel_for(static_cast<int64_t>(out.size()), kFillGrain,
+                            [&](int64_t b, int64_t e) { std::fill(dst + b, dst + e, v); });
   });
   int64_t offset = 0;
   for (size_t i = 0; i < axes_.size(); ++i) offset += static_cast<int64_t>(low_[i]) * out.strides()[axes_[i]];
@@ -72,6 +72,32 @@ void Pad::eval_cpu(const std::vector<array>& inputs, array& out) {
 bool Pad::is_equivalent(const Primitive& other) const {
   auto* o = dynamic_cast<const Pad*>(&other);
   return o && o->axes_ == axes_ && o->low_ == low_ && o->high_ == high_;
+}
+
+void SliceUpdate::eval_cpu(const std::vector<array>& inputs, array& out) {
+  // inputs: src (any layout) and update, already broadcast to the region's shape
+  // in src's dtype. out starts as src (its own buffer when nobody else holds it,
+  // else a row-contiguous copy); then the region is overwritten in place.
+  const array& src = inputs[0];
+  const array& upd = inputs[1];
+  if (can_donate(src, out)) {
+    out.copy_shared_buffer(src);
+  } else {
+    cpu::copy_to_contiguous(src, out);
+  }
+  // Region element i sits at sum(start * out_stride + i * step * out_stride) per axis.
+  int64_t offset = 0;
+  Strides st(out.ndim());
+  for (size_t i = 0; i < out.ndim(); ++i) {
+    offset += static_cast<int64_t>(start_[i]) * out.strides()[i];
+    st[i] = out.strides()[i] * strides_[i];
+  }
+  cpu::copy_strided(upd, out, st, offset);
+}
+
+bool SliceUpdate::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const SliceUpdate*>(&other);
+  return o && o->start_ == start_ && o->stop_ == stop_ && o->strides_ == strides_;
 }
 
 }  // namespace ember

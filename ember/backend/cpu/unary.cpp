@@ -16,11 +16,14 @@ constexpr bool is_cplx = std::is_same_v<T, complex64_t>;
 
 // erfinv by Giles' single-precision polynomial ("Approximating the erfinv
 // function", GPU Computing Gems), refined with two Newton steps in double so
-// float64 inputs get full precision too.
+// float64 inputs get full precision too. In the tails (|x| > 0.5) Newton runs
+// on erfc(y) = 1 - |x|: 1 - |x| is exact there and erfc keeps its relative
+// accuracy, where erf(y) - x would lose all the digits that matter.
 double erfinv_double(double x) {
-  if (x <= -1.0) return x == -1.0 ? -std::numeric_limits<double>::infinity() : std::nan("");
-  if (x >= 1.0) return x == 1.0 ? std::numeric_limits<double>::infinity() : std::nan("");
-  double w = -std::log((1.0 - x) * (1.0 + x));
+  if (std::isnan(x)) return x;
+  double ax = std::fabs(x);
+  if (ax >= 1.0) return ax == 1.0 ? std::copysign(std::numeric_limits<double>::infinity(), x) : std::nan("");
+  double w = -std::log((1.0 - ax) * (1.0 + ax));
   double p;
   if (w < 5.0) {
     w -= 2.5;
@@ -45,13 +48,13 @@ double erfinv_double(double x) {
     p = 1.00167406 + p * w;
     p = 2.83297682 + p * w;
   }
-  double y = p * x;
-  // Newton on erf(y) - x: derivative is 2/sqrt(pi) exp(-y^2).
+  double y = p * ax;
+  // Newton on erf(y) - |x|: the derivative is 2/sqrt(pi) exp(-y^2).
   for (int i = 0; i < 2; ++i) {
-    double err = std::erf(y) - x;
+    double err = ax > 0.5 ? (1.0 - ax) - std::erfc(y) : std::erf(y) - ax;
     y -= err / (1.1283791670955126 * std::exp(-y * y));
   }
-  return y;
+  return std::copysign(y, x);
 }
 
 // Round half to even, as NumPy and MLX do.
@@ -97,11 +100,15 @@ struct Log2C {  // complex log2/log10 (std has only log)
   complex64_t operator()(complex64_t x, float base_log) const { return std::log(x) / base_log; }
 };
 
+// Integer negation and abs wrap (abs(int8 -128) == -128, as in NumPy) instead
+// of overflowing, which is undefined for int32/int64.
 struct Negative {
   template <class T>
   T operator()(T x) const {
     if constexpr (std::is_same_v<T, bool>) {
       return x;
+    } else if constexpr (std::is_integral_v<T>) {
+      return wrapping_sub(T(0), x);
     } else {
       return -x;
     }
@@ -114,8 +121,10 @@ struct Abs {
       return x;
     } else if constexpr (is_cplx<T>) {
       return T(std::abs(x));  // the op routes complex abs to a float output; kept for completeness
+    } else if constexpr (std::is_integral_v<T>) {
+      return x < T(0) ? wrapping_sub(T(0), x) : x;
     } else {
-      return x < T(0) ? -x : x;
+      return std::fabs(x);  // clears the sign of -0.0 too
     }
   }
 };
@@ -138,7 +147,11 @@ struct Sign {
 struct Square {
   template <class T>
   T operator()(T x) const {
-    return x * x;
+    if constexpr (std::is_same_v<T, bool>) {
+      return x;
+    } else {
+      return wrapping_mul(x, x);
+    }
   }
 };
 struct Reciprocal {
@@ -157,10 +170,10 @@ struct Sigmoid {
   template <class T>
     requires(!is_cplx<T>)
   T operator()(T x) const {
-    // exp of -|x| never overflows; mirror for negative inputs.
+    // exp of -|x| never overflows. For x < 0 use e / (1 + e), not 1 - sigmoid(-x),
+    // which cancels to 0 (sigmoid(-40) is 4e-18, not 0).
     T e = std::exp(-std::abs(x));
-    T pos = T(1) / (T(1) + e);
-    return x >= T(0) ? pos : T(1) - pos;
+    return x >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
   }
 };
 struct ErfInv {
@@ -233,6 +246,34 @@ void any_unary(const array& in, array& out, Op op) {
   });
 }
 
+// Runs a contiguous float32 SIMD kernel over any layout: dense inputs in one
+// pass, strided ones row by row (gathered into the output row, then in place).
+void simd_unary_f32(const array& in, array& out, void (*kernel)(const float*, float*, int64_t)) {
+  alloc_like(in, out);
+  if (in.size() == 0) return;
+  const float* src = in.data<float>();
+  float* dst = out.data<float>();
+  if (in.flags().contiguous && in.data_size() == in.size()) {
+    scheduler::parallel_for(static_cast<int64_t>(in.size()), kElementwiseGrain,
+                            [&](int64_t b, int64_t e) { kernel(src + b, dst + b, e - b); });
+    return;
+  }
+  auto [shape, strides] = collapse_contiguous_dims(in.shape(), {in.strides()});
+  int64_t inner = shape.back(), st = strides[0].back();
+  int64_t rows = static_cast<int64_t>(in.size()) / inner;
+  scheduler::parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / inner), [&](int64_t b, int64_t e) {
+    StridedIterator it(shape, strides[0], 1);
+    it.seek(b);
+    for (int64_t r = b; r < e; ++r) {
+      const float* s = src + it.loc();
+      float* d = dst + r * inner;
+      for (int64_t i = 0; i < inner; ++i) d[i] = s[i * st];
+      kernel(d, d, inner);
+      it.step();
+    }
+  });
+}
+
 }  // namespace
 }  // namespace cpu
 
@@ -254,20 +295,10 @@ bool Unary::is_equivalent(const Primitive& other) const {
 void Unary::eval_cpu(const std::vector<array>& inputs, array& out) {
   using namespace cpu;
   const array& in = inputs[0];
-  // float32 contiguous fast paths (Highway, runtime-dispatched SIMD).
-  if (in.dtype() == float32 && in.flags().contiguous && in.data_size() == in.size() &&
-      (op_ == UnaryOp::Exp || op_ == UnaryOp::Sigmoid)) {
-    alloc_like(in, out);
-    const float* src = in.data<float>();
-    float* dst = out.data<float>();
-    scheduler::parallel_for(static_cast<int64_t>(in.size()), kElementwiseGrain, [&](int64_t b, int64_t e) {
-      if (op_ == UnaryOp::Exp) {
-        simd::exp_f32(src + b, dst + b, e - b);
-      } else {
-        simd::sigmoid_f32(src + b, dst + b, e - b);
-      }
-    });
-    return;
+  // float32 exp and sigmoid always take the SIMD kernels, whatever the layout,
+  // so an element's result doesn't depend on how its array is strided.
+  if (in.dtype() == float32 && (op_ == UnaryOp::Exp || op_ == UnaryOp::Sigmoid)) {
+    return simd_unary_f32(in, out, op_ == UnaryOp::Exp ? simd::exp_f32 : simd::sigmoid_f32);
   }
   switch (op_) {
     case UnaryOp::Abs:
