@@ -300,15 +300,15 @@ std::vector<array> Split::vjp(const std::vector<array>& primals, const std::vect
     int32_t len = cotangents[i].shape(axis_);
     if (len == 0) continue;
     int32_t b = i == 0 ? 0 : indices_[i - 1];
-    g = add(g, pad(cotangents[i], std::vector<int>{axis_}, Shape{b}, Shape{n - b - len}, array(0, x.dtype()),
-                   "constant", stream()),
-            stream());
+    array zero = array(0, x.dtype());
+    array placed =
+        pad(cotangents[i], std::vector<int>{axis_}, Shape{b}, Shape{n - b - len}, zero, "constant", stream());
+    g = add(g, placed, stream());
   }
   return {g};
 }
 
-std::vector<array> Split::jvp(const std::vector<array>&, const std::vector<array>& tangents,
-                              const std::vector<int>&) {
+std::vector<array> Split::jvp(const std::vector<array>&, const std::vector<array>& tangents, const std::vector<int>&) {
   return split(tangents[0], indices_, axis_, stream());
 }
 
@@ -339,8 +339,9 @@ std::vector<array> Pad::vjp(const std::vector<array>& primals, const std::vector
     if (a == 0) {
       out.push_back(interior);
     } else {
-      array border = subtract(sum(ct, false, stream()), sum(interior, false, stream()), stream());
-      out.push_back(reshape(border, primals[1].shape(), stream()));
+      // Sum the border directly (interior zeroed) rather than sum(ct) - sum(interior), which cancels.
+      array border = slice_update(ct, zeros_like(x, stream()), start, stop, stream());
+      out.push_back(reshape(sum(border, false, stream()), primals[1].shape(), stream()));
     }
   }
   return out;
@@ -434,13 +435,12 @@ std::pair<std::vector<array>, std::vector<int>> AsType::vmap(const std::vector<a
   return {{astype(inputs[0], dtype_, stream())}, {axes[0]}};
 }
 
-std::vector<array> Copy::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
-                             const std::vector<int>&, const std::vector<array>&) {
+std::vector<array> Copy::vjp(const std::vector<array>&, const std::vector<array>& cotangents, const std::vector<int>&,
+                             const std::vector<array>&) {
   return {cotangents[0]};
 }
 
-std::vector<array> Copy::jvp(const std::vector<array>&, const std::vector<array>& tangents,
-                             const std::vector<int>&) {
+std::vector<array> Copy::jvp(const std::vector<array>&, const std::vector<array>& tangents, const std::vector<int>&) {
   return {tangents[0]};
 }
 

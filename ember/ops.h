@@ -208,8 +208,7 @@ array slice(const array& a, const Shape& start, const Shape& stop, StreamOrDevic
 /// region's shape, cast to src's dtype). Bounds are read as in slice.
 array slice_update(const array& src, const array& update, Shape start, Shape stop, Shape strides,
                    StreamOrDevice s = {});
-array slice_update(const array& src, const array& update, const Shape& start, const Shape& stop,
-                   StreamOrDevice s = {});
+array slice_update(const array& src, const array& update, const Shape& start, const Shape& stop, StreamOrDevice s = {});
 /// Pads `axes` with (low, high) widths; mode "constant" or "edge".
 array pad(const array& a, const std::vector<int>& axes, const Shape& low_pad, const Shape& high_pad,
           const array& pad_value = array(0), const std::string& mode = "constant", StreamOrDevice s = {});

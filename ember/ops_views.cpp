@@ -128,8 +128,7 @@ array slice(const array& a, const Shape& start, const Shape& stop, StreamOrDevic
   return slice(a, start, stop, Shape(a.ndim(), 1), s);
 }
 
-array slice_update(const array& src, const array& update, Shape start, Shape stop, Shape strides,
-                   StreamOrDevice s) {
+array slice_update(const array& src, const array& update, Shape start, Shape stop, Shape strides, StreamOrDevice s) {
   Shape region = normalize_slice(src.shape(), start, stop, strides, "slice_update");
   // The update broadcasts to the region (MLX's rule: it may not have more axes than src).
   Shape b;

@@ -15,7 +15,11 @@
 //      primitive applied to each batch element, stacked along the returned axis.
 // Shapes and dtypes of every returned array are checked too. The primitive's
 // name goes into grad_check::covered(), so a test can compare the set against
-// the list of all primitives.
+// the list of all primitives. Inputs P of other dtypes (bool conditions,
+// integers) are not differentiated but are batched by the vmap check.
+//
+// check_transforms(fn, shapes) checks a whole function through the public
+// ember::vjp / jvp / vmap instead (compositions, derivatives of derivatives).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -43,9 +47,9 @@ struct Options {
   double eps = 1e-6;   // finite-difference step, applied in the primal's dtype
   double rtol = 1e-6;  // tolerance of the inner-product comparisons: atol + rtol * scale
   double atol = 1e-9;
-  double vmap_tol = 1e-10;  // elementwise (relative + absolute) tolerance of vmap vs the loop
-  int directions = 2;       // random (u, v) pairs per check
-  int batch = 3;            // vmap batch size
+  double vmap_tol = 1e-10;         // elementwise (relative + absolute) tolerance of vmap vs the loop
+  int directions = 2;              // random (u, v) pairs per check
+  int batch = 3;                   // vmap batch size
   bool finite_differences = true;  // off for ops whose vjp is deliberately not the derivative (stop_gradient)
   bool vjp = true, jvp = true, vmap = true;
   double low = -2.0, high = 2.0;  // range of random float inputs (also the vmap batch elements)
@@ -248,7 +252,7 @@ inline void check(const Fn& fn, const std::vector<Shape>& shapes, const Options&
         // The same cotangent when asked for this argnum alone.
         std::vector<array> one = prim->vjp(P, u, {argnums[k]}, outs);
         ASSERT_EQ(one.size(), 1u);
-        expect_close(one[0], ct[k], 1e-12, "vjp for argnum " + std::to_string(argnums[k]) + " alone");
+        expect_close(one[0], ct[k], opt.vmap_tol, "vjp for argnum " + std::to_string(argnums[k]) + " alone");
       }
       vjp_dot = sum_dots(ct, v);
       if (have_fd) EXPECT_NEAR(vjp_dot, fd, tol(vjp_dot, fd)) << "vjp vs finite differences";
@@ -273,8 +277,8 @@ inline void check(const Fn& fn, const std::vector<Shape>& shapes, const Options&
   }
 
   if (!opt.vmap) return;
-  std::vector<std::vector<int>> placements = opt.vmap_axes.empty() ? default_placements(P)
-                                                                   : std::vector<std::vector<int>>{opt.vmap_axes};
+  std::vector<std::vector<int>> placements =
+      opt.vmap_axes.empty() ? default_placements(P) : std::vector<std::vector<int>>{opt.vmap_axes};
   const int n = opt.batch;
   for (const auto& axes : placements) {
     SCOPED_TRACE("vmap axes " + axes_str(axes));

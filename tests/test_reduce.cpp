@@ -417,6 +417,13 @@ TEST(ReduceOps, NanPropagates) {
     std::vector<double> cm = values(max(c, 0));
     std::vector<double> want = reference_reduce(values(c), c.shape(), {0}, Op::Max).value;
     for (size_t i = 0; i < cm.size(); ++i) EXPECT_TRUE(close(cm[i], want[i], 0)) << i;
+    // Wide columns take the vector path: nan lanes must survive max/min there too.
+    array wide = reshape(x, {300, 50});
+    for (bool is_max : {true, false}) {
+      std::vector<double> got = values(is_max ? max(wide, 0) : min(wide, 0));
+      std::vector<double> ref = reference_reduce(values(wide), wide.shape(), {0}, is_max ? Op::Max : Op::Min).value;
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(close(got[i], ref[i], 0)) << i;
+    }
     std::vector<double> cn = values(min(xt, 0));
     for (double r : cn) EXPECT_TRUE(std::isnan(r));
     EXPECT_TRUE(std::isnan(values(max(x))[0]));

@@ -5,9 +5,11 @@
 //   row:    the innermost memory axis is reduced; each output combines
 //           contiguous runs (vectorized), outputs are split across threads,
 //           and a lone output (full reduce) is split within its run;
-//   column: the innermost memory axis is kept; whole rows are accumulated
-//           into a tile of accumulators, tiles (and, when there are few, the
-//           reduced rows) are split across threads.
+//   column: the innermost memory axis is kept; rows are folded into a tile
+//           of accumulators (float32: 8 rows per pass, see reduce_simd.h);
+//           tiles are split across threads, and when there are fewer tiles
+//           than threads the reduced rows are split too (each thread then
+//           streams a contiguous block of rows) and the partials combined.
 // Reductions are memory-bound: every element is read once from its buffer.
 #include <algorithm>
 #include <cmath>
@@ -19,6 +21,7 @@
 #include "ember/backend/common/utils.h"
 #include "ember/backend/cpu/copy.h"
 #include "ember/backend/cpu/elementwise.h"
+#include "ember/backend/cpu/reduce_simd.h"
 #include "ember/backend/cpu/simd.h"
 #include "ember/primitives.h"
 #include "ember/scheduler.h"
@@ -33,8 +36,8 @@ constexpr bool is_half_v = std::is_same_v<T, float16_t> || std::is_same_v<T, bfl
 
 // Below this many elements of work a thread hand-off costs more than it saves.
 constexpr int64_t kReduceGrain = 1 << 15;
-// Width of the accumulator tile of column reductions: 16 KB of float accumulators
-// stay in L1 while whole input rows (up to this width) stream past contiguously.
+// Width of the accumulator tile of column reductions: 16 KB of float accumulators,
+// and rows up to this width are read whole (measured better than 2048 or 8192).
 constexpr int64_t kColTile = 4096;
 // Bytes of per-split partial results a column reduction may allocate.
 constexpr int64_t kMaxPartialBytes = 16 << 20;
@@ -387,7 +390,7 @@ template <class T, class A, class U, class Op>
 void reduce_rows(const T* src, U* dst, const ReducePlan& p, Op op) {
   using P = partial_t<Op, A>;
   const int64_t n = p.n, kept = p.kept_count(), runs = p.red_count();
-  std::vector<int64_t> zeros_k(p.kept_shape.size(), 0), zeros_r(p.red_shape.size(), 0);
+  std::vector<int64_t> zeros_r(p.red_shape.size(), 0);
   int64_t nthreads = scheduler::num_threads();
   if (kept >= nthreads || kept * runs * n < 2 * kReduceGrain) {
     // Many outputs: each thread owns a range of them.
@@ -438,6 +441,7 @@ template <class T, class A, class U, class Op>
 void reduce_cols(const T* src, U* dst, const ReducePlan& p, Op op) {
   // Float sums cascade: rows accumulate in float, every kCascade rows fold into double.
   constexpr bool kCascadeSum = std::is_same_v<Op, SumOp> && std::is_same_v<A, float>;
+  constexpr bool kSimdRows = std::is_same_v<T, float> && (std::is_same_v<Op, SumOp> || is_extreme_v<Op>);
   using P = partial_t<Op, A>;
   const int64_t n = p.n, kept = p.kept_count(), rows = p.red_count();
   const ColSplit cs(kept, n, rows, sizeof(P));
@@ -461,14 +465,32 @@ void reduce_cols(const T* src, U* dst, const ReducePlan& p, Op op) {
       if constexpr (kCascadeSum) std::fill(wide, wide + tw, 0.0);
       Walker& r = rw[c];
       r.seek(rb);
-      int64_t since_fold = 0;
-      for (int64_t i = rb; i < re; ++i, r.step()) {
-        col_accumulate<T, A>(base + r.a(), acc, tw, op);
-        if constexpr (kCascadeSum) {
-          if (++since_fold == kCascade) {
+      if constexpr (kSimdRows) {
+        // float32: kCascade rows per call, folded 8 at a time into the accumulators.
+        constexpr simd::ColOp col_op = std::is_same_v<Op, SumOp>   ? simd::ColOp::Add
+                                       : std::is_same_v<Op, MaxOp> ? simd::ColOp::Max
+                                                                   : simd::ColOp::Min;
+        const float* ptrs[kCascade];
+        for (int64_t i = rb; i < re;) {
+          int64_t cnt = std::min(kCascade, re - i);
+          for (int64_t q = 0; q < cnt; ++q, r.step()) ptrs[q] = base + r.a();
+          simd::accumulate_rows_f32(ptrs, cnt, acc, tw, col_op);
+          if constexpr (kCascadeSum) {
             for (int64_t j = 0; j < tw; ++j) wide[j] += acc[j];
             std::fill(acc, acc + tw, 0.0f);
-            since_fold = 0;
+          }
+          i += cnt;
+        }
+      } else {
+        int64_t since_fold = 0;
+        for (int64_t i = rb; i < re; ++i, r.step()) {
+          col_accumulate<T, A>(base + r.a(), acc, tw, op);
+          if constexpr (kCascadeSum) {
+            if (++since_fold == kCascade) {
+              for (int64_t j = 0; j < tw; ++j) wide[j] += acc[j];
+              std::fill(acc, acc + tw, 0.0f);
+              since_fold = 0;
+            }
           }
         }
       }
@@ -661,13 +683,23 @@ void arg_reduce(const array& input, array& out, int axis) {
         best[j] = static_cast<C>(base[rb * inner + j]);
         idx[j] = static_cast<uint32_t>(rb);
       }
-      for (int64_t i = rb + 1; i < re; ++i) {
-        const T* row = base + i * inner;
-        for (int64_t j = 0; j < tw; ++j) {
-          C v = static_cast<C>(row[j]);
-          bool take = better(v, best[j]);
-          best[j] = take ? v : best[j];
-          idx[j] = take ? static_cast<uint32_t>(i) : idx[j];
+      if constexpr (std::is_same_v<T, float>) {
+        const float* ptrs[kCascade];
+        for (int64_t i = rb + 1; i < re;) {
+          int64_t cnt = std::min(kCascade, re - i);
+          for (int64_t q = 0; q < cnt; ++q) ptrs[q] = base + (i + q) * inner;
+          simd::arg_update_rows_f32(ptrs, cnt, static_cast<uint32_t>(i), best, idx, tw, kMax);
+          i += cnt;
+        }
+      } else {
+        for (int64_t i = rb + 1; i < re; ++i) {
+          const T* row = base + i * inner;
+          for (int64_t j = 0; j < tw; ++j) {
+            C v = static_cast<C>(row[j]);
+            bool take = better(v, best[j]);
+            best[j] = take ? v : best[j];
+            idx[j] = take ? static_cast<uint32_t>(i) : idx[j];
+          }
         }
       }
       if (rsplit == 1) {

@@ -72,9 +72,12 @@ void AccumulateRows(const float* const* rows, int64_t nrows, float* acc, int64_t
 
 void AccumulateRowsF32(const float* const* rows, int64_t nrows, float* acc, int64_t n, ColOp op) {
   switch (op) {
-    case ColOp::Add: return AccumulateRows<0>(rows, nrows, acc, n);
-    case ColOp::Max: return AccumulateRows<1>(rows, nrows, acc, n);
-    case ColOp::Min: return AccumulateRows<2>(rows, nrows, acc, n);
+    case ColOp::Add:
+      return AccumulateRows<0>(rows, nrows, acc, n);
+    case ColOp::Max:
+      return AccumulateRows<1>(rows, nrows, acc, n);
+    case ColOp::Min:
+      return AccumulateRows<2>(rows, nrows, acc, n);
   }
 }
 

@@ -85,6 +85,11 @@ bool Arange::is_equivalent(const Primitive& other) const {
 
 void Reshape::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array& in = inputs[0];
+  if (in.size() == 0) {
+    // Nothing to share or copy (and the stride matching below assumes no zero-length axis).
+    out.set_data(allocator::malloc(0));
+    return;
+  }
   if (in.flags().row_contiguous) {
     share_view(in, out, row_major_strides(out.shape()), 0);
     return;
