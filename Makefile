@@ -22,6 +22,8 @@ bench: build
 
 demo: build
 	@$(BUILD)/bin/demo_regression
+	@echo
+	@$(BUILD)/bin/demo_mlp
 
 format:
 	@clang-format -i $$(git ls-files '*.h' '*.cpp')

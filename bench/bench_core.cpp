@@ -174,6 +174,49 @@ void bench_overhead() {
   rows.push_back({"graph of 100 scalar adds", us, "us/op", 2.0 / us, "target 2 us/op", "ratio >= 1"});
 }
 
+void bench_transforms() {
+  // 3-layer MLP, batch 256, width 1024: value_and_grad vs the forward pass alone.
+  const int batch = 256, width = 1024;
+  std::vector<array> params;
+  for (int l = 0; l < 3; ++l) {
+    params.push_back(random_f32({width, width}) * 0.05f);
+    params.push_back(zeros({width}));
+  }
+  array x = random_f32({batch, width});
+  eval(params);
+  x.eval();
+  MultiFn loss = [&](const std::vector<array>& p) {
+    array h = x;
+    for (int l = 0; l < 3; ++l) {
+      h = matmul(h, p[2 * l]) + p[2 * l + 1];
+      if (l < 2) h = maximum(h, array(0.0f));
+    }
+    return std::vector<array>{mean(square(h))};
+  };
+  std::vector<int> argnums = {0, 1, 2, 3, 4, 5};
+  auto vg = value_and_grad(loss, argnums);
+  double t_fwd = time_it([&] { loss(params)[0].eval(); }, 10);
+  double t_vg = time_it(
+      [&] {
+        auto [v, g] = vg(params);
+        g.push_back(v[0]);
+        eval(g);
+      },
+      10);
+  rows.push_back({"MLP 3x1024 b256 value_and_grad", t_vg * 1e3, "ms", t_vg / t_fwd, "forward pass alone", "<= 3"});
+  // Graph-building cost per node: build (not evaluate) a chain of elementwise ops.
+  const int kNodes = 10000;
+  array seed(1.0f);
+  double t_build = time_it(
+      [&] {
+        array y = seed;
+        for (int i = 0; i < kNodes; ++i) y = y * 1.0001f;
+      },
+      20);
+  double us = t_build / kNodes * 1e6;
+  rows.push_back({"graph building", us, "us/node", 1.0 / us, "1 us/node", ""});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -182,6 +225,7 @@ int main(int argc, char** argv) {
   bench_elementwise();
   bench_reductions();
   bench_gemm();
+  bench_transforms();
   print_table();
   return 0;
 }

@@ -1,6 +1,8 @@
 // vjp, jvp and vmap of the elementwise primitives (Unary, Binary, DivMod),
 // written with public ops so they can be differentiated again.
 #include <cmath>
+#include <optional>
+#include <vector>
 
 #include "ember/ops.h"
 #include "ember/primitives.h"
@@ -54,6 +56,33 @@ array unary_derivative(UnaryOp op, const array& x, const array& y, Stream s) {
   }
 }
 
+// Ops whose outputs are piecewise constant in every input or not real numbers
+// at all (bool, bits): their derivatives are zero, not an error, so that the
+// jvp transform can pass through a mask or an integer on its way to the output.
+bool unary_has_zero_derivative(UnaryOp op) {
+  return op == UnaryOp::IsNan || op == UnaryOp::LogicalNot || op == UnaryOp::BitwiseInvert;
+}
+
+bool binary_has_zero_derivative(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::BitwiseAnd:
+    case BinaryOp::BitwiseOr:
+    case BinaryOp::BitwiseXor:
+    case BinaryOp::LeftShift:
+    case BinaryOp::RightShift:
+      return true;
+    default:
+      return binary_op_is_predicate(op);
+  }
+}
+
+// Zero cotangents for the inputs in argnums.
+std::vector<array> zero_cotangents(const std::vector<array>& primals, const std::vector<int>& argnums, Stream s) {
+  std::vector<array> out;
+  for (int a : argnums) out.push_back(zeros_like(primals[a], s));
+  return out;
+}
+
 Dtype unary_out_dtype(UnaryOp op, Dtype in) {
   switch (op) {
     case UnaryOp::IsNan:
@@ -97,9 +126,9 @@ array apply_binary(BinaryOp op, const array& a, const array& b, Stream s) {
     case BinaryOp::BitwiseXor: return bitwise_xor(a, b, s);
     case BinaryOp::LeftShift: return left_shift(a, b, s);
     case BinaryOp::RightShift: return right_shift(a, b, s);
-    case BinaryOp::NaNEqual: {
-      auto [x, y] = std::make_pair(broadcast_arrays({a, b}, s)[0], broadcast_arrays({a, b}, s)[1]);
-      return array(x.shape(), bool_, std::make_shared<Binary>(s, BinaryOp::NaNEqual), {x, y});
+    case BinaryOp::NaNEqual: {  // no public function of its own
+      std::vector<array> xy = broadcast_arrays({a, b}, s);
+      return array(xy[0].shape(), bool_, std::make_shared<Binary>(s, BinaryOp::NaNEqual), xy);
     }
   }
   throw std::invalid_argument("[Binary] unknown op");
@@ -148,10 +177,15 @@ array batch_first(const array& a, int axis, Stream s) {
 // ---------------------------------------------------------------- Unary
 
 std::vector<array> Unary::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                              const std::vector<int>&, const std::vector<array>& outputs) {
+                              const std::vector<int>& argnums, const std::vector<array>& outputs) {
   const array& x = primals[0];
   const array& g = cotangents[0];
   Stream s = stream();
+  if (argnums.empty()) return {};
+  if (unary_has_zero_derivative(op_)) return zero_cotangents(primals, argnums, s);
+  // |z| of complex z: the cotangent is g conj(z) / |z| (sign(z) is z / |z|, 0 at 0),
+  // the convention of Real and Imag below (the real inner product Re(a * b)).
+  if (op_ == UnaryOp::Abs && is_complex(x.dtype())) return {multiply(g, conjugate(sign(x, s), s), s)};
   switch (op_) {
     case UnaryOp::Negative: return {negative(g, s)};
     case UnaryOp::Conjugate: return {conjugate(g, s)};
@@ -162,10 +196,15 @@ std::vector<array> Unary::vjp(const std::vector<array>& primals, const std::vect
 }
 
 std::vector<array> Unary::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                              const std::vector<int>&) {
+                              const std::vector<int>& argnums) {
   const array& x = primals[0];
-  const array& t = tangents[0];
   Stream s = stream();
+  if (argnums.empty() || unary_has_zero_derivative(op_)) {
+    return {zeros(x.shape(), unary_out_dtype(op_, x.dtype()), s)};
+  }
+  const array& t = tangents[0];
+  // d|z| = Re(conj(z) dz) / |z| for complex z.
+  if (op_ == UnaryOp::Abs && is_complex(x.dtype())) return {real(multiply(conjugate(sign(x, s), s), t, s), s)};
   switch (op_) {
     case UnaryOp::Negative: return {negative(t, s)};
     case UnaryOp::Conjugate: return {conjugate(t, s)};
@@ -191,6 +230,7 @@ std::vector<array> Binary::vjp(const std::vector<array>& primals, const std::vec
                                const std::vector<int>& argnums, const std::vector<array>& outputs) {
   const array& g = cotangents[0];
   Stream s = stream();
+  if (binary_has_zero_derivative(op_)) return zero_cotangents(primals, argnums, s);
   std::vector<array> out;
   if (op_ == BinaryOp::Add || op_ == BinaryOp::Subtract) {
     for (int a : argnums) out.push_back(a == 1 && op_ == BinaryOp::Subtract ? negative(g, s) : g);
@@ -204,6 +244,10 @@ std::vector<array> Binary::vjp(const std::vector<array>& primals, const std::vec
 std::vector<array> Binary::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                                const std::vector<int>& argnums) {
   Stream s = stream();
+  if (argnums.empty() || binary_has_zero_derivative(op_)) {
+    Dtype out = binary_op_is_predicate(op_) ? bool_ : primals[0].dtype();
+    return {zeros(primals[0].shape(), out, s)};
+  }
   std::optional<array> result;
   auto accumulate = [&](const array& v) { result = result ? add(*result, v, s) : v; };
   if (op_ == BinaryOp::Add || op_ == BinaryOp::Subtract) {
@@ -243,6 +287,7 @@ std::vector<array> DivMod::vjp(const std::vector<array>& primals, const std::vec
 std::vector<array> DivMod::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                                const std::vector<int>& argnums) {
   Stream s = stream();
+  if (argnums.empty()) return {zeros_like(primals[0], s), zeros_like(primals[0], s)};
   std::optional<array> r;
   for (size_t k = 0; k < argnums.size(); ++k) {
     array v = argnums[k] == 0 ? tangents[k]

@@ -17,12 +17,20 @@ namespace ember {
 
 namespace {
 
+// One node of a tape. Its structure is copied when the tape is built: a rule
+// that evaluates arrays (a custom vjp reading values, say) detaches the
+// evaluated nodes from the graph, and the walk must not lose them.
+struct TapeNode {
+  std::shared_ptr<Primitive> primitive;
+  std::vector<array> inputs;
+  std::vector<array> outputs;
+};
+
 // Nodes between `outputs` and the arrays in `sources` that depend on a source,
-// inputs first. Traversal stops at sources and at evaluated arrays. Each entry
-// is one representative output of a node.
-std::vector<array> active_tape(const std::vector<array>& outputs, const std::unordered_set<uint64_t>& sources,
-                               bool cut_stop_gradient, std::unordered_set<uint64_t>* active_out = nullptr) {
-  std::vector<array> order;
+// inputs first. Traversal stops at sources and at evaluated arrays.
+std::vector<TapeNode> active_tape(const std::vector<array>& outputs, const std::unordered_set<uint64_t>& sources,
+                                  bool cut_stop_gradient, std::unordered_set<uint64_t>* active_out = nullptr) {
+  std::vector<TapeNode> order;
   std::unordered_set<const Node*> visited;
   std::unordered_set<uint64_t> local_active;
   std::unordered_set<uint64_t>& active = active_out ? *active_out : local_active;  // ids depending on a source
@@ -47,8 +55,9 @@ std::vector<array> active_tape(const std::vector<array>& outputs, const std::uno
       bool is_active = !(cut_stop_gradient && dynamic_cast<const StopGradient*>(&a.primitive())) &&
                        std::any_of(ins.begin(), ins.end(), [&](const array& x) { return active.count(x.id()); });
       if (is_active) {
-        for (auto& o : a.outputs()) active.insert(o.id());
-        order.push_back(a);
+        TapeNode node{a.primitive_ptr(), ins, a.outputs()};
+        for (auto& o : node.outputs) active.insert(o.id());
+        order.push_back(std::move(node));
       }
       stack.pop_back();
     }
@@ -94,11 +103,11 @@ std::pair<std::vector<array>, std::vector<array>> vjp_impl(const MultiFn& fun, c
 
   std::unordered_set<uint64_t> sources, active;
   for (auto& t : tracers) sources.insert(t.id());
-  std::vector<array> tape = active_tape(outputs, sources, true, &active);
+  std::vector<TapeNode> tape = active_tape(outputs, sources, true, &active);
 
   for (auto it = tape.rbegin(); it != tape.rend(); ++it) {
-    const array& node = *it;
-    std::vector<array> outs = node.outputs();
+    const TapeNode& node = *it;
+    const std::vector<array>& outs = node.outputs;
     // Cotangents of this node's outputs; zeros where none arrived.
     std::vector<array> node_cots;
     bool any = false;
@@ -113,7 +122,7 @@ std::pair<std::vector<array>, std::vector<array>> vjp_impl(const MultiFn& fun, c
     }
     if (!any) continue;
     if (std::none_of(outs.begin(), outs.end(), [](const array& o) { return differentiable(o.dtype()); })) continue;
-    const auto& inputs = node.inputs();
+    const std::vector<array>& inputs = node.inputs;
     std::vector<int> argnums;
     for (size_t i = 0; i < inputs.size(); ++i) {
       if (differentiable(inputs[i].dtype()) && active.count(inputs[i].id())) {
@@ -121,7 +130,12 @@ std::pair<std::vector<array>, std::vector<array>> vjp_impl(const MultiFn& fun, c
       }
     }
     if (argnums.empty()) continue;
-    std::vector<array> in_cots = node.primitive().vjp(inputs, node_cots, argnums, outs);
+    std::vector<array> in_cots = node.primitive->vjp(inputs, node_cots, argnums, outs);
+    if (in_cots.size() != argnums.size()) {
+      throw std::runtime_error(std::string("[vjp] ") + node.primitive->name() + " returned " +
+                               std::to_string(in_cots.size()) + " cotangents for " + std::to_string(argnums.size()) +
+                               " inputs");
+    }
     for (size_t k = 0; k < argnums.size(); ++k) {
       const array& in = inputs[argnums[k]];
       auto [c, fresh] = cots.try_emplace(in.id(), in_cots[k]);
@@ -172,7 +186,7 @@ std::pair<std::vector<array>, std::vector<array>> jvp(const MultiFn& fun, const 
     tans.emplace(tracers[i].id(), tangents[i]);
   }
   for (auto& node : active_tape(outputs, sources, true)) {
-    const auto& inputs = node.inputs();
+    const std::vector<array>& inputs = node.inputs;
     std::vector<int> argnums;
     std::vector<array> in_tans;
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -182,8 +196,13 @@ std::pair<std::vector<array>, std::vector<array>> jvp(const MultiFn& fun, const 
         in_tans.push_back(t->second);
       }
     }
-    std::vector<array> outs = node.outputs();
-    std::vector<array> out_tans = node.primitive().jvp(inputs, in_tans, argnums);
+    const std::vector<array>& outs = node.outputs;
+    std::vector<array> out_tans = node.primitive->jvp(inputs, in_tans, argnums);
+    if (out_tans.size() != outs.size()) {
+      throw std::runtime_error(std::string("[jvp] ") + node.primitive->name() + " returned " +
+                               std::to_string(out_tans.size()) + " tangents for " + std::to_string(outs.size()) +
+                               " outputs");
+    }
     for (size_t k = 0; k < outs.size(); ++k) tans.insert_or_assign(outs[k].id(), out_tans[k]);
   }
   std::vector<array> out_tangents;
@@ -291,7 +310,7 @@ MultiFn vmap(const MultiFn& fun, const std::vector<int>& in_axes, const std::vec
     std::unordered_set<uint64_t> sources;
     for (auto& [id, v] : mapped) sources.insert(id);
     for (auto& node : active_tape(outputs, sources, false)) {
-      const auto& ins = node.inputs();
+      const std::vector<array>& ins = node.inputs;
       std::vector<array> v_ins;
       std::vector<int> v_axes;
       for (auto& in : ins) {
@@ -304,8 +323,8 @@ MultiFn vmap(const MultiFn& fun, const std::vector<int>& in_axes, const std::vec
           v_axes.push_back(-1);
         }
       }
-      auto [v_outs, v_out_axes] = node.primitive().vmap(v_ins, v_axes);
-      auto outs = node.outputs();
+      auto [v_outs, v_out_axes] = node.primitive->vmap(v_ins, v_axes);
+      const std::vector<array>& outs = node.outputs;
       for (size_t k = 0; k < outs.size(); ++k) mapped.emplace(outs[k].id(), std::make_pair(v_outs[k], v_out_axes[k]));
     }
 
@@ -340,6 +359,54 @@ MultiFn vmap(const MultiFn& fun, const std::vector<int>& in_axes, const std::vec
 }
 
 namespace {
+
+// A custom vjp rule for the batched function, given the rule for one batch
+// element and the primals' mapped axes (the outputs and their cotangents are
+// mapped at axis 0). Cotangents of unmapped primals are summed over the batch.
+CustomVjpFn batch_vjp_rule(CustomVjpFn rule, std::vector<int> axes) {
+  return [rule = std::move(rule), axes = std::move(axes)](const std::vector<array>& primals,
+                                                         const std::vector<array>& cotangents,
+                                                         const std::vector<array>& outputs) {
+    size_t np = primals.size(), nc = cotangents.size();
+    MultiFn one = [rule, np, nc](const std::vector<array>& all) {
+      return rule(std::vector<array>(all.begin(), all.begin() + np),
+                  std::vector<array>(all.begin() + np, all.begin() + np + nc),
+                  std::vector<array>(all.begin() + np + nc, all.end()));
+    };
+    std::vector<array> all = primals;
+    all.insert(all.end(), cotangents.begin(), cotangents.end());
+    all.insert(all.end(), outputs.begin(), outputs.end());
+    std::vector<int> in_axes = axes;
+    in_axes.resize(all.size(), 0);
+    std::vector<array> cots = vmap(one, in_axes)(all);  // each mapped at axis 0
+    for (size_t i = 0; i < cots.size() && i < axes.size(); ++i) {
+      if (axes[i] < 0) {
+        cots[i] = sum(cots[i], 0);
+      } else if (axes[i] != 0) {
+        cots[i] = moveaxis(cots[i], 0, axes[i]);
+      }
+    }
+    return cots;
+  };
+}
+
+// A custom jvp rule for the batched function: a tangent is mapped like its primal.
+CustomJvpFn batch_jvp_rule(CustomJvpFn rule, std::vector<int> axes) {
+  return [rule = std::move(rule), axes = std::move(axes)](const std::vector<array>& primals,
+                                                         const std::vector<array>& tangents,
+                                                         const std::vector<int>& argnums) {
+    size_t np = primals.size();
+    MultiFn one = [rule, np, argnums](const std::vector<array>& all) {
+      return rule(std::vector<array>(all.begin(), all.begin() + np), std::vector<array>(all.begin() + np, all.end()),
+                  argnums);
+    };
+    std::vector<array> all = primals;
+    all.insert(all.end(), tangents.begin(), tangents.end());
+    std::vector<int> in_axes = axes;
+    for (int a : argnums) in_axes.push_back(axes[a]);
+    return vmap(one, in_axes)(all);  // mapped at axis 0, like the batched outputs
+  };
+}
 
 // The node custom_function builds: its inputs are fun's inputs followed by
 // fun's outputs (behind stop_gradient), and evaluating it forwards those outputs.
@@ -384,7 +451,12 @@ class CustomTransforms : public Primitive {
         args.push_back(argnums[k]);
       }
     }
-    return (*jvp_)(ins, tans, args);
+    std::vector<array> out = (*jvp_)(ins, tans, args);
+    if (out.size() != static_cast<size_t>(num_outputs_)) {
+      throw std::invalid_argument("[custom_function] the jvp rule returned " + std::to_string(out.size()) +
+                                  " tangents for " + std::to_string(num_outputs_) + " outputs");
+    }
+    return out;
   }
 
   std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
@@ -392,9 +464,23 @@ class CustomTransforms : public Primitive {
     size_t n = inputs.size() - num_outputs_;
     std::vector<array> ins(inputs.begin(), inputs.begin() + n);
     std::vector<int> ax(axes.begin(), axes.begin() + n);
-    if (vmap_) return (*vmap_)(ins, ax);
-    // No rule: batch fun itself, keeping the custom rules on the batched result.
-    auto outs = ember::vmap(fun_, ax)(ins);
+    if (vmap_) {
+      auto result = (*vmap_)(ins, ax);
+      if (result.first.size() != static_cast<size_t>(num_outputs_) || result.second.size() != result.first.size()) {
+        throw std::invalid_argument("[custom_function] the vmap rule returned " +
+                                    std::to_string(result.first.size()) + " outputs and " +
+                                    std::to_string(result.second.size()) + " axes for " +
+                                    std::to_string(num_outputs_) + " outputs");
+      }
+      return result;
+    }
+    // No rule: batch fun through its graph, and keep the custom vjp/jvp rules on
+    // the batched function by batching them too (grad of vmap uses the rule).
+    std::optional<CustomVjpFn> v;
+    std::optional<CustomJvpFn> j;
+    if (vjp_) v = batch_vjp_rule(*vjp_, ax);
+    if (jvp_) j = batch_jvp_rule(*jvp_, ax);
+    auto outs = custom_function(ember::vmap(fun_, ax), v, j)(ins);
     return {outs, std::vector<int>(outs.size(), 0)};
   }
 

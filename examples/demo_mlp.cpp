@@ -14,14 +14,14 @@ namespace {
 // Points on 4 spiral arms in 2-D, lifted to 8 features with fixed nonlinear maps.
 void make_data(int n, std::mt19937& rng, std::vector<float>& x, std::vector<float>& onehot, std::vector<int>& label) {
   std::uniform_real_distribution<float> r01(0.0f, 1.0f);
-  std::normal_distribution<float> noise(0.0f, 0.08f);
+  std::normal_distribution<float> noise(0.0f, 0.04f);
   const int classes = 4, features = 8;
   x.assign(static_cast<size_t>(n) * features, 0.0f);
   onehot.assign(static_cast<size_t>(n) * classes, 0.0f);
   label.assign(n, 0);
   for (int i = 0; i < n; ++i) {
     int c = i % classes;
-    float t = r01(rng);
+    float t = 0.15f + 0.85f * r01(rng);  // arms meet at the origin; keep clear of it
     float angle = 1.75f * t * 3.14159265f + c * 2.0f * 3.14159265f / classes;
     float px = t * std::cos(angle) + noise(rng), py = t * std::sin(angle) + noise(rng);
     float f[features] = {px, py, px * py, px * px, py * py, std::sin(3 * px), std::cos(3 * py), px - py};
@@ -39,7 +39,7 @@ array mlp(const std::vector<array>& p, const array& x) {
 }  // namespace
 
 int main() {
-  const int n_train = 2048, n_test = 1024, d = 8, hidden = 64, classes = 4, steps = 600;
+  const int n_train = 2048, n_test = 1024, d = 8, hidden = 64, classes = 4, steps = 1500;
   const float lr = 0.5f;
   std::mt19937 rng(11);
   std::vector<float> xs, ys, xt, yt;
@@ -72,7 +72,7 @@ int main() {
     auto [loss, grads] = step_fn(params);
     for (size_t i = 0; i < params.size(); ++i) params[i] = params[i] - lr * grads[i];
     eval(params);
-    if (step % 100 == 0) std::printf("  step %3d  loss %.4f\n", step, loss[0].item<float>());
+    if (step % 250 == 0) std::printf("  step %3d  loss %.4f\n", step, loss[0].item<float>());
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   array pred = argmax(mlp(params, Xt), 1);

@@ -58,6 +58,14 @@ struct Options {
   unsigned seed = 1234;
 };
 
+/// Options for an op without derivatives (comparisons, logical and bitwise
+/// ops): only the vmap check runs.
+inline Options vmap_only() {
+  Options o;
+  o.vjp = o.jvp = false;
+  return o;
+}
+
 using Fn = std::function<array(const std::vector<array>&)>;
 
 /// Names of the primitives checked so far in this process.

@@ -321,7 +321,7 @@ void check_layouts(const std::string& name, const BinFn& op, Ref ref, Dom da, Do
     ASSERT_EQ(out.shape(), shape);
     auto av = values<T>(c.a), bv = values<T>(c.b);
     int failures = 0;
-    auto report = [&](size_t i, T x, T y, const std::string& got, const std::string& want) {
+    auto report = [&](T x, T y, const std::string& got, const std::string& want) {
       if (failures++ < 4)
         ADD_FAILURE() << name << "(" << str(x) << ", " << str(y) << ") = " << got << ", want " << want;
     };
@@ -334,7 +334,7 @@ void check_layouts(const std::string& name, const BinFn& op, Ref ref, Dom da, Do
         T x = av[bcast_index(i, shape, c.a.shape())], y = bv[bcast_index(i, shape, c.b.shape())];
         LD want = ref(x, y);
         LD scale = rel_to_inputs ? std::max(std::fabs(in(x)), std::fabs(in(y))) : 0;
-        if (!near_ref(got[i], want, want_dtype, tol, scale)) report(i, x, y, str(got[i]), str(want));
+        if (!near_ref(got[i], want, want_dtype, tol, scale)) report(x, y, str(got[i]), str(want));
       }
     } else if constexpr (std::is_same_v<R, CLD>) {
       ASSERT_EQ(out.dtype(), complex64);
@@ -344,7 +344,7 @@ void check_layouts(const std::string& name, const BinFn& op, Ref ref, Dom da, Do
         CLD want = ref(x, y), g(got[i].real(), got[i].imag());
         bool bad = std::isfinite(std::abs(want)) ? std::abs(g - want) > 4e-6L * std::max<LD>(std::abs(want), 1e-3L)
                                                  : std::isfinite(std::abs(g)) && !std::isnan(std::abs(want));
-        if (bad) report(i, x, y, str(got[i]), str(complex64_t(want)));
+        if (bad) report(x, y, str(got[i]), str(complex64_t(want)));
       }
     } else {
       ASSERT_EQ(out.dtype(), dtype_of<R>);
@@ -352,7 +352,7 @@ void check_layouts(const std::string& name, const BinFn& op, Ref ref, Dom da, Do
       for (size_t i = 0; i < got.size(); ++i) {
         T x = av[bcast_index(i, shape, c.a.shape())], y = bv[bcast_index(i, shape, c.b.shape())];
         R want = ref(x, y);
-        if (!same<R>(got[i], want)) report(i, x, y, str<R>(got[i]), str<R>(want));
+        if (!same<R>(got[i], want)) report(x, y, str<R>(got[i]), str<R>(want));
       }
     }
     // Layout must not change a single bit: the same op on dense copies.

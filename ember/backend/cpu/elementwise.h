@@ -112,7 +112,9 @@ inline BinaryOpType binary_op_type(const array& a, const array& b) {
 template <class T, class U, class Op>
 struct BinaryLoops {
   static void vv(const T* a, const T* b, U* o, int64_t n, Op op) {
-    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<U>(op(static_cast<compute_t<T>>(a[i]), static_cast<compute_t<T>>(b[i])));
+    for (int64_t i = 0; i < n; ++i) {
+      o[i] = static_cast<U>(op(static_cast<compute_t<T>>(a[i]), static_cast<compute_t<T>>(b[i])));
+    }
   }
   static void sv(const T* a, const T* b, U* o, int64_t n, Op op) {
     auto x = static_cast<compute_t<T>>(a[0]);
@@ -129,7 +131,8 @@ void binary_kernel(const array& a, const array& b, array& out, Op op) {
   auto type = binary_op_type(a, b);
   switch (type) {
     case BinaryOpType::ScalarScalar:
-      out.set_data(allocator::malloc(out.itemsize()), 1, Strides(out.ndim(), 0), layout_of(out.shape(), Strides(out.ndim(), 0)).first);
+      out.set_data(allocator::malloc(out.itemsize()), 1, Strides(out.ndim(), 0),
+                   layout_of(out.shape(), Strides(out.ndim(), 0)).first);
       break;
     case BinaryOpType::ScalarVector:
       alloc_like(b, out);

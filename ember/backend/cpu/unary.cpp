@@ -320,7 +320,8 @@ void Unary::eval_cpu(const std::vector<array>& inputs, array& out) {
     case UnaryOp::Log1p: return float_unary(in, out, Log1p{});
     case UnaryOp::Log2:
       if (in.dtype() == complex64) {
-        return unary_kernel<complex64_t, complex64_t>(in, out, [](complex64_t x) { return Log2C{}(x, std::log(2.0f)); });
+        return unary_kernel<complex64_t, complex64_t>(in, out,
+                                                      [](complex64_t x) { return Log2C{}(x, std::log(2.0f)); });
       }
       return float_unary(in, out, Log2{});
     case UnaryOp::Log10:
