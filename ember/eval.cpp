@@ -1,6 +1,7 @@
 // eval / async_eval: iterative topological sort, then dispatch of each node to
 // its stream. Consecutive nodes on one stream travel as one task, so a graph of
 // small ops pays one thread hand-off, not one per op.
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -134,19 +135,32 @@ void schedule(const std::vector<array>& outputs) {
       }
     }
     auto nodes = std::make_shared<std::vector<array>>(std::move(t.nodes));
-    scheduler::enqueue(t.stream, [nodes]() {
+    bool keep_graph = detail::is_tracing();
+    scheduler::enqueue(t.stream, [nodes, keep_graph]() {
       for (auto& a : *nodes) {
         array node = std::move(a);  // the tape lets go, so inputs may be donated
         std::vector<array> outs = node.outputs();
         auto prim = node.primitive_ptr();
         run_node(*prim, outs);
-        node.detach();
+        if (!keep_graph) node.detach();
       }
     });
   }
 }
 
 }  // namespace
+
+namespace detail {
+
+namespace {
+std::atomic<int> tracing_depth{0};
+}
+
+TracingScope::TracingScope() { tracing_depth.fetch_add(1); }
+TracingScope::~TracingScope() { tracing_depth.fetch_sub(1); }
+bool is_tracing() { return tracing_depth.load() > 0; }
+
+}  // namespace detail
 
 void async_eval(std::vector<array> outputs) { schedule(outputs); }
 

@@ -158,7 +158,12 @@ std::vector<array> LogSumExp::jvp(const std::vector<array>& primals, const std::
                                   const std::vector<int>&) {
   Stream s = stream();
   const array& x = primals[0];
+  // softmax(x), with 0 on rows of all -inf (where softmax itself is nan), as in the vjp.
+  Shape kept = x.shape();
+  kept.back() = 1;
+  array out(kept, x.dtype(), std::make_shared<LogSumExp>(s), {x});
   array p = array(x.shape(), x.dtype(), std::make_shared<Softmax>(s, false, false), {x});
+  p = where(isneginf(out, s), zeros({}, x.dtype(), s), p, s);
   return {sum(multiply(p, tangents[0], s), -1, true, s)};
 }
 

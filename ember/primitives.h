@@ -59,6 +59,15 @@ class UnaryPrimitive : public Primitive {
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) final { eval_cpu(inputs, outputs[0]); }
 };
 
+/// Declares a primitive's vjp, jvp and vmap overrides (defined in grad_*.cpp).
+#define EMBER_DECLARE_TRANSFORMS()                                                                              \
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,               \
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;          \
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,                 \
+                         const std::vector<int>& argnums) override;                                              \
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,                         \
+                                                       const std::vector<int>& axes) override;
+
 // ---------------------------------------------------------------- elementwise
 
 enum class UnaryOp {
@@ -75,12 +84,7 @@ class Unary : public UnaryPrimitive {
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return unary_op_name(op_); }
   UnaryOp op() const { return op_; }
 
@@ -104,12 +108,7 @@ class Binary : public UnaryPrimitive {
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return binary_op_name(op_); }
   BinaryOp op() const { return op_; }
 
@@ -126,12 +125,7 @@ class DivMod : public Primitive {
     return {inputs[0].shape(), inputs[0].shape()};
   }
   bool is_equivalent(const Primitive& other) const override { return dynamic_cast<const DivMod*>(&other); }
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "DivMod"; }
 };
 
@@ -142,12 +136,7 @@ class Select : public UnaryPrimitive {
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
   bool is_equivalent(const Primitive& other) const override { return dynamic_cast<const Select*>(&other); }
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Select"; }
 };
 
@@ -158,12 +147,7 @@ class AsType : public UnaryPrimitive {
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "AsType"; }
 
  private:
@@ -177,12 +161,7 @@ class Copy : public UnaryPrimitive {
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
   bool is_equivalent(const Primitive& other) const override { return dynamic_cast<const Copy*>(&other); }
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Copy"; }
 };
 
@@ -193,12 +172,7 @@ class StopGradient : public UnaryPrimitive {
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
   bool is_equivalent(const Primitive& other) const override { return dynamic_cast<const StopGradient*>(&other); }
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "StopGradient"; }
 };
 
@@ -208,12 +182,7 @@ class View : public UnaryPrimitive {
   View(Stream s, Dtype dtype) : UnaryPrimitive(s), dtype_(dtype) {}
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "View"; }
 
  private:
@@ -229,12 +198,7 @@ class Arange : public UnaryPrimitive {
       : UnaryPrimitive(s), start_(start), step_(step), size_(size), dtype_(dtype) {}
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Arange"; }
   void print(std::ostream& os) const override { os << "Arange(" << start_ << ", " << step_ << ")"; }
 
@@ -255,12 +219,7 @@ class Reduce : public UnaryPrimitive {
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override;
   ReduceOp op() const { return op_; }
   const std::vector<int>& axes() const { return axes_; }
@@ -280,12 +239,7 @@ class ArgReduce : public UnaryPrimitive {
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return op_ == ArgReduceOp::ArgMax ? "ArgMax" : "ArgMin"; }
 
  private:
@@ -300,12 +254,7 @@ class Softmax : public UnaryPrimitive {
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return log_ ? "LogSoftmax" : "Softmax"; }
 
  private:
@@ -318,12 +267,7 @@ class LogSumExp : public UnaryPrimitive {
   using UnaryPrimitive::UnaryPrimitive;
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   bool is_equivalent(const Primitive& other) const override { return dynamic_cast<const LogSumExp*>(&other); }
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "LogSumExp"; }
 };
 
@@ -334,12 +278,7 @@ class Reshape : public UnaryPrimitive {
   Reshape(Stream s, Shape shape) : UnaryPrimitive(s), shape_(std::move(shape)) {}
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Reshape"; }
 
  private:
@@ -351,12 +290,7 @@ class Transpose : public UnaryPrimitive {
   Transpose(Stream s, std::vector<int> axes) : UnaryPrimitive(s), axes_(std::move(axes)) {}
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Transpose"; }
 
  private:
@@ -368,12 +302,7 @@ class Broadcast : public UnaryPrimitive {
   Broadcast(Stream s, Shape shape) : UnaryPrimitive(s), shape_(std::move(shape)) {}
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Broadcast"; }
 
  private:
@@ -387,12 +316,7 @@ class Slice : public UnaryPrimitive {
       : UnaryPrimitive(s), start_(std::move(start)), stop_(std::move(stop)), strides_(std::move(strides)) {}
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Slice"; }
 
  private:
@@ -408,12 +332,7 @@ class SliceUpdate : public UnaryPrimitive {
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "SliceUpdate"; }
 
  private:
@@ -427,12 +346,7 @@ class AsStrided : public UnaryPrimitive {
       : UnaryPrimitive(s), shape_(std::move(shape)), strides_(std::move(strides)), offset_(offset) {}
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "AsStrided"; }
 
  private:
@@ -446,12 +360,7 @@ class Concatenate : public UnaryPrimitive {
   Concatenate(Stream s, int axis) : UnaryPrimitive(s), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Concatenate"; }
 
  private:
@@ -464,12 +373,7 @@ class Split : public Primitive {
   Split(Stream s, Shape indices, int axis) : Primitive(s), indices_(std::move(indices)), axis_(axis) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Split"; }
 
  private:
@@ -484,12 +388,7 @@ class Pad : public UnaryPrimitive {
       : UnaryPrimitive(s), axes_(std::move(axes)), low_(std::move(low)), high_(std::move(high)) {}
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Pad"; }
 
  private:
@@ -505,12 +404,7 @@ class Matmul : public UnaryPrimitive {
   using UnaryPrimitive::UnaryPrimitive;
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   bool is_equivalent(const Primitive& other) const override { return dynamic_cast<const Matmul*>(&other); }
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Matmul"; }
 };
 
@@ -520,12 +414,7 @@ class AddMM : public UnaryPrimitive {
   AddMM(Stream s, float alpha, float beta) : UnaryPrimitive(s), alpha_(alpha), beta_(beta) {}
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   bool is_equivalent(const Primitive& other) const override;
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
-                         const std::vector<int>& argnums) override;
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
-                                                       const std::vector<int>& axes) override;
+  EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "AddMM"; }
 
  private:

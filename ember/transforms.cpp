@@ -77,6 +77,13 @@ std::vector<array> make_tracers(const std::vector<array>& primals) {
 
 bool differentiable(Dtype t) { return is_inexact(t); }
 
+// Runs a function being traced; arrays it evaluates keep their graph, so an
+// eval() or item() inside it does not cut the gradient path.
+std::vector<array> traced_call(const MultiFn& fun, const std::vector<array>& args) {
+  detail::TracingScope scope;
+  return fun(args);
+}
+
 
 using CotangentFn = std::function<std::vector<array>(const std::vector<array>& outputs)>;
 
@@ -84,7 +91,7 @@ using CotangentFn = std::function<std::vector<array>(const std::vector<array>& o
 std::pair<std::vector<array>, std::vector<array>> vjp_impl(const MultiFn& fun, const std::vector<array>& primals,
                                                            const CotangentFn& make_cotangents) {
   std::vector<array> tracers = make_tracers(primals);
-  std::vector<array> outputs = fun(tracers);
+  std::vector<array> outputs = traced_call(fun, tracers);
   std::vector<array> cotangents = make_cotangents(outputs);
   if (cotangents.size() > outputs.size()) {
     throw std::invalid_argument("[vjp] got " + std::to_string(cotangents.size()) + " cotangents for a function with " +
@@ -178,7 +185,7 @@ std::pair<std::vector<array>, std::vector<array>> jvp(const MultiFn& fun, const 
     }
   }
   std::vector<array> tracers = make_tracers(primals);
-  std::vector<array> outputs = fun(tracers);
+  std::vector<array> outputs = traced_call(fun, tracers);
   std::unordered_map<uint64_t, array> tans;
   std::unordered_set<uint64_t> sources;
   for (size_t i = 0; i < tracers.size(); ++i) {
@@ -305,7 +312,7 @@ MultiFn vmap(const MultiFn& fun, const std::vector<int>& in_axes, const std::vec
       tracers.push_back(t);
     }
     if (batch < 0) throw std::invalid_argument("[vmap] at least one input must be mapped (in_axes all -1)");
-    std::vector<array> outputs = fun(tracers);
+    std::vector<array> outputs = traced_call(fun, tracers);
 
     std::unordered_set<uint64_t> sources;
     for (auto& [id, v] : mapped) sources.insert(id);

@@ -22,6 +22,19 @@ void eval(Arrays&&... a) {
   eval(std::vector<array>{std::forward<Arrays>(a)...});
 }
 
+namespace detail {
+/// While one is alive (on any thread), evaluated arrays keep their recipe so
+/// transforms tracing a function can still walk through them.
+struct TracingScope {
+  TracingScope();
+  ~TracingScope();
+  TracingScope(const TracingScope&) = delete;
+  TracingScope& operator=(const TracingScope&) = delete;
+};
+/// Whether a TracingScope is alive.
+bool is_tracing();
+}  // namespace detail
+
 using MultiFn = std::function<std::vector<array>(const std::vector<array>&)>;
 using UnaryFn = std::function<array(const array&)>;
 

@@ -104,3 +104,17 @@ TEST(Transforms, VmapElementwise) {
   EXPECT_THROW(vmap(f, {0})({x, x}), std::invalid_argument);
   EXPECT_THROW(vmap(f, {0, 0})({x, y}), std::invalid_argument);
 }
+
+TEST(Transforms, EvalInsideTracedFunctionKeepsGradient) {
+  // Reading a value mid-function (logging a loss, say) must not cut the graph.
+  float seen = 0.0f;
+  UnaryFn f = [&](const array& x) {
+    array y = x * x;
+    y.eval();
+    seen = y.item<float>();
+    return sin(y);
+  };
+  array g = grad(f)(array(0.5f));
+  EXPECT_NEAR(seen, 0.25f, 1e-7);
+  EXPECT_NEAR(g.item<float>(), std::cos(0.25f) * 2 * 0.5f, 1e-6);
+}

@@ -19,7 +19,7 @@ struct Add {
     if constexpr (std::is_same_v<T, bool>) {
       return a || b;
     } else {
-      return a + b;
+      return wrapping_add(a, b);
     }
   }
 };

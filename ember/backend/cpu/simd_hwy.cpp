@@ -127,8 +127,8 @@ void AccumulateF32(const float* in, float* acc, int64_t n) {
     if constexpr (kOp == 0) {
       a = hn::Add(a, x);
     } else {
-      // keep nan: pick x where x is nan
-      a = hn::IfThenElse(hn::IsNaN(x), x, kOp == 1 ? hn::Max(a, x) : hn::Min(a, x));
+      // x86 max/min return the other operand when one is nan; a + x keeps it.
+      a = hn::IfThenElse(hn::Or(hn::IsNaN(a), hn::IsNaN(x)), hn::Add(a, x), kOp == 1 ? hn::Max(a, x) : hn::Min(a, x));
     }
     hn::StoreU(a, d, acc + i);
   }
