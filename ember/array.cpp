@@ -4,6 +4,7 @@
 #include <limits>
 #include <sstream>
 
+#include "ember/ops_common.h"
 #include "ember/primitives.h"
 #include "ember/scheduler.h"
 #include "ember/transforms.h"
@@ -126,23 +127,11 @@ std::vector<array> array::make_arrays(std::vector<Shape> shapes, const std::vect
 }
 
 int32_t array::shape(int dim) const {
-  int nd = static_cast<int>(ndim());
-  int d = dim < 0 ? dim + nd : dim;
-  if (d < 0 || d >= nd) {
-    throw std::out_of_range("[shape] axis " + std::to_string(dim) + " is out of bounds for an array with " +
-                            std::to_string(nd) + " dimensions");
-  }
-  return desc_->shape[d];
+  return desc_->shape[detail::normalize_axis(dim, static_cast<int>(ndim()), "shape")];
 }
 
 int64_t array::strides(int dim) const {
-  int nd = static_cast<int>(ndim());
-  int d = dim < 0 ? dim + nd : dim;
-  if (d < 0 || d >= nd) {
-    throw std::out_of_range("[strides] axis " + std::to_string(dim) + " is out of bounds for an array with " +
-                            std::to_string(nd) + " dimensions");
-  }
-  return desc_->strides[d];
+  return desc_->strides[detail::normalize_axis(dim, static_cast<int>(ndim()), "strides")];
 }
 
 void array::eval() {

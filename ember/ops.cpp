@@ -386,8 +386,13 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
 
 array broadcast_to(const array& a, const Shape& shape, StreamOrDevice s) {
   if (a.shape() == shape) return a;
-  Shape b = broadcast_shapes(a.shape(), shape);
-  if (b != shape) {
+  // Each axis of `a`, aligned from the right, must be 1 or match the target.
+  bool ok = a.ndim() <= shape.size();
+  for (size_t i = 0; ok && i < a.ndim(); ++i) {
+    int32_t d = a.shape()[a.ndim() - 1 - i];
+    ok = d == 1 || d == shape[shape.size() - 1 - i];
+  }
+  if (!ok) {
     throw std::invalid_argument("[broadcast_to] cannot broadcast an array of shape " + shape_str(a.shape()) +
                                 " to shape " + shape_str(shape));
   }

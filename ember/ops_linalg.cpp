@@ -7,21 +7,13 @@
 #include <numeric>
 
 #include "ember/ops.h"
+#include "ember/ops_common.h"
 #include "ember/primitives.h"
 #include "ember/utils.h"
 
 namespace ember {
 
 namespace {
-
-int normalize_axis(int axis, int ndim, const char* op) {
-  int a = axis < 0 ? axis + ndim : axis;
-  if (a < 0 || a >= ndim) {
-    throw std::out_of_range(std::string("[") + op + "] axis " + std::to_string(axis) +
-                            " is out of bounds for an array with " + std::to_string(ndim) + " dimensions");
-  }
-  return a;
-}
 
 // Like MLX, products only run on floating point (and complex) dtypes.
 void check_inexact(Dtype t, const std::vector<array>& xs, const char* op) {
@@ -132,8 +124,8 @@ array tensordot(const array& a, const array& b, const std::vector<int>& axes_a, 
   std::vector<int> ca, cb;
   int64_t k = 1;
   for (size_t i = 0; i < axes_a.size(); ++i) {
-    int x = normalize_axis(axes_a[i], nda, "tensordot");
-    int y = normalize_axis(axes_b[i], ndb, "tensordot");
+    int x = detail::normalize_axis(axes_a[i], nda, "tensordot");
+    int y = detail::normalize_axis(axes_b[i], ndb, "tensordot");
     if (in_a[x] || in_b[y]) {
       throw std::invalid_argument("[tensordot] axis " + std::to_string(in_a[x] ? axes_a[i] : axes_b[i]) +
                                   " is repeated");
@@ -209,8 +201,8 @@ array diagonal(const array& a, int offset, int axis1, int axis2, StreamOrDevice 
     throw std::invalid_argument("[diagonal] expected an array with at least 2 dimensions, got shape " +
                                 shape_to_string(a.shape()));
   }
-  int x1 = normalize_axis(axis1, nd, "diagonal");
-  int x2 = normalize_axis(axis2, nd, "diagonal");
+  int x1 = detail::normalize_axis(axis1, nd, "diagonal");
+  int x2 = detail::normalize_axis(axis2, nd, "diagonal");
   if (x1 == x2) {
     throw std::invalid_argument("[diagonal] axis1 and axis2 must differ, got " + std::to_string(axis1) + " and " +
                                 std::to_string(axis2));

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "ember/ops.h"
+#include "ember/ops_common.h"
 #include "ember/primitives.h"
 #include "ember/utils.h"
 
@@ -23,20 +24,12 @@ std::string axes_str(const std::vector<int>& axes) {
   return os.str();
 }
 
-int normalize_axis(int axis, int ndim, const char* op) {
-  int a = axis < 0 ? axis + ndim : axis;
-  if (a < 0 || a >= ndim) {
-    throw std::out_of_range(std::string("[") + op + "] axis " + std::to_string(axis) +
-                            " is out of bounds for array with " + std::to_string(ndim) + " dimensions");
-  }
-  return a;
-}
-
 // Normalized, sorted axes; throws on out-of-range or repeated axes.
 std::vector<int> normalize_axes(const std::vector<int>& axes, int ndim, const char* op) {
   std::vector<int> out;
   out.reserve(axes.size());
-  for (int ax : axes) out.push_back(normalize_axis(ax, ndim, op));
+  // Reductions word the out-of-bounds error "for array with" (NumPy's AxisError).
+  for (int ax : axes) out.push_back(detail::normalize_axis(ax, ndim, op, "array"));
   std::sort(out.begin(), out.end());
   auto dup = std::adjacent_find(out.begin(), out.end());
   if (dup != out.end()) {
@@ -127,7 +120,7 @@ array make_arg_reduce(const array& a, ArgReduceOp op, int axis_in, bool keepdims
   if (is_complex(a.dtype())) {
     throw std::invalid_argument(std::string("[") + name + "] not supported for complex64 inputs");
   }
-  int axis = normalize_axis(axis_in, static_cast<int>(a.ndim()), name);
+  int axis = detail::normalize_axis(axis_in, static_cast<int>(a.ndim()), name, "array");
   check_nonempty(a, {axis}, name);
   Shape kept = a.shape();
   kept[axis] = 1;

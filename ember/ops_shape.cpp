@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "ember/ops.h"
+#include "ember/ops_common.h"
 #include "ember/primitives.h"
 #include "ember/utils.h"
 
@@ -15,14 +16,7 @@ namespace {
 
 std::string op_prefix(const char* op) { return std::string("[") + op + "] "; }
 
-int normalize_axis(int axis, int ndim, const char* op) {
-  int a = axis < 0 ? axis + ndim : axis;
-  if (a < 0 || a >= ndim) {
-    throw std::out_of_range(op_prefix(op) + "axis " + std::to_string(axis) + " is out of bounds for an array with " +
-                            std::to_string(ndim) + " dimensions");
-  }
-  return a;
-}
+using detail::normalize_axis;
 
 // Normalizes a list of axes and rejects repeats.
 std::vector<int> normalize_axes(const std::vector<int>& axes, int ndim, const char* op) {

@@ -5,23 +5,11 @@
 #include <numeric>
 
 #include "ember/ops.h"
+#include "ember/ops_common.h"
 #include "ember/primitives.h"
 #include "ember/utils.h"
 
 namespace ember {
-
-namespace {
-
-int normalize_axis(int axis, int ndim, const char* op) {
-  int a = axis < 0 ? axis + ndim : axis;
-  if (a < 0 || a >= ndim) {
-    throw std::out_of_range(std::string("[") + op + "] axis " + std::to_string(axis) +
-                            " is out of bounds for an array with " + std::to_string(ndim) + " dimensions");
-  }
-  return a;
-}
-
-}  // namespace
 
 array reshape(const array& a, Shape shape, StreamOrDevice s) {
   int infer = -1;
@@ -62,7 +50,7 @@ array transpose(const array& a, std::vector<int> axes, StreamOrDevice s) {
   }
   std::vector<bool> seen(nd, false);
   for (auto& ax : axes) {
-    ax = normalize_axis(ax, nd, "transpose");
+    ax = detail::normalize_axis(ax, nd, "transpose");
     if (seen[ax]) throw std::invalid_argument("[transpose] axis " + std::to_string(ax) + " repeated");
     seen[ax] = true;
   }

@@ -6,7 +6,10 @@
 #include <random>
 #include <sstream>
 
+#include "test_utils.h"
+
 using namespace ember;
+using namespace test_utils;
 
 namespace {
 
@@ -14,16 +17,6 @@ std::string str(const array& a) {
   std::ostringstream os;
   os << a;
   return os.str();
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
 }
 
 }  // namespace

@@ -19,7 +19,10 @@
 #include <type_traits>
 #include <vector>
 
+#include "test_utils.h"
+
 using namespace ember;
+using namespace test_utils;
 
 namespace {
 
@@ -36,48 +39,6 @@ template <class T>
 constexpr bool is_int_v = std::is_integral_v<T> && !std::is_same_v<T, bool>;
 template <class T>
 constexpr bool is_real_v = !std::is_same_v<T, complex64_t>;
-
-// Evaluates `a` and returns its elements in row-major order (any layout).
-template <class T>
-std::vector<T> values(array a) {
-  EXPECT_EQ(a.dtype(), dtype_of<T>);
-  a.eval();
-  std::vector<T> out(a.size());
-  const T* p = a.data<T>();
-  for (size_t i = 0; i < a.size(); ++i) {
-    int64_t idx = static_cast<int64_t>(i), loc = 0;
-    for (int d = static_cast<int>(a.ndim()) - 1; d >= 0; --d) {
-      loc += (idx % a.shape()[d]) * a.strides()[d];
-      idx /= a.shape()[d];
-    }
-    out[i] = p[loc];
-  }
-  return out;
-}
-
-std::vector<double> doubles(const array& a) {
-  std::vector<double> out;
-  if (a.dtype() == float16) {
-    for (auto v : values<float16_t>(a)) out.push_back(static_cast<float>(v));
-  } else if (a.dtype() == bfloat16) {
-    for (auto v : values<bfloat16_t>(a)) out.push_back(static_cast<float>(v));
-  } else if (a.dtype() == float32) {
-    for (auto v : values<float>(a)) out.push_back(v);
-  } else {
-    out = values<double>(a);
-  }
-  return out;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
 
 // Units in the last place of dtype t at magnitude `at` (subnormal spacing near 0).
 double ulp(LD at, Dtype t) {

@@ -15,7 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "test_utils.h"
+
 using namespace ember;
+using namespace test_utils;
 
 namespace {
 
@@ -68,24 +71,6 @@ uint16_t bf16_ref_bits(float f) {
   uint32_t hi = x >> 16, lo = x & 0xffffu;
   if (lo > 0x8000u || (lo == 0x8000u && (hi & 1u))) ++hi;
   return static_cast<uint16_t>(hi);
-}
-
-// Evaluates `a` and returns its elements in row-major order (any layout).
-template <class T>
-std::vector<T> values(array a) {
-  EXPECT_EQ(a.dtype(), dtype_of<T>);
-  a.eval();
-  std::vector<T> out(a.size());
-  const T* p = a.data<T>();
-  for (size_t i = 0; i < a.size(); ++i) {
-    int64_t idx = static_cast<int64_t>(i), loc = 0;
-    for (int d = static_cast<int>(a.ndim()) - 1; d >= 0; --d) {
-      loc += (idx % a.shape()[d]) * a.strides()[d];
-      idx /= a.shape()[d];
-    }
-    out[i] = p[loc];
-  }
-  return out;
 }
 
 std::vector<float> float32_edge_values() {

@@ -199,8 +199,11 @@ TEST(GradReduce, SoftmaxOtherAxes) {
     check_transforms([precise](const Args& x) { return softmax(x[0], 0, precise); }, {{3, 4, 2}});
     check_transforms([precise](const Args& x) { return softmax(x[0], -2, precise); }, {{3, 4, 2}});
     check_transforms([precise](const Args& x) { return log_softmax(x[0], 1, precise); }, {{3, 4, 2}});
-    check_transforms([precise](const Args& x) { return log_softmax(x[0], std::vector<int>{0, 2}, precise); },
-                     {{3, 4, 2}});
+    check_transforms(
+        [precise](const Args& x) {
+          return log_softmax(x[0], std::vector<int>{0, 2}, precise);
+        },
+        {{3, 4, 2}});
     check_transforms([precise](const Args& x) { return softmax(x[0], precise); }, {{3, 4}});
   }
   // Softmax over all axes of a 1-d array and a composition with a weighting.
@@ -237,8 +240,11 @@ TEST(GradReduce, LogSumExp) {
   for (bool keepdims : {true, false}) {
     SCOPED_TRACE(keepdims ? "keepdims" : "squeezed");
     check_transforms([keepdims](const Args& x) { return logsumexp(x[0], 0, keepdims); }, {{3, 4, 2}});
-    check_transforms([keepdims](const Args& x) { return logsumexp(x[0], std::vector<int>{-1, 1}, keepdims); },
-                     {{3, 4, 2}});
+    check_transforms(
+        [keepdims](const Args& x) {
+          return logsumexp(x[0], std::vector<int>{-1, 1}, keepdims);
+        },
+        {{3, 4, 2}});
     check_transforms([keepdims](const Args& x) { return logsumexp(x[0], keepdims); }, {{3, 4}});
   }
 }
@@ -281,7 +287,11 @@ TEST(GradReduce, LogSumExpOfNegativeInfinity) {
   expect_values(p->jvp({x}, {t}, {0})[0], {0, 7}, 1e-12, "primitive jvp");
   // Over several axes, where the op flattens them first.
   array z = reshape(x, {2, 3, 1});
-  expect_values(grad_of([](const array& a) { return logsumexp(a, std::vector<int>{1, 2}); }, z),
+  expect_values(grad_of(
+                    [](const array& a) {
+                      return logsumexp(a, std::vector<int>{1, 2});
+                    },
+                    z),
                 {0, 0, 0, 0.25, 0, 0.75}, 1e-12, "logsumexp over two axes");
 }
 
@@ -314,9 +324,7 @@ TEST(GradReduce, MeanVarStdLogSumExpCompositions) {
 TEST(GradReduce, SecondDerivatives) {
   // Derivatives of the vjp graphs: the Hessian-vector products of logsumexp,
   // softmax, log_softmax and prod, checked against finite differences of the gradient.
-  auto grad_fn = [](std::function<array(const array&)> f) {
-    return [f](const Args& x) { return grad_of(f, x[0]); };
-  };
+  auto grad_fn = [](std::function<array(const array&)> f) { return [f](const Args& x) { return grad_of(f, x[0]); }; };
   check_transforms(grad_fn([](const array& a) { return logsumexp(a, -1); }), {{3, 4}});
   check_transforms(grad_fn([](const array& a) { return sum(multiply(softmax(a, -1), a)); }), {{3, 4}});
   check_transforms(grad_fn([](const array& a) { return sum(square(log_softmax(a, 0))); }), {{4, 3}});
@@ -327,6 +335,24 @@ TEST(GradReduce, SecondDerivatives) {
   check_transforms(grad_fn([](const array& a) { return var(a, 1); }), {{3, 4}});
 }
 
+// ---------------------------------------------------------------- vmap at every batch axis
+
+TEST(GradReduce, VmapAtEveryBatchAxis) {
+  // The default placements try the front, the middle and the back; here every
+  // position of a 3-d input, and an unmapped input (-1).
+  for (int axis : {-1, 0, 1, 2, 3}) {
+    SCOPED_TRACE("batch axis " + std::to_string(axis));
+    Options o = vmap_at(axis);
+    check([](const Args& x) { return sum(x[0], std::vector<int>{0, 2}, true); }, {{3, 4, 2}}, o);
+    check([](const Args& x) { return prod(x[0], 1, true); }, {{3, 4, 2}}, o);
+    check([](const Args& x) { return max(x[0], -1, true); }, {{3, 4, 2}}, o);
+    check([](const Args& x) { return min(x[0], true); }, {{3, 4, 2}}, o);
+    check([](const Args& x) { return softmax(x[0], -1); }, {{3, 4, 2}}, o);
+    check([](const Args& x) { return log_softmax(x[0], -1, true); }, {{3, 4, 2}}, o);
+    check([](const Args& x) { return logsumexp(x[0], -1, true); }, {{3, 4, 2}}, o);
+  }
+}
+
 // ---------------------------------------------------------------- non-differentiable: All, Any, ArgMax, ArgMin
 
 TEST(GradReduce, AllAnyVmap) {
@@ -334,8 +360,11 @@ TEST(GradReduce, AllAnyVmap) {
   for (int axis : {0, 1, 2, 3}) {
     SCOPED_TRACE("batch axis " + std::to_string(axis));
     check([](const Args& x) { return all(greater(x[0], array(-1.0)), 1, true); }, {{3, 4, 2}}, vmap_at(axis));
-    check([](const Args& x) { return any(greater(x[0], array(1.0)), std::vector<int>{0, 2}, true); }, {{3, 4, 2}},
-          vmap_at(axis));
+    check(
+        [](const Args& x) {
+          return any(greater(x[0], array(1.0)), std::vector<int>{0, 2}, true);
+        },
+        {{3, 4, 2}}, vmap_at(axis));
     check([](const Args& x) { return all(greater(x[0], array(-1.5)), true); }, {{3, 4, 2}}, vmap_at(axis));
     check([](const Args& x) { return any(greater(x[0], array(1.5)), -1, true); }, {{3, 4, 2}}, vmap_at(axis));
   }

@@ -14,61 +14,14 @@
 #include <limits>
 #include <random>
 
+#include "test_utils.h"
+
 using namespace ember;
+using namespace test_utils;
 
 namespace {
 
 using cd = std::complex<double>;
-
-int64_t numel(const Shape& s) {
-  int64_t n = 1;
-  for (auto d : s) n *= d;
-  return n;
-}
-
-Shape unravel(int64_t i, const Shape& s) {
-  Shape idx(s.size());
-  for (int k = static_cast<int>(s.size()) - 1; k >= 0; --k) {
-    idx[k] = static_cast<int32_t>(i % s[k]);
-    i /= s[k];
-  }
-  return idx;
-}
-
-int64_t ravel(const Shape& idx, const Shape& s) {
-  int64_t i = 0;
-  for (size_t k = 0; k < s.size(); ++k) i = i * s[k] + idx[k];
-  return i;
-}
-
-// Logical values of any array, read element by element through its strides.
-std::vector<cd> cvalues(array x) {
-  x.eval();
-  std::vector<cd> out(x.size());
-  const char* base = x.size() ? static_cast<const char*>(x.raw_ptr()) : nullptr;
-  for (size_t i = 0; i < x.size(); ++i) {
-    Shape idx = unravel(static_cast<int64_t>(i), x.shape());
-    int64_t loc = 0;
-    for (size_t k = 0; k < idx.size(); ++k) loc += idx[k] * x.strides()[k];
-    const char* p = base + loc * static_cast<int64_t>(x.itemsize());
-    if (x.dtype() == complex64) {
-      complex64_t c;
-      std::memcpy(&c, p, sizeof(c));
-      out[i] = cd(c.real(), c.imag());
-    } else {
-      double d;
-      convert_elements(p, x.dtype(), &d, float64, 1);
-      out[i] = d;
-    }
-  }
-  return out;
-}
-
-std::vector<double> values(array x) {
-  std::vector<double> out;
-  for (auto c : cvalues(std::move(x))) out.push_back(c.real());
-  return out;
-}
 
 double eps_of(Dtype t) {
   if (t == float16) return 1.0 / 1024;
@@ -210,19 +163,6 @@ void expect_close(const std::vector<cd>& got, const std::vector<cd>& ref, const 
     if (!(std::abs(got[i] - ref[i]) <= tol) && bad++ < 5) {
       ADD_FAILURE() << what << ": element " << i << " got " << got[i] << " want " << ref[i] << " (tol " << tol << ")";
     }
-  }
-}
-
-template <class E, class F>
-void expect_error(F&& f, const std::string& substring) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an exception containing: " << substring;
-  } catch (const E& e) {
-    EXPECT_NE(std::string(e.what()).find(substring), std::string::npos)
-        << "message: " << e.what() << "\nexpected to contain: " << substring;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type, message: " << e.what();
   }
 }
 

@@ -12,44 +12,15 @@
 #include <random>
 #include <string>
 
+#include "test_utils.h"
+
 using namespace ember;
+using namespace test_utils;
 
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
-
-size_t numel(const Shape& s) {
-  size_t n = 1;
-  for (auto d : s) n *= static_cast<size_t>(d);
-  return n;
-}
-
-// The logical (row-major) elements of `x` as doubles, whatever its layout.
-std::vector<double> values(array x) {
-  x.eval();
-  std::vector<double> out(x.size());
-  const char* base = static_cast<const char*>(x.raw_ptr());
-  for (size_t i = 0; i < x.size(); ++i) {
-    int64_t idx = static_cast<int64_t>(i), loc = 0;
-    for (int d = static_cast<int>(x.ndim()) - 1; d >= 0; --d) {
-      loc += (idx % x.shape()[d]) * x.strides()[d];
-      idx /= x.shape()[d];
-    }
-    convert_elements(base + loc * static_cast<int64_t>(x.itemsize()), x.dtype(), &out[i], float64, 1);
-  }
-  return out;
-}
 
 // Random values suited to `dtype`: floats in [lo, hi), integers in a small range, bools 50/50.
 array random_array(const Shape& shape, Dtype dtype, std::mt19937& rng, double lo = -1.0, double hi = 1.0) {

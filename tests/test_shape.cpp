@@ -9,47 +9,14 @@
 #include <functional>
 #include <random>
 
+#include "test_utils.h"
+
 using namespace ember;
+using namespace test_utils;
 
 namespace {
 
 // ------------------------------------------------------------ helpers
-
-int64_t numel(const Shape& s) {
-  int64_t n = 1;
-  for (auto d : s) n *= d;
-  return n;
-}
-
-Shape unravel(int64_t i, const Shape& s) {
-  Shape idx(s.size());
-  for (int k = static_cast<int>(s.size()) - 1; k >= 0; --k) {
-    idx[k] = static_cast<int32_t>(i % s[k]);
-    i /= s[k];
-  }
-  return idx;
-}
-
-int64_t ravel(const Shape& idx, const Shape& s) {
-  int64_t i = 0;
-  for (size_t k = 0; k < s.size(); ++k) i = i * s[k] + idx[k];
-  return i;
-}
-
-// The logical (row-major) values of any array, read through its strides and
-// offset with per-element conversion, independently of the copy kernels.
-std::vector<double> values(array x) {
-  x.eval();
-  std::vector<double> out(x.size());
-  const char* base = x.size() ? static_cast<const char*>(x.raw_ptr()) : nullptr;
-  for (size_t i = 0; i < x.size(); ++i) {
-    Shape idx = unravel(static_cast<int64_t>(i), x.shape());
-    int64_t loc = 0;
-    for (size_t k = 0; k < idx.size(); ++k) loc += idx[k] * x.strides()[k];
-    convert_elements(base + loc * static_cast<int64_t>(x.itemsize()), x.dtype(), &out[i], float64, 1);
-  }
-  return out;
-}
 
 // Values exactly representable in every dtype of `t` (so copies compare exactly).
 std::vector<double> random_values(int64_t n, Dtype t, std::mt19937& rng) {
@@ -131,19 +98,6 @@ std::vector<double> ref_map(const Shape& out_shape, const std::vector<double>& i
     out[i] = f(oi, ii) ? in[ravel(ii, in_shape)] : fill;
   }
   return out;
-}
-
-template <class E, class F>
-void expect_error(F&& f, const std::string& substring) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an exception containing: " << substring;
-  } catch (const E& e) {
-    EXPECT_NE(std::string(e.what()).find(substring), std::string::npos)
-        << "message: " << e.what() << "\nexpected to contain: " << substring;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type, message: " << e.what();
-  }
 }
 
 const std::vector<Dtype> kDtypes(std::begin(kAllDtypes), std::end(kAllDtypes));

@@ -15,45 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "test_utils.h"
+
 using namespace ember;
+using namespace test_utils;
 
 namespace {
 
 constexpr long double kPi = 3.141592653589793238462643383279502884L;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 const double kNan = std::numeric_limits<double>::quiet_NaN();
-
-// Evaluates `a` and returns its elements in row-major order (any layout).
-template <class T>
-std::vector<T> values(array a) {
-  EXPECT_EQ(a.dtype(), dtype_of<T>);
-  a.eval();
-  std::vector<T> out(a.size());
-  const T* p = a.data<T>();
-  for (size_t i = 0; i < a.size(); ++i) {
-    int64_t idx = static_cast<int64_t>(i), loc = 0;
-    for (int d = static_cast<int>(a.ndim()) - 1; d >= 0; --d) {
-      loc += (idx % a.shape()[d]) * a.strides()[d];
-      idx /= a.shape()[d];
-    }
-    out[i] = p[loc];
-  }
-  return out;
-}
-
-// Elements of a real array as doubles (exact for every real dtype but big 64-bit ints).
-std::vector<double> doubles(const array& a) {
-  return dispatch_dtype(a.dtype(), [&](auto t) {
-    using T = decltype(t);
-    std::vector<double> out;
-    if constexpr (std::is_same_v<T, complex64_t>) {
-      ADD_FAILURE() << "doubles() of a complex array";
-    } else {
-      for (T v : values<T>(a)) out.push_back(static_cast<double>(v));
-    }
-    return out;
-  });
-}
 
 struct Format {
   int digits, emin;
@@ -106,16 +77,6 @@ double ulp(long double ref, Format f) {
     if (!same) return ::testing::AssertionFailure() << "element " << i << ": " << a[i] << " vs " << b[i];
   }
   return ::testing::AssertionSuccess();
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
 }
 
 // erfinv by bisection on erf (erfc in the tails, where 1 - |x| is exact and erfc keeps its relative accuracy).
