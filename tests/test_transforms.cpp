@@ -118,3 +118,26 @@ TEST(Transforms, EvalInsideTracedFunctionKeepsGradient) {
   EXPECT_NEAR(seen, 0.25f, 1e-7);
   EXPECT_NEAR(g.item<float>(), std::cos(0.25f) * 2 * 0.5f, 1e-6);
 }
+
+TEST(Transforms, NestedVmapAndVmapOfGrad) {
+  // vmap(vmap(f)) over a (2, 3, 4) array equals f applied to every (4,) row.
+  array x = reshape(arange(0.0, 24.0, 1.0, float32), {2, 3, 4});
+  UnaryFn row_norm = [](const array& r) { return sqrt(sum(square(r))); };
+  array out = vmap(vmap(row_norm, 0, 0), 0, 0)(x);
+  ASSERT_EQ(out.shape(), (Shape{2, 3}));
+  out.eval();
+  for (int i = 0; i < 6; ++i) {
+    double s = 0;
+    for (int k = 0; k < 4; ++k) s += (i * 4.0 + k) * (i * 4.0 + k);
+    EXPECT_NEAR(out.data<float>()[i], std::sqrt(s), 1e-4);
+  }
+  // Inner map over axis 1 of each (3, 4) slice: columns.
+  array cols = vmap(vmap(row_norm, 1, 0), 0, 0)(x);
+  ASSERT_EQ(cols.shape(), (Shape{2, 4}));
+  // Per-row gradients of the norm: r / |r|.
+  array g = vmap(grad(row_norm))(reshape(x, {6, 4}));
+  ASSERT_EQ(g.shape(), (Shape{6, 4}));
+  g.eval();
+  array ref = reshape(x, {6, 4}) / reshape(out, {6, 1});
+  EXPECT_TRUE(allclose(g, ref, 1e-5, 1e-6).item<bool>());
+}
