@@ -54,9 +54,9 @@ void threaded(size_t n, F f) {
 
 struct Row {
   std::string name;
-  double value;     // GB/s, GFLOP/s or us/op
+  double value;  // GB/s, GFLOP/s or us/op
   std::string unit;
-  double ratio;     // against the peer
+  double ratio;  // against the peer
   std::string peer;
   std::string target;
 };
@@ -67,8 +67,8 @@ void print_table() {
   std::printf("\n%-34s %12s %-8s %8s  %-22s %s\n", "benchmark", "value", "unit", "ratio", "peer", "target");
   std::printf("%s\n", std::string(100, '-').c_str());
   for (auto& r : rows) {
-    std::printf("%-34s %12.2f %-8s %8.3f  %-22s %s\n", r.name.c_str(), r.value, r.unit.c_str(), r.ratio,
-                r.peer.c_str(), r.target.c_str());
+    std::printf("%-34s %12.2f %-8s %8.3f  %-22s %s\n", r.name.c_str(), r.value, r.unit.c_str(), r.ratio, r.peer.c_str(),
+                r.target.c_str());
   }
 }
 
@@ -109,9 +109,12 @@ void bench_elementwise() {
                       "STREAM triad " + std::to_string(static_cast<int>(triad_gbs)) + " GB/s",
                       lg == 26 ? ">= 0.8" : ""});
     };
-    run("add", [&] { return add(a, b); }, 12);
-    run("mul", [&] { return multiply(a, b); }, 12);
-    run("exp", [&] { return exp(a); }, 8);
+    run(
+        "add", [&] { return add(a, b); }, 12);
+    run(
+        "mul", [&] { return multiply(a, b); }, 12);
+    run(
+        "exp", [&] { return exp(a); }, 8);
   }
 }
 
@@ -150,8 +153,8 @@ void bench_gemm() {
     std::vector<float> c(static_cast<size_t>(n) * n);
     double t_blas = time_it(
         [&] {
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n, b.data<float>(),
-                      n, 0.0f, c.data(), n);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data<float>(), n, b.data<float>(), n,
+                      0.0f, c.data(), n);
         },
         5);
     double t = time_it([&] { matmul(a, b).eval(); }, 5);

@@ -1,11 +1,11 @@
 #include "ember/allocator.h"
 
+#include <sys/sysinfo.h>
 #include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <sstream>
-#include <sys/sysinfo.h>
 
 namespace ember {
 
@@ -72,11 +72,26 @@ class CpuAllocator {
     }
   }
 
-  size_t active() { std::unique_lock lk(mu_); return active_; }
-  size_t peak() { std::unique_lock lk(mu_); return peak_; }
-  void reset_peak() { std::unique_lock lk(mu_); peak_ = active_; }
-  size_t cache() { std::unique_lock lk(mu_); return cache_bytes_; }
-  size_t memory_limit() { std::unique_lock lk(mu_); return memory_limit_; }
+  size_t active() {
+    std::unique_lock lk(mu_);
+    return active_;
+  }
+  size_t peak() {
+    std::unique_lock lk(mu_);
+    return peak_;
+  }
+  void reset_peak() {
+    std::unique_lock lk(mu_);
+    peak_ = active_;
+  }
+  size_t cache() {
+    std::unique_lock lk(mu_);
+    return cache_bytes_;
+  }
+  size_t memory_limit() {
+    std::unique_lock lk(mu_);
+    return memory_limit_;
+  }
   size_t set_memory_limit(size_t l) {
     std::unique_lock lk(mu_);
     std::swap(l, memory_limit_);

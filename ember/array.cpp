@@ -155,9 +155,7 @@ Primitive& array::primitive() const {
   return *desc_->node->primitive;
 }
 
-std::shared_ptr<Primitive> array::primitive_ptr() const {
-  return desc_->node ? desc_->node->primitive : nullptr;
-}
+std::shared_ptr<Primitive> array::primitive_ptr() const { return desc_->node ? desc_->node->primitive : nullptr; }
 
 const std::vector<array>& array::inputs() const {
   static const std::vector<array> none;

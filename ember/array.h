@@ -42,7 +42,7 @@ struct Node {
   std::shared_ptr<Primitive> primitive;
   std::vector<array> inputs;
   std::vector<std::weak_ptr<ArrayDesc>> outputs;
-  std::vector<Shape> shapes;   // output shapes, kept so a dropped sibling can be rebuilt
+  std::vector<Shape> shapes;  // output shapes, kept so a dropped sibling can be rebuilt
   std::vector<Dtype> dtypes;
 };
 
@@ -69,8 +69,8 @@ struct ArrayDesc {
 
   // Data (once evaluated).
   std::shared_ptr<Data> data;
-  int64_t offset = 0;      // in elements from buffer start
-  size_t data_size = 0;    // elements reachable in the buffer from offset (when contiguous)
+  int64_t offset = 0;    // in elements from buffer start
+  size_t data_size = 0;  // elements reachable in the buffer from offset (when contiguous)
   Flags flags;
 
   std::atomic<Status> status{Status::unscheduled};

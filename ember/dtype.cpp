@@ -13,19 +13,13 @@ Dtype::Kind kindof(Dtype t) {
   return Dtype::Kind::c;
 }
 
-bool is_unsigned(Dtype t) {
-  return t == uint8 || t == uint16 || t == uint32 || t == uint64;
-}
+bool is_unsigned(Dtype t) { return t == uint8 || t == uint16 || t == uint32 || t == uint64; }
 
-bool is_signed_integer(Dtype t) {
-  return t == int8 || t == int16 || t == int32 || t == int64;
-}
+bool is_signed_integer(Dtype t) { return t == int8 || t == int16 || t == int32 || t == int64; }
 
 bool is_integral(Dtype t) { return is_unsigned(t) || is_signed_integer(t); }
 
-bool is_floating_point(Dtype t) {
-  return t == float16 || t == bfloat16 || t == float32 || t == float64;
-}
+bool is_floating_point(Dtype t) { return t == float16 || t == bfloat16 || t == float32 || t == float64; }
 
 bool is_complex(Dtype t) { return t == complex64; }
 
@@ -62,10 +56,14 @@ bool issubdtype(Dtype a, Dtype b) { return a == b; }
 
 static Dtype signed_of_size(size_t bytes) {
   switch (bytes) {
-    case 1: return int8;
-    case 2: return int16;
-    case 4: return int32;
-    default: return int64;
+    case 1:
+      return int8;
+    case 2:
+      return int16;
+    case 4:
+      return int32;
+    default:
+      return int64;
   }
 }
 
@@ -106,20 +104,34 @@ Dtype weak_scalar_dtype(ScalarKind k, Dtype t) {
 
 std::string dtype_name(Dtype t) {
   switch (t.val) {
-    case Dtype::Val::bool_: return "bool";
-    case Dtype::Val::uint8: return "uint8";
-    case Dtype::Val::uint16: return "uint16";
-    case Dtype::Val::uint32: return "uint32";
-    case Dtype::Val::uint64: return "uint64";
-    case Dtype::Val::int8: return "int8";
-    case Dtype::Val::int16: return "int16";
-    case Dtype::Val::int32: return "int32";
-    case Dtype::Val::int64: return "int64";
-    case Dtype::Val::float16: return "float16";
-    case Dtype::Val::bfloat16: return "bfloat16";
-    case Dtype::Val::float32: return "float32";
-    case Dtype::Val::float64: return "float64";
-    case Dtype::Val::complex64: return "complex64";
+    case Dtype::Val::bool_:
+      return "bool";
+    case Dtype::Val::uint8:
+      return "uint8";
+    case Dtype::Val::uint16:
+      return "uint16";
+    case Dtype::Val::uint32:
+      return "uint32";
+    case Dtype::Val::uint64:
+      return "uint64";
+    case Dtype::Val::int8:
+      return "int8";
+    case Dtype::Val::int16:
+      return "int16";
+    case Dtype::Val::int32:
+      return "int32";
+    case Dtype::Val::int64:
+      return "int64";
+    case Dtype::Val::float16:
+      return "float16";
+    case Dtype::Val::bfloat16:
+      return "bfloat16";
+    case Dtype::Val::float32:
+      return "float32";
+    case Dtype::Val::float64:
+      return "float64";
+    case Dtype::Val::complex64:
+      return "complex64";
   }
   throw std::invalid_argument("[dtype_name] unknown dtype");
 }

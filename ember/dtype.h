@@ -59,11 +59,20 @@ inline constexpr Dtype complex64{Dtype::Val::complex64, 8};
 
 inline constexpr int kNumDtypes = 14;
 /// All dtypes, in enum order.
-inline constexpr Dtype kAllDtypes[kNumDtypes] = {bool_,  uint8,   uint16,   uint32,  uint64,  int8,    int16,
-                                                 int32,  int64,   float16,  bfloat16, float32, float64, complex64};
+inline constexpr Dtype kAllDtypes[kNumDtypes] = {bool_, uint8, uint16,  uint32,   uint64,  int8,    int16,
+                                                 int32, int64, float16, bfloat16, float32, float64, complex64};
 
 /// Categories of dtypes, as in MLX's DtypeCategory.
-enum class DtypeCategory { complexfloating, floating, inexact, signedinteger, unsignedinteger, integer, number, generic };
+enum class DtypeCategory {
+  complexfloating,
+  floating,
+  inexact,
+  signedinteger,
+  unsignedinteger,
+  integer,
+  number,
+  generic
+};
 
 Dtype::Kind kindof(Dtype t);
 bool is_unsigned(Dtype t);
@@ -93,9 +102,9 @@ std::ostream& operator<<(std::ostream& os, Dtype t);
 /// Maps a C++ type to its dtype.
 template <class T>
 struct TypeToDtype;
-#define EMBER_TYPE_TO_DTYPE(T, D) \
-  template <>                     \
-  struct TypeToDtype<T> {         \
+#define EMBER_TYPE_TO_DTYPE(T, D)     \
+  template <>                         \
+  struct TypeToDtype<T> {             \
     static constexpr Dtype value = D; \
   };
 EMBER_TYPE_TO_DTYPE(bool, bool_)
@@ -131,20 +140,34 @@ inline constexpr Dtype dtype_of = TypeToDtype<T>::value;
 template <class F>
 decltype(auto) dispatch_dtype(Dtype t, F&& f) {
   switch (t.val) {
-    case Dtype::Val::bool_: return f(bool{});
-    case Dtype::Val::uint8: return f(uint8_t{});
-    case Dtype::Val::uint16: return f(uint16_t{});
-    case Dtype::Val::uint32: return f(uint32_t{});
-    case Dtype::Val::uint64: return f(uint64_t{});
-    case Dtype::Val::int8: return f(int8_t{});
-    case Dtype::Val::int16: return f(int16_t{});
-    case Dtype::Val::int32: return f(int32_t{});
-    case Dtype::Val::int64: return f(int64_t{});
-    case Dtype::Val::float16: return f(float16_t{});
-    case Dtype::Val::bfloat16: return f(bfloat16_t{});
-    case Dtype::Val::float32: return f(float{});
-    case Dtype::Val::float64: return f(double{});
-    case Dtype::Val::complex64: return f(complex64_t{});
+    case Dtype::Val::bool_:
+      return f(bool{});
+    case Dtype::Val::uint8:
+      return f(uint8_t{});
+    case Dtype::Val::uint16:
+      return f(uint16_t{});
+    case Dtype::Val::uint32:
+      return f(uint32_t{});
+    case Dtype::Val::uint64:
+      return f(uint64_t{});
+    case Dtype::Val::int8:
+      return f(int8_t{});
+    case Dtype::Val::int16:
+      return f(int16_t{});
+    case Dtype::Val::int32:
+      return f(int32_t{});
+    case Dtype::Val::int64:
+      return f(int64_t{});
+    case Dtype::Val::float16:
+      return f(float16_t{});
+    case Dtype::Val::bfloat16:
+      return f(bfloat16_t{});
+    case Dtype::Val::float32:
+      return f(float{});
+    case Dtype::Val::float64:
+      return f(double{});
+    case Dtype::Val::complex64:
+      return f(complex64_t{});
   }
   return f(float{});  // unreachable
 }

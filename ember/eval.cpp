@@ -60,8 +60,8 @@ void run_node(Primitive& p, std::vector<array>& outs) {
       std::ostringstream line;
       line << "[ember] ";
       p.print(line);
-      line << " -> " << shape_to_string(outs[0].shape()) << " " << outs[0].dtype() << " on " << p.stream() << ": "
-           << us << " us\n";
+      line << " -> " << shape_to_string(outs[0].shape()) << " " << outs[0].dtype() << " on " << p.stream() << ": " << us
+           << " us\n";
       std::cerr << line.str();
     }
   } catch (...) {
@@ -92,8 +92,7 @@ std::vector<array> topo_sort(const std::vector<array>& outputs) {
       const auto& ins = a.inputs();
       if (i < ins.size()) {
         const array& in = ins[i++];
-        if (in.status() == Status::unscheduled && in.has_primitive() &&
-            visited.insert(in.desc()->node.get()).second) {
+        if (in.status() == Status::unscheduled && in.has_primitive() && visited.insert(in.desc()->node.get()).second) {
           stack.emplace_back(in, 0);  // invalidates a and i; loop re-reads back()
         }
         continue;

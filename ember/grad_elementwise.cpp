@@ -18,34 +18,60 @@ array scalar(double v, const array& like) { return array(v, is_inexact(like.dtyp
 // Piecewise-constant ops return zeros.
 array unary_derivative(UnaryOp op, const array& x, const array& y, Stream s) {
   switch (op) {
-    case UnaryOp::Abs: return sign(x, s);
-    case UnaryOp::Negative: return full(x.shape(), scalar(-1.0, x), s);
-    case UnaryOp::Sqrt: return divide(scalar(0.5, x), y, s);
-    case UnaryOp::Rsqrt: return multiply(scalar(-0.5, x), divide(y, x, s), s);
-    case UnaryOp::Square: return multiply(scalar(2.0, x), x, s);
-    case UnaryOp::Reciprocal: return negative(square(y, s), s);
-    case UnaryOp::Exp: return y;
-    case UnaryOp::Expm1: return add(y, scalar(1.0, y), s);
-    case UnaryOp::Log: return reciprocal(x, s);
-    case UnaryOp::Log1p: return reciprocal(add(x, scalar(1.0, x), s), s);
-    case UnaryOp::Log2: return reciprocal(multiply(x, scalar(std::log(2.0), x), s), s);
-    case UnaryOp::Log10: return reciprocal(multiply(x, scalar(std::log(10.0), x), s), s);
-    case UnaryOp::Sin: return cos(x, s);
-    case UnaryOp::Cos: return negative(sin(x, s), s);
-    case UnaryOp::Tan: return add(scalar(1.0, y), square(y, s), s);
-    case UnaryOp::ArcSin: return rsqrt(subtract(scalar(1.0, x), square(x, s), s), s);
-    case UnaryOp::ArcCos: return negative(rsqrt(subtract(scalar(1.0, x), square(x, s), s), s), s);
-    case UnaryOp::ArcTan: return reciprocal(add(scalar(1.0, x), square(x, s), s), s);
-    case UnaryOp::Sinh: return cosh(x, s);
-    case UnaryOp::Cosh: return sinh(x, s);
-    case UnaryOp::Tanh: return subtract(scalar(1.0, y), square(y, s), s);
-    case UnaryOp::ArcSinh: return rsqrt(add(square(x, s), scalar(1.0, x), s), s);
-    case UnaryOp::ArcCosh: return rsqrt(subtract(square(x, s), scalar(1.0, x), s), s);
-    case UnaryOp::ArcTanh: return reciprocal(subtract(scalar(1.0, x), square(x, s), s), s);
-    case UnaryOp::Sigmoid: return multiply(y, subtract(scalar(1.0, y), y, s), s);
+    case UnaryOp::Abs:
+      return sign(x, s);
+    case UnaryOp::Negative:
+      return full(x.shape(), scalar(-1.0, x), s);
+    case UnaryOp::Sqrt:
+      return divide(scalar(0.5, x), y, s);
+    case UnaryOp::Rsqrt:
+      return multiply(scalar(-0.5, x), divide(y, x, s), s);
+    case UnaryOp::Square:
+      return multiply(scalar(2.0, x), x, s);
+    case UnaryOp::Reciprocal:
+      return negative(square(y, s), s);
+    case UnaryOp::Exp:
+      return y;
+    case UnaryOp::Expm1:
+      return add(y, scalar(1.0, y), s);
+    case UnaryOp::Log:
+      return reciprocal(x, s);
+    case UnaryOp::Log1p:
+      return reciprocal(add(x, scalar(1.0, x), s), s);
+    case UnaryOp::Log2:
+      return reciprocal(multiply(x, scalar(std::log(2.0), x), s), s);
+    case UnaryOp::Log10:
+      return reciprocal(multiply(x, scalar(std::log(10.0), x), s), s);
+    case UnaryOp::Sin:
+      return cos(x, s);
+    case UnaryOp::Cos:
+      return negative(sin(x, s), s);
+    case UnaryOp::Tan:
+      return add(scalar(1.0, y), square(y, s), s);
+    case UnaryOp::ArcSin:
+      return rsqrt(subtract(scalar(1.0, x), square(x, s), s), s);
+    case UnaryOp::ArcCos:
+      return negative(rsqrt(subtract(scalar(1.0, x), square(x, s), s), s), s);
+    case UnaryOp::ArcTan:
+      return reciprocal(add(scalar(1.0, x), square(x, s), s), s);
+    case UnaryOp::Sinh:
+      return cosh(x, s);
+    case UnaryOp::Cosh:
+      return sinh(x, s);
+    case UnaryOp::Tanh:
+      return subtract(scalar(1.0, y), square(y, s), s);
+    case UnaryOp::ArcSinh:
+      return rsqrt(add(square(x, s), scalar(1.0, x), s), s);
+    case UnaryOp::ArcCosh:
+      return rsqrt(subtract(square(x, s), scalar(1.0, x), s), s);
+    case UnaryOp::ArcTanh:
+      return reciprocal(subtract(scalar(1.0, x), square(x, s), s), s);
+    case UnaryOp::Sigmoid:
+      return multiply(y, subtract(scalar(1.0, y), y, s), s);
     case UnaryOp::Erf:
       return multiply(scalar(2.0 / std::sqrt(M_PI), x), exp(negative(square(x, s), s), s), s);
-    case UnaryOp::ErfInv: return multiply(scalar(std::sqrt(M_PI) / 2.0, x), exp(square(y, s), s), s);
+    case UnaryOp::ErfInv:
+      return multiply(scalar(std::sqrt(M_PI) / 2.0, x), exp(square(y, s), s), s);
     case UnaryOp::Sign:
     case UnaryOp::Floor:
     case UnaryOp::Ceil:
@@ -102,30 +128,54 @@ Dtype unary_out_dtype(UnaryOp op, Dtype in) {
 // broadcasts), so batched and unbatched operands combine correctly.
 array apply_binary(BinaryOp op, const array& a, const array& b, Stream s) {
   switch (op) {
-    case BinaryOp::Add: return add(a, b, s);
-    case BinaryOp::Subtract: return subtract(a, b, s);
-    case BinaryOp::Multiply: return multiply(a, b, s);
-    case BinaryOp::Divide: return divide(a, b, s);
-    case BinaryOp::FloorDivide: return floor_divide(a, b, s);
-    case BinaryOp::Remainder: return remainder(a, b, s);
-    case BinaryOp::Power: return power(a, b, s);
-    case BinaryOp::Maximum: return maximum(a, b, s);
-    case BinaryOp::Minimum: return minimum(a, b, s);
-    case BinaryOp::ArcTan2: return arctan2(a, b, s);
-    case BinaryOp::LogAddExp: return logaddexp(a, b, s);
-    case BinaryOp::Equal: return equal(a, b, s);
-    case BinaryOp::NotEqual: return not_equal(a, b, s);
-    case BinaryOp::Less: return less(a, b, s);
-    case BinaryOp::LessEqual: return less_equal(a, b, s);
-    case BinaryOp::Greater: return greater(a, b, s);
-    case BinaryOp::GreaterEqual: return greater_equal(a, b, s);
-    case BinaryOp::LogicalAnd: return logical_and(a, b, s);
-    case BinaryOp::LogicalOr: return logical_or(a, b, s);
-    case BinaryOp::BitwiseAnd: return bitwise_and(a, b, s);
-    case BinaryOp::BitwiseOr: return bitwise_or(a, b, s);
-    case BinaryOp::BitwiseXor: return bitwise_xor(a, b, s);
-    case BinaryOp::LeftShift: return left_shift(a, b, s);
-    case BinaryOp::RightShift: return right_shift(a, b, s);
+    case BinaryOp::Add:
+      return add(a, b, s);
+    case BinaryOp::Subtract:
+      return subtract(a, b, s);
+    case BinaryOp::Multiply:
+      return multiply(a, b, s);
+    case BinaryOp::Divide:
+      return divide(a, b, s);
+    case BinaryOp::FloorDivide:
+      return floor_divide(a, b, s);
+    case BinaryOp::Remainder:
+      return remainder(a, b, s);
+    case BinaryOp::Power:
+      return power(a, b, s);
+    case BinaryOp::Maximum:
+      return maximum(a, b, s);
+    case BinaryOp::Minimum:
+      return minimum(a, b, s);
+    case BinaryOp::ArcTan2:
+      return arctan2(a, b, s);
+    case BinaryOp::LogAddExp:
+      return logaddexp(a, b, s);
+    case BinaryOp::Equal:
+      return equal(a, b, s);
+    case BinaryOp::NotEqual:
+      return not_equal(a, b, s);
+    case BinaryOp::Less:
+      return less(a, b, s);
+    case BinaryOp::LessEqual:
+      return less_equal(a, b, s);
+    case BinaryOp::Greater:
+      return greater(a, b, s);
+    case BinaryOp::GreaterEqual:
+      return greater_equal(a, b, s);
+    case BinaryOp::LogicalAnd:
+      return logical_and(a, b, s);
+    case BinaryOp::LogicalOr:
+      return logical_or(a, b, s);
+    case BinaryOp::BitwiseAnd:
+      return bitwise_and(a, b, s);
+    case BinaryOp::BitwiseOr:
+      return bitwise_or(a, b, s);
+    case BinaryOp::BitwiseXor:
+      return bitwise_xor(a, b, s);
+    case BinaryOp::LeftShift:
+      return left_shift(a, b, s);
+    case BinaryOp::RightShift:
+      return right_shift(a, b, s);
     case BinaryOp::NaNEqual: {  // no public function of its own
       std::vector<array> xy = broadcast_arrays({a, b}, s);
       return array(xy[0].shape(), bool_, std::make_shared<Binary>(s, BinaryOp::NaNEqual), xy);
@@ -137,8 +187,10 @@ array apply_binary(BinaryOp op, const array& a, const array& b, Stream s) {
 // Partial derivatives (d y / d a, d y / d b) of a smooth binary op.
 std::pair<array, array> binary_partials(BinaryOp op, const array& a, const array& b, const array& y, Stream s) {
   switch (op) {
-    case BinaryOp::Multiply: return {b, a};
-    case BinaryOp::Divide: return {reciprocal(b, s), negative(divide(y, b, s), s)};
+    case BinaryOp::Multiply:
+      return {b, a};
+    case BinaryOp::Divide:
+      return {reciprocal(b, s), negative(divide(y, b, s), s)};
     case BinaryOp::Power: {
       array da = multiply(b, power(a, subtract(b, scalar(1.0, b), s), s), s);
       // d/db a^b = a^b log a, taken as 0 where a <= 0 (undefined there for most b).
@@ -157,8 +209,10 @@ std::pair<array, array> binary_partials(BinaryOp op, const array& a, const array
       array d = add(square(a, s), square(b, s), s);
       return {divide(b, d, s), negative(divide(a, d, s), s)};
     }
-    case BinaryOp::LogAddExp: return {exp(subtract(a, y, s), s), exp(subtract(b, y, s), s)};
-    case BinaryOp::FloorDivide: return {zeros_like(a, s), zeros_like(b, s)};
+    case BinaryOp::LogAddExp:
+      return {exp(subtract(a, y, s), s), exp(subtract(b, y, s), s)};
+    case BinaryOp::FloorDivide:
+      return {zeros_like(a, s), zeros_like(b, s)};
     case BinaryOp::Remainder:
       return {ones_like(a, s), negative(floor_divide(a, b, s), s)};
     default:
@@ -187,11 +241,16 @@ std::vector<array> Unary::vjp(const std::vector<array>& primals, const std::vect
   // the convention of Real and Imag below (the real inner product Re(a * b)).
   if (op_ == UnaryOp::Abs && is_complex(x.dtype())) return {multiply(g, conjugate(sign(x, s), s), s)};
   switch (op_) {
-    case UnaryOp::Negative: return {negative(g, s)};
-    case UnaryOp::Conjugate: return {conjugate(g, s)};
-    case UnaryOp::Real: return {astype(g, complex64, s)};
-    case UnaryOp::Imag: return {multiply(array(complex64_t(0.0f, -1.0f)), astype(g, complex64, s), s)};
-    default: return {multiply(g, unary_derivative(op_, x, outputs[0], s), s)};
+    case UnaryOp::Negative:
+      return {negative(g, s)};
+    case UnaryOp::Conjugate:
+      return {conjugate(g, s)};
+    case UnaryOp::Real:
+      return {astype(g, complex64, s)};
+    case UnaryOp::Imag:
+      return {multiply(array(complex64_t(0.0f, -1.0f)), astype(g, complex64, s), s)};
+    default:
+      return {multiply(g, unary_derivative(op_, x, outputs[0], s), s)};
   }
 }
 
@@ -206,10 +265,14 @@ std::vector<array> Unary::jvp(const std::vector<array>& primals, const std::vect
   // d|z| = Re(conj(z) dz) / |z| for complex z.
   if (op_ == UnaryOp::Abs && is_complex(x.dtype())) return {real(multiply(conjugate(sign(x, s), s), t, s), s)};
   switch (op_) {
-    case UnaryOp::Negative: return {negative(t, s)};
-    case UnaryOp::Conjugate: return {conjugate(t, s)};
-    case UnaryOp::Real: return {real(t, s)};
-    case UnaryOp::Imag: return {imag(t, s)};
+    case UnaryOp::Negative:
+      return {negative(t, s)};
+    case UnaryOp::Conjugate:
+      return {conjugate(t, s)};
+    case UnaryOp::Real:
+      return {real(t, s)};
+    case UnaryOp::Imag:
+      return {imag(t, s)};
     default: {
       array y = array(x.shape(), unary_out_dtype(op_, x.dtype()), std::make_shared<Unary>(s, op_), {x});
       return {multiply(t, unary_derivative(op_, x, y, s), s)};
@@ -290,8 +353,8 @@ std::vector<array> DivMod::jvp(const std::vector<array>& primals, const std::vec
   if (argnums.empty()) return {zeros_like(primals[0], s), zeros_like(primals[0], s)};
   std::optional<array> r;
   for (size_t k = 0; k < argnums.size(); ++k) {
-    array v = argnums[k] == 0 ? tangents[k]
-                              : multiply(negative(tangents[k], s), floor_divide(primals[0], primals[1], s), s);
+    array v =
+        argnums[k] == 0 ? tangents[k] : multiply(negative(tangents[k], s), floor_divide(primals[0], primals[1], s), s);
     r = r ? add(*r, v, s) : v;
   }
   return {zeros_like(primals[0], s), *r};

@@ -44,12 +44,18 @@ array reduce_partial(ReduceOp op, const std::vector<int>& axes, const array& x, 
 
 array reduce_like(ReduceOp op, const array& x, const std::vector<int>& axes, Stream s) {
   switch (op) {
-    case ReduceOp::Sum: return sum(x, axes, true, s);
-    case ReduceOp::Prod: return prod(x, axes, true, s);
-    case ReduceOp::Max: return max(x, axes, true, s);
-    case ReduceOp::Min: return min(x, axes, true, s);
-    case ReduceOp::And: return all(x, axes, true, s);
-    case ReduceOp::Or: return any(x, axes, true, s);
+    case ReduceOp::Sum:
+      return sum(x, axes, true, s);
+    case ReduceOp::Prod:
+      return prod(x, axes, true, s);
+    case ReduceOp::Max:
+      return max(x, axes, true, s);
+    case ReduceOp::Min:
+      return min(x, axes, true, s);
+    case ReduceOp::And:
+      return all(x, axes, true, s);
+    case ReduceOp::Or:
+      return any(x, axes, true, s);
   }
   throw std::invalid_argument("[Reduce] unknown op");
 }

@@ -71,9 +71,7 @@ inline uint16_t float_to_bf16_bits(float f) {
   return static_cast<uint16_t>((x + rounding) >> 16);
 }
 
-inline float bf16_bits_to_float(uint16_t b) {
-  return bits_float(static_cast<uint32_t>(b) << 16);
-}
+inline float bf16_bits_to_float(uint16_t b) { return bits_float(static_cast<uint32_t>(b) << 16); }
 
 // Narrows `v` to float32 so that a second rounding, to float16 or bfloat16,
 // still rounds `v` correctly (to nearest even): exact values pass through;

@@ -27,9 +27,7 @@ array make_unary(const array& a, UnaryOp op, Dtype out_dtype, StreamOrDevice s) 
 }
 
 // Inexact ops on integer or bool inputs compute in float32, as in MLX.
-array to_inexact(const array& a, StreamOrDevice s) {
-  return is_inexact(a.dtype()) ? a : astype(a, float32, s);
-}
+array to_inexact(const array& a, StreamOrDevice s) { return is_inexact(a.dtype()) ? a : astype(a, float32, s); }
 
 array float_unary(const array& a, UnaryOp op, StreamOrDevice s) {
   array x = to_inexact(a, s);
@@ -99,8 +97,8 @@ array view(const array& a, Dtype dtype, StreamOrDevice s) {
     int64_t last_bytes = static_cast<int64_t>(shape.back()) * ibytes;
     if (last_bytes % obytes != 0) {
       throw std::invalid_argument("[view] the last axis (" + std::to_string(shape.back()) + " x " +
-                                  std::to_string(ibytes) + " bytes) is not a multiple of " +
-                                  dtype_name(dtype) + "'s " + std::to_string(obytes) + " bytes");
+                                  std::to_string(ibytes) + " bytes) is not a multiple of " + dtype_name(dtype) + "'s " +
+                                  std::to_string(obytes) + " bytes");
     }
     shape.back() = static_cast<int32_t>(last_bytes / obytes);
   }

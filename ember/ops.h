@@ -129,8 +129,7 @@ array left_shift(const array& a, const array& b, StreamOrDevice s = {});
 array right_shift(const array& a, const array& b, StreamOrDevice s = {});
 /// Elementwise choice: x where condition is true, else y (all three broadcast).
 array where(const array& condition, const array& x, const array& y, StreamOrDevice s = {});
-array clip(const array& a, const std::optional<array>& a_min, const std::optional<array>& a_max,
-           StreamOrDevice s = {});
+array clip(const array& a, const std::optional<array>& a_min, const std::optional<array>& a_max, StreamOrDevice s = {});
 
 // ---------------------------------------------------------------- reductions
 array sum(const array& a, const std::vector<int>& axes, bool keepdims = false, StreamOrDevice s = {});
@@ -270,15 +269,15 @@ template <class T>
 inline constexpr bool is_scalar_v = std::is_arithmetic_v<T> || std::is_same_v<T, complex64_t>;
 }  // namespace detail
 
-#define EMBER_BINARY_OPERATOR(OP, FN)                                                      \
-  inline array operator OP(const array& a, const array& b) { return FN(a, b); }           \
-  template <class T, class = std::enable_if_t<detail::is_scalar_v<T>>>                     \
-  array operator OP(const array& a, T b) {                                                 \
-    return FN(a, detail::weak_scalar(b, a.dtype()));                                      \
-  }                                                                                        \
-  template <class T, class = std::enable_if_t<detail::is_scalar_v<T>>>                     \
-  array operator OP(T a, const array& b) {                                                 \
-    return FN(detail::weak_scalar(a, b.dtype()), b);                                      \
+#define EMBER_BINARY_OPERATOR(OP, FN)                                           \
+  inline array operator OP(const array& a, const array& b) { return FN(a, b); } \
+  template <class T, class = std::enable_if_t<detail::is_scalar_v<T>>>          \
+  array operator OP(const array& a, T b) {                                      \
+    return FN(a, detail::weak_scalar(b, a.dtype()));                            \
+  }                                                                             \
+  template <class T, class = std::enable_if_t<detail::is_scalar_v<T>>>          \
+  array operator OP(T a, const array& b) {                                      \
+    return FN(detail::weak_scalar(a, b.dtype()), b);                            \
   }
 EMBER_BINARY_OPERATOR(+, add)
 EMBER_BINARY_OPERATOR(-, subtract)

@@ -24,9 +24,7 @@ array arange(double start, double stop, double step, Dtype dtype, StreamOrDevice
   int32_t size = n > 0 ? static_cast<int32_t>(n) : 0;
   return array(Shape{size}, dtype, std::make_shared<Arange>(to_stream(s), start, step, size, dtype), {});
 }
-array arange(double start, double stop, double step, StreamOrDevice s) {
-  return arange(start, stop, step, float32, s);
-}
+array arange(double start, double stop, double step, StreamOrDevice s) { return arange(start, stop, step, float32, s); }
 array arange(double start, double stop, Dtype dtype, StreamOrDevice s) { return arange(start, stop, 1.0, dtype, s); }
 array arange(double start, double stop, StreamOrDevice s) { return arange(start, stop, 1.0, float32, s); }
 array arange(double stop, Dtype dtype, StreamOrDevice s) { return arange(0.0, stop, 1.0, dtype, s); }

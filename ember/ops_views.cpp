@@ -16,7 +16,8 @@ array reshape(const array& a, Shape shape, StreamOrDevice s) {
   size_t known = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
-      if (infer >= 0) throw std::invalid_argument("[reshape] only one dimension can be -1, got " + shape_to_string(shape));
+      if (infer >= 0)
+        throw std::invalid_argument("[reshape] only one dimension can be -1, got " + shape_to_string(shape));
       infer = static_cast<int>(i);
     } else if (shape[i] < 0) {
       throw std::invalid_argument("[reshape] invalid dimension " + std::to_string(shape[i]) + " in " +
@@ -34,8 +35,8 @@ array reshape(const array& a, Shape shape, StreamOrDevice s) {
     known = a.size();
   }
   if (known != a.size()) {
-    throw std::invalid_argument("[reshape] cannot reshape array of size " + std::to_string(a.size()) +
-                                " into shape " + shape_to_string(shape));
+    throw std::invalid_argument("[reshape] cannot reshape array of size " + std::to_string(a.size()) + " into shape " +
+                                shape_to_string(shape));
   }
   if (shape == a.shape()) return a;
   Shape out_shape = shape;

@@ -60,20 +60,54 @@ class UnaryPrimitive : public Primitive {
 };
 
 /// Declares a primitive's vjp, jvp and vmap overrides (defined in grad_*.cpp).
-#define EMBER_DECLARE_TRANSFORMS()                                                                              \
-  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,               \
-                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;          \
-  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,                 \
-                         const std::vector<int>& argnums) override;                                              \
-  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,                         \
-                                                       const std::vector<int>& axes) override;
+#define EMBER_DECLARE_TRANSFORMS()                                                                                     \
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,                      \
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;                 \
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,                        \
+                         const std::vector<int>& argnums) override;                                                    \
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs, const std::vector<int>& axes) \
+      override;
 
 // ---------------------------------------------------------------- elementwise
 
 enum class UnaryOp {
-  Abs, Negative, Sign, Sqrt, Rsqrt, Square, Reciprocal, Exp, Expm1, Log, Log1p, Log2, Log10,
-  Sin, Cos, Tan, ArcSin, ArcCos, ArcTan, Sinh, Cosh, Tanh, ArcSinh, ArcCosh, ArcTanh,
-  Sigmoid, Erf, ErfInv, Floor, Ceil, Round, IsNan, LogicalNot, BitwiseInvert, Conjugate, Real, Imag,
+  Abs,
+  Negative,
+  Sign,
+  Sqrt,
+  Rsqrt,
+  Square,
+  Reciprocal,
+  Exp,
+  Expm1,
+  Log,
+  Log1p,
+  Log2,
+  Log10,
+  Sin,
+  Cos,
+  Tan,
+  ArcSin,
+  ArcCos,
+  ArcTan,
+  Sinh,
+  Cosh,
+  Tanh,
+  ArcSinh,
+  ArcCosh,
+  ArcTanh,
+  Sigmoid,
+  Erf,
+  ErfInv,
+  Floor,
+  Ceil,
+  Round,
+  IsNan,
+  LogicalNot,
+  BitwiseInvert,
+  Conjugate,
+  Real,
+  Imag,
 };
 const char* unary_op_name(UnaryOp op);
 
@@ -93,9 +127,31 @@ class Unary : public UnaryPrimitive {
 };
 
 enum class BinaryOp {
-  Add, Subtract, Multiply, Divide, FloorDivide, Remainder, Power, Maximum, Minimum, ArcTan2, LogAddExp,
-  Equal, NotEqual, Less, LessEqual, Greater, GreaterEqual, NaNEqual, LogicalAnd, LogicalOr,
-  BitwiseAnd, BitwiseOr, BitwiseXor, LeftShift, RightShift,
+  Add,
+  Subtract,
+  Multiply,
+  Divide,
+  FloorDivide,
+  Remainder,
+  Power,
+  Maximum,
+  Minimum,
+  ArcTan2,
+  LogAddExp,
+  Equal,
+  NotEqual,
+  Less,
+  LessEqual,
+  Greater,
+  GreaterEqual,
+  NaNEqual,
+  LogicalAnd,
+  LogicalOr,
+  BitwiseAnd,
+  BitwiseOr,
+  BitwiseXor,
+  LeftShift,
+  RightShift,
 };
 const char* binary_op_name(BinaryOp op);
 /// Whether `op` returns bool (comparisons and logical ops).

@@ -84,7 +84,6 @@ std::vector<array> traced_call(const MultiFn& fun, const std::vector<array>& arg
   return fun(args);
 }
 
-
 using CotangentFn = std::function<std::vector<array>(const std::vector<array>& outputs)>;
 
 // vjp with the cotangents chosen once the outputs are known (grad seeds ones).
@@ -166,8 +165,8 @@ std::pair<std::vector<array>, std::vector<array>> vjp(const MultiFn& fun, const 
 }
 
 std::pair<array, array> vjp(const UnaryFn& fun, const array& primal, const array& cotangent) {
-  auto [outs, grads] = vjp([&](const std::vector<array>& x) { return std::vector<array>{fun(x[0])}; }, {primal},
-                           {cotangent});
+  auto [outs, grads] =
+      vjp([&](const std::vector<array>& x) { return std::vector<array>{fun(x[0])}; }, {primal}, {cotangent});
   return {outs[0], grads[0]};
 }
 
@@ -221,8 +220,8 @@ std::pair<std::vector<array>, std::vector<array>> jvp(const MultiFn& fun, const 
 }
 
 std::pair<array, array> jvp(const UnaryFn& fun, const array& primal, const array& tangent) {
-  auto [outs, tans] = jvp([&](const std::vector<array>& x) { return std::vector<array>{fun(x[0])}; }, {primal},
-                          {tangent});
+  auto [outs, tans] =
+      jvp([&](const std::vector<array>& x) { return std::vector<array>{fun(x[0])}; }, {primal}, {tangent});
   return {outs[0], tans[0]};
 }
 
@@ -291,7 +290,8 @@ MultiFn vmap(const MultiFn& fun, const std::vector<int>& in_axes, const std::vec
     for (size_t i = 0; i < inputs.size(); ++i) {
       int ax = in_axes[i];
       if (ax < 0) {
-        if (ax != -1) throw std::invalid_argument("[vmap] in_axes entries must be >= 0 or -1, got " + std::to_string(ax));
+        if (ax != -1)
+          throw std::invalid_argument("[vmap] in_axes entries must be >= 0 or -1, got " + std::to_string(ax));
         tracers.push_back(inputs[i]);
         continue;
       }
@@ -371,37 +371,36 @@ namespace {
 // element and the primals' mapped axes (the outputs and their cotangents are
 // mapped at axis 0). Cotangents of unmapped primals are summed over the batch.
 CustomVjpFn batch_vjp_rule(CustomVjpFn rule, std::vector<int> axes) {
-  return [rule = std::move(rule), axes = std::move(axes)](const std::vector<array>& primals,
-                                                         const std::vector<array>& cotangents,
-                                                         const std::vector<array>& outputs) {
-    size_t np = primals.size(), nc = cotangents.size();
-    MultiFn one = [rule, np, nc](const std::vector<array>& all) {
-      return rule(std::vector<array>(all.begin(), all.begin() + np),
-                  std::vector<array>(all.begin() + np, all.begin() + np + nc),
-                  std::vector<array>(all.begin() + np + nc, all.end()));
-    };
-    std::vector<array> all = primals;
-    all.insert(all.end(), cotangents.begin(), cotangents.end());
-    all.insert(all.end(), outputs.begin(), outputs.end());
-    std::vector<int> in_axes = axes;
-    in_axes.resize(all.size(), 0);
-    std::vector<array> cots = vmap(one, in_axes)(all);  // each mapped at axis 0
-    for (size_t i = 0; i < cots.size() && i < axes.size(); ++i) {
-      if (axes[i] < 0) {
-        cots[i] = sum(cots[i], 0);
-      } else if (axes[i] != 0) {
-        cots[i] = moveaxis(cots[i], 0, axes[i]);
-      }
-    }
-    return cots;
-  };
+  return
+      [rule = std::move(rule), axes = std::move(axes)](
+          const std::vector<array>& primals, const std::vector<array>& cotangents, const std::vector<array>& outputs) {
+        size_t np = primals.size(), nc = cotangents.size();
+        MultiFn one = [rule, np, nc](const std::vector<array>& all) {
+          return rule(std::vector<array>(all.begin(), all.begin() + np),
+                      std::vector<array>(all.begin() + np, all.begin() + np + nc),
+                      std::vector<array>(all.begin() + np + nc, all.end()));
+        };
+        std::vector<array> all = primals;
+        all.insert(all.end(), cotangents.begin(), cotangents.end());
+        all.insert(all.end(), outputs.begin(), outputs.end());
+        std::vector<int> in_axes = axes;
+        in_axes.resize(all.size(), 0);
+        std::vector<array> cots = vmap(one, in_axes)(all);  // each mapped at axis 0
+        for (size_t i = 0; i < cots.size() && i < axes.size(); ++i) {
+          if (axes[i] < 0) {
+            cots[i] = sum(cots[i], 0);
+          } else if (axes[i] != 0) {
+            cots[i] = moveaxis(cots[i], 0, axes[i]);
+          }
+        }
+        return cots;
+      };
 }
 
 // A custom jvp rule for the batched function: a tangent is mapped like its primal.
 CustomJvpFn batch_jvp_rule(CustomJvpFn rule, std::vector<int> axes) {
-  return [rule = std::move(rule), axes = std::move(axes)](const std::vector<array>& primals,
-                                                         const std::vector<array>& tangents,
-                                                         const std::vector<int>& argnums) {
+  return [rule = std::move(rule), axes = std::move(axes)](
+             const std::vector<array>& primals, const std::vector<array>& tangents, const std::vector<int>& argnums) {
     size_t np = primals.size();
     MultiFn one = [rule, np, argnums](const std::vector<array>& all) {
       return rule(std::vector<array>(all.begin(), all.begin() + np), std::vector<array>(all.begin() + np, all.end()),
@@ -419,9 +418,13 @@ CustomJvpFn batch_jvp_rule(CustomJvpFn rule, std::vector<int> axes) {
 // fun's outputs (behind stop_gradient), and evaluating it forwards those outputs.
 class CustomTransforms : public Primitive {
  public:
-  CustomTransforms(Stream s, int num_outputs, MultiFn fun, std::optional<CustomVjpFn> v,
-                   std::optional<CustomJvpFn> j, std::optional<CustomVmapFn> m)
-      : Primitive(s), num_outputs_(num_outputs), fun_(std::move(fun)), vjp_(std::move(v)), jvp_(std::move(j)),
+  CustomTransforms(Stream s, int num_outputs, MultiFn fun, std::optional<CustomVjpFn> v, std::optional<CustomJvpFn> j,
+                   std::optional<CustomVmapFn> m)
+      : Primitive(s),
+        num_outputs_(num_outputs),
+        fun_(std::move(fun)),
+        vjp_(std::move(v)),
+        jvp_(std::move(j)),
         vmap_(std::move(m)) {}
 
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override {
@@ -474,9 +477,8 @@ class CustomTransforms : public Primitive {
     if (vmap_) {
       auto result = (*vmap_)(ins, ax);
       if (result.first.size() != static_cast<size_t>(num_outputs_) || result.second.size() != result.first.size()) {
-        throw std::invalid_argument("[custom_function] the vmap rule returned " +
-                                    std::to_string(result.first.size()) + " outputs and " +
-                                    std::to_string(result.second.size()) + " axes for " +
+        throw std::invalid_argument("[custom_function] the vmap rule returned " + std::to_string(result.first.size()) +
+                                    " outputs and " + std::to_string(result.second.size()) + " axes for " +
                                     std::to_string(num_outputs_) + " outputs");
       }
       return result;
@@ -516,10 +518,10 @@ MultiFn custom_function(MultiFn fun, std::optional<CustomVjpFn> fun_vjp, std::op
       node_inputs.push_back(stop_gradient(o));
     }
     Stream s = default_stream(default_device());
-    return array::make_arrays(std::move(shapes), dtypes,
-                              std::make_shared<CustomTransforms>(s, static_cast<int>(outs.size()), fun, fun_vjp,
-                                                                 fun_jvp, fun_vmap),
-                              std::move(node_inputs));
+    return array::make_arrays(
+        std::move(shapes), dtypes,
+        std::make_shared<CustomTransforms>(s, static_cast<int>(outs.size()), fun, fun_vjp, fun_jvp, fun_vmap),
+        std::move(node_inputs));
   };
 }
 

@@ -73,12 +73,12 @@ UnaryFn vmap(const UnaryFn& fun, int in_axis = 0, int out_axis = 0);
 /// returns one cotangent per primal; jvp gets (primals, tangents, argnums) and
 /// returns one tangent per output; vmap gets (inputs, axes) and returns
 /// (outputs, output axes).
-using CustomVjpFn = std::function<std::vector<array>(const std::vector<array>&, const std::vector<array>&,
-                                                     const std::vector<array>&)>;
-using CustomJvpFn = std::function<std::vector<array>(const std::vector<array>&, const std::vector<array>&,
-                                                     const std::vector<int>&)>;
-using CustomVmapFn = std::function<std::pair<std::vector<array>, std::vector<int>>(const std::vector<array>&,
-                                                                                   const std::vector<int>&)>;
+using CustomVjpFn =
+    std::function<std::vector<array>(const std::vector<array>&, const std::vector<array>&, const std::vector<array>&)>;
+using CustomJvpFn =
+    std::function<std::vector<array>(const std::vector<array>&, const std::vector<array>&, const std::vector<int>&)>;
+using CustomVmapFn =
+    std::function<std::pair<std::vector<array>, std::vector<int>>(const std::vector<array>&, const std::vector<int>&)>;
 
 /// Wraps `fun` so transforms use the given rules instead of differentiating
 /// (or batching) through fun's graph. Missing rules fall back to fun's graph

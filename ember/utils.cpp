@@ -158,8 +158,7 @@ void print_graph(std::ostream& os, const std::vector<array>& outputs) {
 void export_to_dot(std::ostream& os, const std::vector<array>& outputs) {
   os << "digraph ember {\n  rankdir=LR;\n";
   for (auto& a : graph_nodes(outputs)) {
-    os << "  n" << a.id() << " [label=\"" << node_label(a) << "\"" << (a.has_primitive() ? "" : " shape=box")
-       << "];\n";
+    os << "  n" << a.id() << " [label=\"" << node_label(a) << "\"" << (a.has_primitive() ? "" : " shape=box") << "];\n";
     if (a.has_primitive()) {
       for (auto& in : a.inputs()) os << "  n" << in.id() << " -> n" << a.id() << ";\n";
     }

@@ -27,7 +27,8 @@ TEST(Creation, ArangeMatchesNumpyRule) {
   struct Case {
     double start, stop, step;
   };
-  for (auto c : {Case{0, 10, 1}, Case{2, 3, 0.1}, Case{5, -5, -1.5}, Case{1, 1, 1}, Case{3, 1, 1}, Case{-2.5, 4, 0.7}}) {
+  for (auto c :
+       {Case{0, 10, 1}, Case{2, 3, 0.1}, Case{5, -5, -1.5}, Case{1, 1, 1}, Case{3, 1, 1}, Case{-2.5, 4, 0.7}}) {
     array a = arange(c.start, c.stop, c.step, float64);
     int n = std::max(0, static_cast<int>(std::ceil((c.stop - c.start) / c.step)));
     ASSERT_EQ(a.shape(), (Shape{n})) << c.start << " " << c.stop << " " << c.step;
@@ -128,7 +129,9 @@ TEST(Creation, TrilTriuBatched) {
   for (int b = 0; b < 2; ++b)
     for (int i = 0; i < 4; ++i)
       for (int j = 0; j < 3; ++j) EXPECT_EQ(tv[(b * 4 + i) * 3 + j], j <= i ? tref[(b * 4 + i) * 3 + j] : 0.0);
-  EXPECT_NE(error_of([] { tril(array({1, 2})); }).find("[tril] expected an array with at least 2 dimensions"),
+  EXPECT_NE(error_of([] {
+              tril(array({1, 2}));
+            }).find("[tril] expected an array with at least 2 dimensions"),
             std::string::npos);
 }
 
@@ -156,7 +159,9 @@ TEST(Creation, BroadcastArraysAndShapes) {
   for (auto& o : out) EXPECT_EQ(o.shape(), (Shape{2, 3}));
   EXPECT_EQ(vals(out[1]), (std::vector<double>{4, 4, 4, 5, 5, 5}));
   EXPECT_EQ(broadcast_shapes({5, 1, 3}, {4, 1}), (Shape{5, 4, 3}));
-  EXPECT_EQ(error_of([] { broadcast_shapes({2, 3}, {4}); }),
+  EXPECT_EQ(error_of([] {
+              broadcast_shapes({2, 3}, {4});
+            }),
             "[broadcast_shapes] shapes (2,3) and (4,) cannot be broadcast");
   EXPECT_NE(error_of([] { broadcast_to(zeros({3}), {3, 2}); }).find("[broadcast_to]"), std::string::npos);
 }

@@ -36,9 +36,7 @@ array explode(const array& a) {
   return array(a.shape(), a.dtype(), std::make_shared<Explode>(default_stream(Device::cpu)), {a});
 }
 
-array counting(const array& a, Stream s) {
-  return array(a.shape(), a.dtype(), std::make_shared<CountingCopy>(s), {a});
-}
+array counting(const array& a, Stream s) { return array(a.shape(), a.dtype(), std::make_shared<CountingCopy>(s), {a}); }
 
 }  // namespace
 

@@ -15,8 +15,8 @@ TEST(Transforms, VjpOfElementwiseChain) {
   // f(x) = sin(x) * x^2 ; f'(x) = cos(x) x^2 + 2 x sin(x)
   array x({0.3, -1.2, 2.0}, float64);
   array u({1.0, 2.0, -0.5}, float64);
-  auto [outs, grads] = vjp([](const std::vector<array>& v) { return std::vector<array>{sin(v[0]) * square(v[0])}; },
-                           {x}, {u});
+  auto [outs, grads] =
+      vjp([](const std::vector<array>& v) { return std::vector<array>{sin(v[0]) * square(v[0])}; }, {x}, {u});
   eval(grads[0]);
   const double xs[] = {0.3, -1.2, 2.0}, us[] = {1.0, 2.0, -0.5};
   for (int i = 0; i < 3; ++i) {
@@ -71,9 +71,9 @@ TEST(Transforms, GradErrors) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("must return a scalar"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(value_and_grad(MultiFn([](const std::vector<array>& a) { return a; }), std::vector<int>{3})(
-                   {array(1.0f)}),
-               std::out_of_range);
+  EXPECT_THROW(
+      value_and_grad(MultiFn([](const std::vector<array>& a) { return a; }), std::vector<int>{3})({array(1.0f)}),
+      std::out_of_range);
   EXPECT_THROW(vjp(vec, array({1.0f, 2.0f}), array({1.0f})), std::invalid_argument);
 }
 

@@ -170,12 +170,12 @@ struct LogAddExp {
   }
 };
 
-#define EMBER_CMP(NAME, OP)                \
-  struct NAME {                            \
-    template <class T>                     \
-    bool operator()(T a, T b) const {      \
-      return a OP b;                       \
-    }                                      \
+#define EMBER_CMP(NAME, OP)           \
+  struct NAME {                       \
+    template <class T>                \
+    bool operator()(T a, T b) const { \
+      return a OP b;                  \
+    }                                 \
   };
 EMBER_CMP(Equal, ==)
 EMBER_CMP(NotEqual, !=)
@@ -268,10 +268,7 @@ template <class Op, class Pred>
 struct Restricted {
   Op op;
   template <class T>
-    requires(Pred::template value<T>)
-  auto operator()(T a, T b) const {
-    return op(a, b);
-  }
+  requires(Pred::template value<T>) auto operator()(T a, T b) const { return op(a, b); }
 };
 struct RealOnly {
   template <class T>
@@ -294,11 +291,11 @@ struct NotBool {
 }  // namespace cpu
 
 const char* binary_op_name(BinaryOp op) {
-  static const char* names[] = {"Add",        "Subtract",   "Multiply",   "Divide",     "FloorDivide",
-                                "Remainder",  "Power",      "Maximum",    "Minimum",    "ArcTan2",
-                                "LogAddExp",  "Equal",      "NotEqual",   "Less",       "LessEqual",
-                                "Greater",    "GreaterEqual", "NaNEqual", "LogicalAnd", "LogicalOr",
-                                "BitwiseAnd", "BitwiseOr",  "BitwiseXor", "LeftShift",  "RightShift"};
+  static const char* names[] = {"Add",        "Subtract",     "Multiply",   "Divide",     "FloorDivide",
+                                "Remainder",  "Power",        "Maximum",    "Minimum",    "ArcTan2",
+                                "LogAddExp",  "Equal",        "NotEqual",   "Less",       "LessEqual",
+                                "Greater",    "GreaterEqual", "NaNEqual",   "LogicalAnd", "LogicalOr",
+                                "BitwiseAnd", "BitwiseOr",    "BitwiseXor", "LeftShift",  "RightShift"};
   return names[static_cast<int>(op)];
 }
 
@@ -330,31 +327,56 @@ void Binary::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array& b = inputs[1];
   const char* n = name();
   switch (op_) {
-    case BinaryOp::Add: return run_binary(a, b, out, Add{}, n);
-    case BinaryOp::Subtract: return run_binary(a, b, out, Restricted<Subtract, NotBool>{}, n);
-    case BinaryOp::Multiply: return run_binary(a, b, out, Multiply{}, n);
-    case BinaryOp::Divide: return run_binary(a, b, out, Restricted<Divide, NotBool>{}, n);
-    case BinaryOp::FloorDivide: return run_binary(a, b, out, Restricted<FloorDivide, RealOnly>{}, n);
-    case BinaryOp::Remainder: return run_binary(a, b, out, Restricted<Remainder, RealOnly>{}, n);
-    case BinaryOp::Power: return run_binary(a, b, out, Restricted<Power, NotBool>{}, n);
-    case BinaryOp::Maximum: return run_binary(a, b, out, Restricted<Maximum, RealOnly>{}, n);
-    case BinaryOp::Minimum: return run_binary(a, b, out, Restricted<Minimum, RealOnly>{}, n);
-    case BinaryOp::ArcTan2: return run_binary(a, b, out, Restricted<ArcTan2, FloatOnly>{}, n);
-    case BinaryOp::LogAddExp: return run_binary(a, b, out, Restricted<LogAddExp, FloatOnly>{}, n);
-    case BinaryOp::Equal: return run_binary<Equal, true>(a, b, out, {}, n);
-    case BinaryOp::NotEqual: return run_binary<NotEqual, true>(a, b, out, {}, n);
-    case BinaryOp::Less: return run_binary<Restricted<Less, RealOnly>, true>(a, b, out, {}, n);
-    case BinaryOp::LessEqual: return run_binary<Restricted<LessEqual, RealOnly>, true>(a, b, out, {}, n);
-    case BinaryOp::Greater: return run_binary<Restricted<Greater, RealOnly>, true>(a, b, out, {}, n);
-    case BinaryOp::GreaterEqual: return run_binary<Restricted<GreaterEqual, RealOnly>, true>(a, b, out, {}, n);
-    case BinaryOp::NaNEqual: return run_binary<NaNEqual, true>(a, b, out, {}, n);
-    case BinaryOp::LogicalAnd: return binary_kernel<bool, bool>(a, b, out, LogicalAnd{});
-    case BinaryOp::LogicalOr: return binary_kernel<bool, bool>(a, b, out, LogicalOr{});
-    case BinaryOp::BitwiseAnd: return run_binary(a, b, out, Restricted<BitwiseAnd, IntOnly>{}, n);
-    case BinaryOp::BitwiseOr: return run_binary(a, b, out, Restricted<BitwiseOr, IntOnly>{}, n);
-    case BinaryOp::BitwiseXor: return run_binary(a, b, out, Restricted<BitwiseXor, IntOnly>{}, n);
-    case BinaryOp::LeftShift: return run_binary(a, b, out, Restricted<LeftShift, IntOnly>{}, n);
-    case BinaryOp::RightShift: return run_binary(a, b, out, Restricted<RightShift, IntOnly>{}, n);
+    case BinaryOp::Add:
+      return run_binary(a, b, out, Add{}, n);
+    case BinaryOp::Subtract:
+      return run_binary(a, b, out, Restricted<Subtract, NotBool>{}, n);
+    case BinaryOp::Multiply:
+      return run_binary(a, b, out, Multiply{}, n);
+    case BinaryOp::Divide:
+      return run_binary(a, b, out, Restricted<Divide, NotBool>{}, n);
+    case BinaryOp::FloorDivide:
+      return run_binary(a, b, out, Restricted<FloorDivide, RealOnly>{}, n);
+    case BinaryOp::Remainder:
+      return run_binary(a, b, out, Restricted<Remainder, RealOnly>{}, n);
+    case BinaryOp::Power:
+      return run_binary(a, b, out, Restricted<Power, NotBool>{}, n);
+    case BinaryOp::Maximum:
+      return run_binary(a, b, out, Restricted<Maximum, RealOnly>{}, n);
+    case BinaryOp::Minimum:
+      return run_binary(a, b, out, Restricted<Minimum, RealOnly>{}, n);
+    case BinaryOp::ArcTan2:
+      return run_binary(a, b, out, Restricted<ArcTan2, FloatOnly>{}, n);
+    case BinaryOp::LogAddExp:
+      return run_binary(a, b, out, Restricted<LogAddExp, FloatOnly>{}, n);
+    case BinaryOp::Equal:
+      return run_binary<Equal, true>(a, b, out, {}, n);
+    case BinaryOp::NotEqual:
+      return run_binary<NotEqual, true>(a, b, out, {}, n);
+    case BinaryOp::Less:
+      return run_binary<Restricted<Less, RealOnly>, true>(a, b, out, {}, n);
+    case BinaryOp::LessEqual:
+      return run_binary<Restricted<LessEqual, RealOnly>, true>(a, b, out, {}, n);
+    case BinaryOp::Greater:
+      return run_binary<Restricted<Greater, RealOnly>, true>(a, b, out, {}, n);
+    case BinaryOp::GreaterEqual:
+      return run_binary<Restricted<GreaterEqual, RealOnly>, true>(a, b, out, {}, n);
+    case BinaryOp::NaNEqual:
+      return run_binary<NaNEqual, true>(a, b, out, {}, n);
+    case BinaryOp::LogicalAnd:
+      return binary_kernel<bool, bool>(a, b, out, LogicalAnd{});
+    case BinaryOp::LogicalOr:
+      return binary_kernel<bool, bool>(a, b, out, LogicalOr{});
+    case BinaryOp::BitwiseAnd:
+      return run_binary(a, b, out, Restricted<BitwiseAnd, IntOnly>{}, n);
+    case BinaryOp::BitwiseOr:
+      return run_binary(a, b, out, Restricted<BitwiseOr, IntOnly>{}, n);
+    case BinaryOp::BitwiseXor:
+      return run_binary(a, b, out, Restricted<BitwiseXor, IntOnly>{}, n);
+    case BinaryOp::LeftShift:
+      return run_binary(a, b, out, Restricted<LeftShift, IntOnly>{}, n);
+    case BinaryOp::RightShift:
+      return run_binary(a, b, out, Restricted<RightShift, IntOnly>{}, n);
   }
 }
 

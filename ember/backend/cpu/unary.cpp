@@ -64,12 +64,12 @@ T round_half_even(T x) {
 }
 
 // The trailing return type drops complex inputs the C++ library lacks (erf, floor, ...).
-#define EMBER_REAL_FN(NAME, EXPR)                       \
-  struct NAME {                                         \
-    template <class T>                                  \
+#define EMBER_REAL_FN(NAME, EXPR)                          \
+  struct NAME {                                            \
+    template <class T>                                     \
     auto operator()(T x) const -> decltype(std::EXPR(x)) { \
-      return std::EXPR(x);                              \
-    }                                                   \
+      return std::EXPR(x);                                 \
+    }                                                      \
   };
 
 EMBER_REAL_FN(Exp, exp)
@@ -168,8 +168,7 @@ struct Rsqrt {
 };
 struct Sigmoid {
   template <class T>
-    requires(!is_cplx<T>)
-  T operator()(T x) const {
+  requires(!is_cplx<T>) T operator()(T x) const {
     // exp of -|x| never overflows. For x < 0 use e / (1 + e), not 1 - sigmoid(-x),
     // which cancels to 0 (sigmoid(-40) is 4e-18, not 0).
     T e = std::exp(-std::abs(x));
@@ -178,10 +177,7 @@ struct Sigmoid {
 };
 struct ErfInv {
   template <class T>
-    requires(!is_cplx<T>)
-  T operator()(T x) const {
-    return static_cast<T>(erfinv_double(static_cast<double>(x)));
-  }
+  requires(!is_cplx<T>) T operator()(T x) const { return static_cast<T>(erfinv_double(static_cast<double>(x))); }
 };
 struct Round {
   template <class T>
@@ -278,12 +274,12 @@ void simd_unary_f32(const array& in, array& out, void (*kernel)(const float*, fl
 }  // namespace cpu
 
 const char* unary_op_name(UnaryOp op) {
-  static const char* names[] = {
-      "Abs",    "Negative", "Sign",    "Sqrt",    "Rsqrt",   "Square", "Reciprocal", "Exp",        "Expm1",
-      "Log",    "Log1p",    "Log2",    "Log10",   "Sin",     "Cos",    "Tan",        "ArcSin",     "ArcCos",
-      "ArcTan", "Sinh",     "Cosh",    "Tanh",    "ArcSinh", "ArcCosh", "ArcTanh",   "Sigmoid",    "Erf",
-      "ErfInv", "Floor",    "Ceil",    "Round",   "IsNaN",   "LogicalNot", "BitwiseInvert", "Conjugate", "Real",
-      "Imag"};
+  static const char* names[] = {"Abs",   "Negative", "Sign",    "Sqrt",    "Rsqrt",      "Square",        "Reciprocal",
+                                "Exp",   "Expm1",    "Log",     "Log1p",   "Log2",       "Log10",         "Sin",
+                                "Cos",   "Tan",      "ArcSin",  "ArcCos",  "ArcTan",     "Sinh",          "Cosh",
+                                "Tanh",  "ArcSinh",  "ArcCosh", "ArcTanh", "Sigmoid",    "Erf",           "ErfInv",
+                                "Floor", "Ceil",     "Round",   "IsNaN",   "LogicalNot", "BitwiseInvert", "Conjugate",
+                                "Real",  "Imag"};
   return names[static_cast<int>(op)];
 }
 
@@ -308,16 +304,26 @@ void Unary::eval_cpu(const std::vector<array>& inputs, array& out) {
         any_unary(in, out, Abs{});
       }
       return;
-    case UnaryOp::Negative: return any_unary(in, out, Negative{});
-    case UnaryOp::Sign: return any_unary(in, out, Sign{});
-    case UnaryOp::Square: return any_unary(in, out, Square{});
-    case UnaryOp::Sqrt: return float_unary(in, out, Sqrt{});
-    case UnaryOp::Rsqrt: return float_unary(in, out, Rsqrt{});
-    case UnaryOp::Reciprocal: return float_unary(in, out, Reciprocal{});
-    case UnaryOp::Exp: return float_unary(in, out, Exp{});
-    case UnaryOp::Expm1: return float_unary(in, out, Expm1{});
-    case UnaryOp::Log: return float_unary(in, out, Log{});
-    case UnaryOp::Log1p: return float_unary(in, out, Log1p{});
+    case UnaryOp::Negative:
+      return any_unary(in, out, Negative{});
+    case UnaryOp::Sign:
+      return any_unary(in, out, Sign{});
+    case UnaryOp::Square:
+      return any_unary(in, out, Square{});
+    case UnaryOp::Sqrt:
+      return float_unary(in, out, Sqrt{});
+    case UnaryOp::Rsqrt:
+      return float_unary(in, out, Rsqrt{});
+    case UnaryOp::Reciprocal:
+      return float_unary(in, out, Reciprocal{});
+    case UnaryOp::Exp:
+      return float_unary(in, out, Exp{});
+    case UnaryOp::Expm1:
+      return float_unary(in, out, Expm1{});
+    case UnaryOp::Log:
+      return float_unary(in, out, Log{});
+    case UnaryOp::Log1p:
+      return float_unary(in, out, Log1p{});
     case UnaryOp::Log2:
       if (in.dtype() == complex64) {
         return unary_kernel<complex64_t, complex64_t>(in, out,
@@ -330,24 +336,42 @@ void Unary::eval_cpu(const std::vector<array>& inputs, array& out) {
                                                       [](complex64_t x) { return Log2C{}(x, std::log(10.0f)); });
       }
       return float_unary(in, out, Log10{});
-    case UnaryOp::Sin: return float_unary(in, out, Sin{});
-    case UnaryOp::Cos: return float_unary(in, out, Cos{});
-    case UnaryOp::Tan: return float_unary(in, out, Tan{});
-    case UnaryOp::ArcSin: return float_unary(in, out, ArcSin{});
-    case UnaryOp::ArcCos: return float_unary(in, out, ArcCos{});
-    case UnaryOp::ArcTan: return float_unary(in, out, ArcTan{});
-    case UnaryOp::Sinh: return float_unary(in, out, Sinh{});
-    case UnaryOp::Cosh: return float_unary(in, out, Cosh{});
-    case UnaryOp::Tanh: return float_unary(in, out, Tanh{});
-    case UnaryOp::ArcSinh: return float_unary(in, out, ArcSinh{});
-    case UnaryOp::ArcCosh: return float_unary(in, out, ArcCosh{});
-    case UnaryOp::ArcTanh: return float_unary(in, out, ArcTanh{});
-    case UnaryOp::Sigmoid: return float_unary(in, out, Sigmoid{});
-    case UnaryOp::Erf: return float_unary(in, out, Erf{});
-    case UnaryOp::ErfInv: return float_unary(in, out, ErfInv{});
-    case UnaryOp::Floor: return float_unary(in, out, Floor{});
-    case UnaryOp::Ceil: return float_unary(in, out, Ceil{});
-    case UnaryOp::Round: return any_unary(in, out, Round{});
+    case UnaryOp::Sin:
+      return float_unary(in, out, Sin{});
+    case UnaryOp::Cos:
+      return float_unary(in, out, Cos{});
+    case UnaryOp::Tan:
+      return float_unary(in, out, Tan{});
+    case UnaryOp::ArcSin:
+      return float_unary(in, out, ArcSin{});
+    case UnaryOp::ArcCos:
+      return float_unary(in, out, ArcCos{});
+    case UnaryOp::ArcTan:
+      return float_unary(in, out, ArcTan{});
+    case UnaryOp::Sinh:
+      return float_unary(in, out, Sinh{});
+    case UnaryOp::Cosh:
+      return float_unary(in, out, Cosh{});
+    case UnaryOp::Tanh:
+      return float_unary(in, out, Tanh{});
+    case UnaryOp::ArcSinh:
+      return float_unary(in, out, ArcSinh{});
+    case UnaryOp::ArcCosh:
+      return float_unary(in, out, ArcCosh{});
+    case UnaryOp::ArcTanh:
+      return float_unary(in, out, ArcTanh{});
+    case UnaryOp::Sigmoid:
+      return float_unary(in, out, Sigmoid{});
+    case UnaryOp::Erf:
+      return float_unary(in, out, Erf{});
+    case UnaryOp::ErfInv:
+      return float_unary(in, out, ErfInv{});
+    case UnaryOp::Floor:
+      return float_unary(in, out, Floor{});
+    case UnaryOp::Ceil:
+      return float_unary(in, out, Ceil{});
+    case UnaryOp::Round:
+      return any_unary(in, out, Round{});
     case UnaryOp::IsNan:
       dispatch_dtype(in.dtype(), [&](auto t) {
         using T = decltype(t);
@@ -362,7 +386,8 @@ void Unary::eval_cpu(const std::vector<array>& inputs, array& out) {
         });
       });
       return;
-    case UnaryOp::LogicalNot: return unary_kernel<bool, bool>(in, out, LogicalNot{});
+    case UnaryOp::LogicalNot:
+      return unary_kernel<bool, bool>(in, out, LogicalNot{});
     case UnaryOp::BitwiseInvert:
       dispatch_dtype(in.dtype(), [&](auto t) {
         using T = decltype(t);
@@ -373,9 +398,12 @@ void Unary::eval_cpu(const std::vector<array>& inputs, array& out) {
         }
       });
       return;
-    case UnaryOp::Conjugate: return unary_kernel<complex64_t, complex64_t>(in, out, Conjugate{});
-    case UnaryOp::Real: return unary_kernel<complex64_t, float>(in, out, [](complex64_t x) { return x.real(); });
-    case UnaryOp::Imag: return unary_kernel<complex64_t, float>(in, out, [](complex64_t x) { return x.imag(); });
+    case UnaryOp::Conjugate:
+      return unary_kernel<complex64_t, complex64_t>(in, out, Conjugate{});
+    case UnaryOp::Real:
+      return unary_kernel<complex64_t, float>(in, out, [](complex64_t x) { return x.real(); });
+    case UnaryOp::Imag:
+      return unary_kernel<complex64_t, float>(in, out, [](complex64_t x) { return x.imag(); });
   }
 }
 
