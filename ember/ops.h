@@ -173,6 +173,25 @@ array softmax(const array& a, bool precise = false, StreamOrDevice s = {});
 array log_softmax(const array& a, const std::vector<int>& axes, bool precise = false, StreamOrDevice s = {});
 array log_softmax(const array& a, int axis, bool precise = false, StreamOrDevice s = {});
 
+// ---------------------------------------------------------------- scans
+// Cumulative ops along `axis` (none: over the flattened array). reverse scans from
+// the end; exclusive (inclusive = false) leaves element i out of out[i].
+/// Sum: bool and small integers accumulate in int32/uint32, as sum does.
+array cumsum(const array& a, std::optional<int> axis = std::nullopt, bool reverse = false, bool inclusive = true,
+             StreamOrDevice s = {});
+/// Product: bool and small integers accumulate in int32/uint32, as prod does.
+array cumprod(const array& a, std::optional<int> axis = std::nullopt, bool reverse = false, bool inclusive = true,
+              StreamOrDevice s = {});
+/// Running maximum (nan propagates); exclusive scans start at the dtype's lowest value.
+array cummax(const array& a, std::optional<int> axis = std::nullopt, bool reverse = false, bool inclusive = true,
+             StreamOrDevice s = {});
+/// Running minimum (nan propagates); exclusive scans start at the dtype's highest value.
+array cummin(const array& a, std::optional<int> axis = std::nullopt, bool reverse = false, bool inclusive = true,
+             StreamOrDevice s = {});
+/// log(cumsum(exp(a))) computed stably; integers and bool become float32.
+array logcumsumexp(const array& a, std::optional<int> axis = std::nullopt, bool reverse = false, bool inclusive = true,
+                   StreamOrDevice s = {});
+
 // ---------------------------------------------------------------- shape
 array reshape(const array& a, Shape shape, StreamOrDevice s = {});
 array flatten(const array& a, int start_axis = 0, int end_axis = -1, StreamOrDevice s = {});
@@ -226,6 +245,30 @@ array roll(const array& a, const Shape& shift, const std::vector<int>& axes, Str
 array atleast_1d(const array& a, StreamOrDevice s = {});
 array atleast_2d(const array& a, StreamOrDevice s = {});
 array atleast_3d(const array& a, StreamOrDevice s = {});
+
+// ---------------------------------------------------------------- sorting
+/// Ascending sort along `axis` (nan last, as NumPy); without an axis, of the flattened array.
+array sort(const array& a, int axis, StreamOrDevice s = {});
+array sort(const array& a, StreamOrDevice s = {});
+/// Indices (uint32) that sort `a` along `axis`; stable, so ties keep their order.
+array argsort(const array& a, int axis, StreamOrDevice s = {});
+array argsort(const array& a, StreamOrDevice s = {});
+/// A copy with the element that would sit at `kth` in sorted order there, smaller (or equal)
+/// elements before it and larger (or equal) ones after, in unspecified order. kth < 0 counts from the end.
+array partition(const array& a, int kth, int axis, StreamOrDevice s = {});
+array partition(const array& a, int kth, StreamOrDevice s = {});
+/// Indices (uint32) that partition `a` along `axis` as partition() does.
+array argpartition(const array& a, int kth, int axis, StreamOrDevice s = {});
+array argpartition(const array& a, int kth, StreamOrDevice s = {});
+/// The k largest elements along `axis` (0 <= k <= size), in unspecified order.
+array topk(const array& a, int k, int axis, StreamOrDevice s = {});
+array topk(const array& a, int k, StreamOrDevice s = {});
+/// out[..., i, ...] = a[..., indices[..., i, ...], ...] along `axis`; a and (integer) indices
+/// broadcast against each other on the other axes. Negative indices count from the end.
+array take_along_axis(const array& a, const array& indices, int axis, StreamOrDevice s = {});
+/// a with `values` added at `indices` along `axis` (repeated indices accumulate); indices and
+/// values broadcast to one shape, equal to a's on the other axes.
+array scatter_add_axis(const array& a, const array& indices, const array& values, int axis, StreamOrDevice s = {});
 
 // ---------------------------------------------------------------- linear algebra basics
 /// Matrix product with NumPy semantics: 1-d operands are promoted, batch axes broadcast.

@@ -327,6 +327,33 @@ class LogSumExp : public UnaryPrimitive {
   const char* name() const override { return "LogSumExp"; }
 };
 
+// ---------------------------------------------------------------- scans
+
+enum class ScanOp { Sum, Prod, Max, Min, LogAddExp };
+
+/// Cumulative sum/prod/max/min/logaddexp along one axis; output has the input's shape
+/// and dtype (the ops cast first). exclusive (inclusive = false): out[0] is the identity.
+class Scan : public UnaryPrimitive {
+ public:
+  Scan(Stream s, ScanOp op, int axis, bool reverse, bool inclusive)
+      : UnaryPrimitive(s), op_(op), axis_(axis), reverse_(reverse), inclusive_(inclusive) {}
+  void eval_cpu(const std::vector<array>& inputs, array& out) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
+  bool is_equivalent(const Primitive& other) const override;
+  EMBER_DECLARE_TRANSFORMS()
+  const char* name() const override { return "Scan"; }
+  void print(std::ostream& os) const override;
+  ScanOp op() const { return op_; }
+  int axis() const { return axis_; }
+  bool reverse() const { return reverse_; }
+  bool inclusive() const { return inclusive_; }
+
+ private:
+  ScanOp op_;
+  int axis_;
+  bool reverse_, inclusive_;
+};
+
 // ---------------------------------------------------------------- shape and views
 
 class Reshape : public UnaryPrimitive {
@@ -450,6 +477,96 @@ class Pad : public UnaryPrimitive {
  private:
   std::vector<int> axes_;
   Shape low_, high_;
+};
+
+// ---------------------------------------------------------------- sorting and gathers along an axis
+
+/// Ascending sort along `axis`; nan sorts last.
+class Sort : public UnaryPrimitive {
+ public:
+  Sort(Stream s, int axis) : UnaryPrimitive(s), axis_(axis) {}
+  void eval_cpu(const std::vector<array>& inputs, array& out) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
+  bool is_equivalent(const Primitive& other) const override;
+  EMBER_DECLARE_TRANSFORMS()
+  const char* name() const override { return "Sort"; }
+
+ private:
+  int axis_;
+};
+
+/// Stable argsort along `axis` (uint32 indices); nan sorts last.
+class ArgSort : public UnaryPrimitive {
+ public:
+  ArgSort(Stream s, int axis) : UnaryPrimitive(s), axis_(axis) {}
+  void eval_cpu(const std::vector<array>& inputs, array& out) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
+  bool is_equivalent(const Primitive& other) const override;
+  EMBER_DECLARE_TRANSFORMS()
+  const char* name() const override { return "ArgSort"; }
+
+ private:
+  int axis_;
+};
+
+/// Partition along `axis` around the (normalized) `kth` element: smaller values before it, larger after.
+class Partition : public UnaryPrimitive {
+ public:
+  Partition(Stream s, int kth, int axis) : UnaryPrimitive(s), kth_(kth), axis_(axis) {}
+  void eval_cpu(const std::vector<array>& inputs, array& out) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
+  bool is_equivalent(const Primitive& other) const override;
+  EMBER_DECLARE_TRANSFORMS()
+  const char* name() const override { return "Partition"; }
+
+ private:
+  int kth_, axis_;
+};
+
+/// The uint32 indices that Partition moves to each position.
+class ArgPartition : public UnaryPrimitive {
+ public:
+  ArgPartition(Stream s, int kth, int axis) : UnaryPrimitive(s), kth_(kth), axis_(axis) {}
+  void eval_cpu(const std::vector<array>& inputs, array& out) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
+  bool is_equivalent(const Primitive& other) const override;
+  EMBER_DECLARE_TRANSFORMS()
+  const char* name() const override { return "ArgPartition"; }
+
+ private:
+  int kth_, axis_;
+};
+
+/// out[..., i, ...] = a[..., indices[..., i, ...], ...] along `axis`. Inputs (a, indices) have equal
+/// shapes except along `axis`; the output has the indices' shape. Negative indices count from the
+/// end; indices still out of range give 0.
+class GatherAxis : public UnaryPrimitive {
+ public:
+  GatherAxis(Stream s, int axis) : UnaryPrimitive(s), axis_(axis) {}
+  void eval_cpu(const std::vector<array>& inputs, array& out) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[1].shape()}; }
+  bool is_equivalent(const Primitive& other) const override;
+  EMBER_DECLARE_TRANSFORMS()
+  const char* name() const override { return "GatherAxis"; }
+
+ private:
+  int axis_;
+};
+
+/// a with updates[..., i, ...] added at a[..., indices[..., i, ...], ...] along `axis`. Inputs
+/// (a, indices, updates): indices and updates share a shape, equal to a's except along `axis`.
+/// Negative indices count from the end; indices still out of range are skipped.
+class ScatterAddAxis : public UnaryPrimitive {
+ public:
+  ScatterAddAxis(Stream s, int axis) : UnaryPrimitive(s), axis_(axis) {}
+  void eval_cpu(const std::vector<array>& inputs, array& out) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
+  bool is_equivalent(const Primitive& other) const override;
+  EMBER_DECLARE_TRANSFORMS()
+  const char* name() const override { return "ScatterAddAxis"; }
+
+ private:
+  int axis_;
 };
 
 // ---------------------------------------------------------------- linear algebra

@@ -1,0 +1,39 @@
+// Every primitive class declared in ember/primitives.h must be known to the
+// gradient-coverage test (tests/test_grad_coverage.cpp). This catches a new
+// primitive that nobody added to the coverage list.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+namespace {
+
+// Classes whose names() are listed in test_grad_coverage.cpp's all_primitive_names().
+const std::set<std::string> kKnownClasses = {
+    "Unary",   "Binary",    "DivMod",      "Select",    "AsType", "Copy",        "StopGradient", "View",
+    "Arange",  "Reduce",    "ArgReduce",   "Softmax",   "LogSumExp", "Reshape",  "Transpose",    "Broadcast",
+    "Slice",   "SliceUpdate", "AsStrided", "Concatenate", "Split", "Pad",        "Matmul",       "AddMM",
+};
+
+}  // namespace
+
+TEST(PrimitiveRegistry, EveryDeclaredPrimitiveIsKnownToCoverage) {
+  std::ifstream in(std::string(EMBER_SOURCE_DIR) + "/ember/primitives.h");
+  ASSERT_TRUE(in) << "cannot read ember/primitives.h";
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string src = text.str();
+  std::regex decl(R"(class\s+(\w+)\s*:\s*public\s+(?:Unary)?Primitive\b)");
+  std::set<std::string> declared;
+  for (auto it = std::sregex_iterator(src.begin(), src.end(), decl); it != std::sregex_iterator(); ++it) {
+    declared.insert((*it)[1]);
+  }
+  EXPECT_GT(declared.size(), 20u) << "the pattern no longer matches primitives.h";
+  for (auto& name : declared) {
+    EXPECT_TRUE(kKnownClasses.count(name))
+        << "primitive class " << name << " is not listed here nor (by its name()) in test_grad_coverage.cpp";
+  }
+}
