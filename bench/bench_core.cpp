@@ -220,6 +220,67 @@ void bench_transforms() {
   rows.push_back({"graph building", us, "us/node", 1.0 / us, "1 us/node", ""});
 }
 
+void bench_sort() {
+  // 2^20 float32 as one row, and as 1024 rows of 1024 (rows split across threads); the peer is
+  // std::sort (copy + sort, as ember's sort copies) on the same data, one thread. ratio = t_std / t_ember.
+  const int n = 1 << 20;
+  array a = random_f32({n});
+  a.eval();
+  std::vector<float> src(a.data<float>(), a.data<float>() + n), buf(n);
+  double t_std = time_it(
+      [&] {
+        std::copy(src.begin(), src.end(), buf.begin());
+        std::sort(buf.begin(), buf.end());
+      },
+      5);
+  std::string peer = "std::sort 2^20, 1 thread";
+  auto run = [&](const std::string& name, std::function<array()> op) {
+    double t = time_it([&] { op().eval(); }, 5);
+    rows.push_back({name, n / t / 1e6, "Melem/s", t_std / t, peer, ""});
+  };
+  run("sort f32 2^20", [&] { return sort(a); });
+  run("argsort f32 2^20", [&] { return argsort(a); });
+  // Rows: the peer sorts each row of 1024 in turn, so the ratio shows the thread split.
+  t_std = time_it(
+      [&] {
+        std::copy(src.begin(), src.end(), buf.begin());
+        for (int r = 0; r < 1024; ++r) std::sort(buf.begin() + r * 1024, buf.begin() + (r + 1) * 1024);
+      },
+      5);
+  peer = "std::sort per row, 1 thread";
+  array m = reshape(a, {1024, 1024});
+  run("sort f32 1024x1024 axis 1", [&] { return sort(m, 1); });
+  run("argsort f32 1024x1024 axis 1", [&] { return argsort(m, 1); });
+}
+
+void bench_scan() {
+  // cumsum over 2^24 float32 (8 bytes moved per element: one read, one write). The peer is a
+  // single-pass C++ prefix-sum loop on one thread, in this run; ratio = ember GB/s / loop GB/s.
+  // One row cannot be split across rows, so both run one pass on one thread; the 4096 x 4096
+  // axis-0 case takes the column path (whole rows accumulated, tiles split across threads).
+  const size_t n = size_t(1) << 24;
+  array a = random_f32({static_cast<int>(n)});
+  a.eval();
+  std::vector<float> src(a.data<float>(), a.data<float>() + n), dst(n);
+  double t_loop = time_it(
+      [&] {
+        float acc = 0.0f;
+        for (size_t i = 0; i < n; ++i) dst[i] = acc += src[i];
+      },
+      10);
+  double loop_gbs = 8.0 * n / t_loop / 1e9;
+  std::string peer = "C++ loop " + std::to_string(static_cast<int>(loop_gbs)) + " GB/s";
+  auto run = [&](const std::string& name, std::function<array()> op) {
+    double t = time_it([&] { op().eval(); }, 10);
+    double gbs = 8.0 * n / t / 1e9;
+    rows.push_back({name, gbs, "GB/s", gbs / loop_gbs, peer, ">= 0.9"});
+  };
+  run("cumsum f32 2^24", [&] { return cumsum(a); });
+  array m = reshape(a, {4096, 4096});
+  run("cumsum f32 4096x4096 axis 0", [&] { return cumsum(m, 0); });
+  run("cumsum f32 4096x4096 axis 1", [&] { return cumsum(m, 1); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -229,6 +290,8 @@ int main(int argc, char** argv) {
   bench_reductions();
   bench_gemm();
   bench_transforms();
+  bench_sort();
+  bench_scan();
   print_table();
   return 0;
 }

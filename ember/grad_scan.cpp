@@ -1,5 +1,6 @@
 // vjp, jvp and vmap of Scan, written with the public ops (so they differentiate again).
 #include <limits>
+#include <utility>
 
 #include "ember/ops.h"
 #include "ember/primitives.h"
@@ -8,21 +9,26 @@ namespace ember {
 
 namespace {
 
-// 1 where output i of a cummax/cummin takes its value from input j, as a
-// (..., n_j, n_i, ...) matrix in x's dtype (the scan axis `axis` split in two).
-// m_j: x_j equals the inclusive running extreme there, i.e. j starts a new
-// segment (on ties the later position wins). Output i belongs to segment
-// seg_out_i (inclusive or exclusive count of segment starts up to i), input j to
-// seg_in_j; exclusive outputs before any start (the identity) get nothing.
-// The matrix costs O(n^2) per scanned line; fine for the sizes gradients see.
-array arg_matrix(const array& x, ScanOp op, int axis, bool reverse, bool inclusive, Stream s) {
+// For each output of a cummax/cummin along `axis`, the position its value came from.
+// m_j: x_j equals the inclusive running extreme there (j starts a new segment; on
+// ties the later position in scan order wins); output i takes the last segment start
+// at or before i in scan order (strictly before for exclusive scans), found with a
+// running max (forward) or min (reverse) of the start positions. Returns the
+// positions, clamped into range, and where they are valid (an exclusive scan's first
+// output is the identity and comes from nowhere).
+std::pair<array, array> arg_positions(const array& x, ScanOp op, int axis, bool reverse, bool inclusive, Stream s) {
+  int nd = static_cast<int>(x.ndim());
+  int n = x.shape()[axis];
+  Shape pshape(nd, 1);
+  pshape[axis] = n;
+  array pos = reshape(arange(0, n, 1, s), pshape, s);  // int32
   array run = op == ScanOp::Max ? cummax(x, axis, reverse, true, s) : cummin(x, axis, reverse, true, s);
   array m = equal(x, run, s);
-  array seg_in = cumsum(m, axis, reverse, true, s);
-  array seg_out = cumsum(m, axis, reverse, inclusive, s);
-  array eq = logical_and(equal(expand_dims(seg_in, axis + 1, s), expand_dims(seg_out, axis, s), s),
-                         expand_dims(m, axis + 1, s), s);
-  return astype(eq, x.dtype(), s);
+  // Segment starts keep their position; others get a value the running max/min passes over.
+  array start = where(m, pos, array(reverse ? n : -1), s);
+  array idx = reverse ? cummin(start, axis, true, inclusive, s) : cummax(start, axis, false, inclusive, s);
+  array valid = reverse ? less(idx, array(n), s) : greater_equal(idx, array(0), s);
+  return {where(valid, idx, array(0), s), valid};
 }
 
 // log|v| restricted to v's positive (sign > 0) or negative part: -inf elsewhere.
@@ -53,8 +59,9 @@ std::vector<array> Scan::vjp(const std::vector<array>& primals, const std::vecto
     case ScanOp::Max:
     case ScanOp::Min: {
       // Each output's gradient goes to the position its value came from.
-      array e = arg_matrix(x, op_, axis_, reverse_, inclusive_, s);
-      return {sum(multiply(e, expand_dims(g, axis_, s), s), axis_ + 1, false, s)};
+      auto [idx, valid] = arg_positions(x, op_, axis_, reverse_, inclusive_, s);
+      array gv = where(valid, g, zeros({}, g.dtype(), s), s);
+      return {scatter_add_axis(zeros_like(x, s), idx, gv, axis_, s)};
     }
     case ScanOp::LogAddExp: {
       // dx_j = sum over outputs i whose prefix holds j of g_i exp(x_j - out_i)
@@ -88,8 +95,8 @@ std::vector<array> Scan::jvp(const std::vector<array>& primals, const std::vecto
     }
     case ScanOp::Max:
     case ScanOp::Min: {
-      array e = arg_matrix(x, op_, axis_, reverse_, inclusive_, s);
-      return {sum(multiply(e, expand_dims(t, axis_ + 1, s), s), axis_, false, s)};
+      auto [idx, valid] = arg_positions(x, op_, axis_, reverse_, inclusive_, s);
+      return {where(valid, take_along_axis(t, idx, axis_, s), zeros({}, t.dtype(), s), s)};
     }
     case ScanOp::LogAddExp: {
       // d out_i = sum over the prefix of t_j exp(x_j - out_i), t split by sign in log space.

@@ -45,6 +45,10 @@ const std::vector<std::string>& all_primitive_names() {
       "Reshape", "Transpose", "Broadcast", "Slice", "SliceUpdate", "AsStrided", "Concatenate", "Split", "Pad",
       // Linear algebra
       "Matmul", "AddMM",
+      // Scans
+      "Scan",
+      // Sorting and gathers along an axis
+      "Sort", "ArgSort", "Partition", "ArgPartition", "GatherAxis", "ScatterAddAxis",
       // custom_function / checkpoint (checked by hand in test_transforms_cases.cpp)
       "CustomTransforms",
   };
@@ -59,7 +63,7 @@ const std::set<std::string>& non_differentiable() {
   static const std::set<std::string> names = {
       "IsNaN", "LogicalNot", "BitwiseInvert", "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual",
       "NaNEqual", "LogicalAnd", "LogicalOr", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "LeftShift", "RightShift",
-      "ArgMax", "ArgMin", "All", "Any",
+      "ArgMax", "ArgMin", "All", "Any", "ArgSort", "ArgPartition",
   };
   // clang-format on
   return names;

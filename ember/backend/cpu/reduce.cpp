@@ -21,6 +21,7 @@
 #include "ember/backend/common/utils.h"
 #include "ember/backend/cpu/copy.h"
 #include "ember/backend/cpu/elementwise.h"
+#include "ember/backend/cpu/reduce_ops.h"
 #include "ember/backend/cpu/reduce_simd.h"
 #include "ember/backend/cpu/simd.h"
 #include "ember/primitives.h"
@@ -49,63 +50,6 @@ constexpr int64_t kChunk = 1024;
 
 // ---------------------------------------------------------------- reduction functors
 
-struct SumOp {
-  template <class A>
-  static A init() {
-    return A(0);
-  }
-  template <class A>
-  A operator()(A a, A x) const {
-    return a + x;
-  }
-};
-struct ProdOp {
-  template <class A>
-  static A init() {
-    return A(1);
-  }
-  template <class A>
-  A operator()(A a, A x) const {
-    return a * x;
-  }
-};
-// max/min propagate nan: once the accumulator is nan it stays nan.
-struct MaxOp {
-  template <class A>
-  static A init() {
-    if constexpr (std::is_floating_point_v<A>) {
-      return -std::numeric_limits<A>::infinity();
-    } else {
-      return std::numeric_limits<A>::lowest();
-    }
-  }
-  template <class A>
-  A operator()(A a, A x) const {
-    if constexpr (std::is_floating_point_v<A>) {
-      return (x > a || x != x) ? x : a;
-    } else {
-      return x > a ? x : a;
-    }
-  }
-};
-struct MinOp {
-  template <class A>
-  static A init() {
-    if constexpr (std::is_floating_point_v<A>) {
-      return std::numeric_limits<A>::infinity();
-    } else {
-      return std::numeric_limits<A>::max();
-    }
-  }
-  template <class A>
-  A operator()(A a, A x) const {
-    if constexpr (std::is_floating_point_v<A>) {
-      return (x < a || x != x) ? x : a;
-    } else {
-      return x < a ? x : a;
-    }
-  }
-};
 struct AndOp {
   template <class A>
   static A init() {

@@ -1,7 +1,9 @@
 // CPU kernel of Scan. The input is made row-contiguous and viewed as
 // (outer, n, inner) with the scan axis in the middle; two access patterns:
 //   row:     inner == 1, each of the `outer` rows is scanned in one contiguous
-//            pass; rows are split across threads;
+//            pass; rows are split across threads, and when there are fewer
+//            rows than threads a long row is cut into blocks (block totals
+//            first, then each block scanned from its carry-in);
 //   column:  inner > 1, whole rows of a tile of `inner` are accumulated at a time
 //            (acc[j] = op(acc[j], x[i, j]) streams row i contiguously), so every
 //            element is still read once in memory order; (outer, tile) units are
@@ -12,9 +14,11 @@
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "ember/allocator.h"
 #include "ember/backend/cpu/copy.h"
+#include "ember/backend/cpu/reduce_ops.h"
 #include "ember/primitives.h"
 #include "ember/scheduler.h"
 
@@ -27,69 +31,14 @@ namespace {
 constexpr int64_t kScanGrain = 1 << 15;
 // Columns per accumulator tile of the column pattern (4-8 KB of accumulators on the stack).
 constexpr int64_t kScanTile = 1024;
+// Rows at least this long are split across threads when there are fewer rows than threads.
+constexpr int64_t kScanBlockedMin = 1 << 16;
 
 template <class T>
 constexpr bool is_half_v = std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>;
 template <class T>
 using scan_acc_t = std::conditional_t<is_half_v<T>, float, T>;
 
-struct ScanSumOp {
-  template <class A>
-  static A init() {
-    return A(0);
-  }
-  template <class A>
-  A operator()(A a, A x) const {
-    return a + x;
-  }
-};
-struct ScanProdOp {
-  template <class A>
-  static A init() {
-    return A(1);
-  }
-  template <class A>
-  A operator()(A a, A x) const {
-    return a * x;
-  }
-};
-// max/min propagate nan: once the accumulator is nan it stays nan.
-struct ScanMaxOp {
-  template <class A>
-  static A init() {
-    if constexpr (std::is_floating_point_v<A>) {
-      return -std::numeric_limits<A>::infinity();
-    } else {
-      return std::numeric_limits<A>::lowest();
-    }
-  }
-  template <class A>
-  A operator()(A a, A x) const {
-    if constexpr (std::is_floating_point_v<A>) {
-      return (x > a || x != x) ? x : a;
-    } else {
-      return x > a ? x : a;
-    }
-  }
-};
-struct ScanMinOp {
-  template <class A>
-  static A init() {
-    if constexpr (std::is_floating_point_v<A>) {
-      return std::numeric_limits<A>::infinity();
-    } else {
-      return std::numeric_limits<A>::max();
-    }
-  }
-  template <class A>
-  A operator()(A a, A x) const {
-    if constexpr (std::is_floating_point_v<A>) {
-      return (x < a || x != x) ? x : a;
-    } else {
-      return x < a ? x : a;
-    }
-  }
-};
 // log(exp(a) + exp(x)) without overflow; -inf is the identity, nan propagates.
 struct ScanLogAddExpOp {
   template <class A>
@@ -106,13 +55,12 @@ struct ScanLogAddExpOp {
   }
 };
 
-// y = scan(x) over one contiguous row of n elements.
+// y = scan(x) over one contiguous row of n elements, starting from the accumulator `acc`.
 template <class T, class Op>
-void scan_row(const T* x, T* y, int64_t n, bool reverse, bool inclusive, Op op) {
+void scan_row(const T* x, T* y, int64_t n, bool reverse, bool inclusive, Op op, scan_acc_t<T> acc) {
   using A = scan_acc_t<T>;
-  A acc = Op::template init<A>();
-  const int64_t first = reverse ? n - 1 : 0, step = reverse ? -1 : 1;
-  int64_t i = first;
+  const int64_t step = reverse ? -1 : 1;
+  int64_t i = reverse ? n - 1 : 0;
   if (inclusive) {
     for (int64_t k = 0; k < n; ++k, i += step) {
       acc = op(acc, static_cast<A>(x[i]));
@@ -124,6 +72,53 @@ void scan_row(const T* x, T* y, int64_t n, bool reverse, bool inclusive, Op op) 
       acc = op(acc, static_cast<A>(x[i]));
     }
   }
+}
+
+// op folded over n contiguous elements with 8 independent accumulators, so the
+// pass is bound by memory rather than by the latency of one dependent chain.
+// Every op here is associative (float sums only up to rounding).
+template <class T, class Op>
+scan_acc_t<T> fold_block(const T* x, int64_t n, Op op) {
+  using A = scan_acc_t<T>;
+  A acc[8];
+  std::fill(acc, acc + 8, Op::template init<A>());
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] = op(acc[k], static_cast<A>(x[i + k]));
+  }
+  for (; i < n; ++i) acc[0] = op(acc[0], static_cast<A>(x[i]));
+  A total = acc[0];
+  for (int k = 1; k < 8; ++k) total = op(total, acc[k]);
+  return total;
+}
+
+// One long row split across threads in two passes: block totals (fast fold),
+// then each block scanned from the combined totals of the blocks before it in scan order.
+template <class T, class Op>
+void scan_row_blocked(const T* x, T* y, int64_t n, bool reverse, bool inclusive, Op op, int64_t nblocks) {
+  using A = scan_acc_t<T>;
+  const int64_t per = (n + nblocks - 1) / nblocks;
+  std::vector<A> carry(nblocks, Op::template init<A>());
+  scheduler::parallel_for(nblocks, 1, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) {
+      int64_t lo = std::min(n, k * per), hi = std::min(n, lo + per);
+      carry[k] = fold_block(x + lo, hi - lo, op);
+    }
+  });
+  // Exclusive prefix of the block totals in scan order.
+  A acc = Op::template init<A>();
+  for (int64_t j = 0; j < nblocks; ++j) {
+    int64_t k = reverse ? nblocks - 1 - j : j;
+    A total = carry[k];
+    carry[k] = acc;
+    acc = op(acc, total);
+  }
+  scheduler::parallel_for(nblocks, 1, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) {
+      int64_t lo = std::min(n, k * per), hi = std::min(n, lo + per);
+      scan_row(x + lo, y + lo, hi - lo, reverse, inclusive, op, carry[k]);
+    }
+  });
 }
 
 // y = scan(x) along the middle axis of (n, inner) for the columns [j0, j0 + w), w <= kScanTile.
@@ -155,9 +150,16 @@ void scan_columns(const T* x, T* y, int64_t n, int64_t inner, int64_t j0, int64_
 template <class T, class Op>
 void scan_dispatch(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, bool reverse, bool inclusive, Op op) {
   if (inner == 1) {
+    const int64_t nthreads = scheduler::num_threads();
+    if (outer < nthreads && n >= kScanBlockedMin) {
+      // Too few rows to occupy the threads: split each row instead.
+      for (int64_t o = 0; o < outer; ++o) scan_row_blocked(x + o * n, y + o * n, n, reverse, inclusive, op, nthreads);
+      return;
+    }
     int64_t grain = std::max<int64_t>(1, kScanGrain / std::max<int64_t>(n, 1));
     scheduler::parallel_for(outer, grain, [&](int64_t b, int64_t e) {
-      for (int64_t o = b; o < e; ++o) scan_row(x + o * n, y + o * n, n, reverse, inclusive, op);
+      for (int64_t o = b; o < e; ++o)
+        scan_row(x + o * n, y + o * n, n, reverse, inclusive, op, Op::template init<scan_acc_t<T>>());
     });
     return;
   }
@@ -204,23 +206,23 @@ void Scan::eval_cpu(const std::vector<array>& inputs, array& out) {
     auto run = [&](auto op) { scan_dispatch<T>(src, dst, outer, n, inner, reverse_, inclusive_, op); };
     // The ops reject the combinations below before building the graph.
     if constexpr (std::is_same_v<T, complex64_t>) {
-      if (op_ == ScanOp::Sum) return run(ScanSumOp{});
-      if (op_ == ScanOp::Prod) return run(ScanProdOp{});
+      if (op_ == ScanOp::Sum) return run(SumOp{});
+      if (op_ == ScanOp::Prod) return run(ProdOp{});
       throw std::invalid_argument("[Scan] only sum and prod support complex64 inputs");
     } else if constexpr (std::is_same_v<T, bool>) {
-      if (op_ == ScanOp::Max) return run(ScanMaxOp{});
-      if (op_ == ScanOp::Min) return run(ScanMinOp{});
+      if (op_ == ScanOp::Max) return run(MaxOp{});
+      if (op_ == ScanOp::Min) return run(MinOp{});
       throw std::invalid_argument("[Scan] bool inputs support only max and min");
     } else {
       switch (op_) {
         case ScanOp::Sum:
-          return run(ScanSumOp{});
+          return run(SumOp{});
         case ScanOp::Prod:
-          return run(ScanProdOp{});
+          return run(ProdOp{});
         case ScanOp::Max:
-          return run(ScanMaxOp{});
+          return run(MaxOp{});
         case ScanOp::Min:
-          return run(ScanMinOp{});
+          return run(MinOp{});
         case ScanOp::LogAddExp:
           if constexpr (std::is_floating_point_v<scan_acc_t<T>>) {
             return run(ScanLogAddExpOp{});
