@@ -7,5 +7,6 @@
 #include "ember/device.h"
 #include "ember/dtype.h"
 #include "ember/ops.h"
+#include "ember/random.h"
 #include "ember/transforms.h"
 #include "ember/utils.h"

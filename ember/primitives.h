@@ -264,6 +264,28 @@ class Arange : public UnaryPrimitive {
   Dtype dtype_;
 };
 
+// ---------------------------------------------------------------- random
+
+/// Raw random bits from threefry2x32 (20 rounds). Input: uint32 keys of shape
+/// (K..., 2); output: `shape` (which starts with K...) of unsigned integers
+/// `width` bytes wide; each key fills its own trailing block of the output.
+class RandomBits : public UnaryPrimitive {
+ public:
+  RandomBits(Stream s, Shape shape, int width) : UnaryPrimitive(s), shape_(std::move(shape)), width_(width) {}
+  void eval_cpu(const std::vector<array>& inputs, array& out) override;
+  std::vector<Shape> output_shapes(const std::vector<array>&) override { return {shape_}; }
+  bool is_equivalent(const Primitive& other) const override;
+  EMBER_DECLARE_TRANSFORMS()
+  const char* name() const override { return "RandomBits"; }
+  void print(std::ostream& os) const override { os << "RandomBits(width=" << width_ << ")"; }
+  const Shape& shape() const { return shape_; }
+  int width() const { return width_; }
+
+ private:
+  Shape shape_;
+  int width_;
+};
+
 // ---------------------------------------------------------------- reductions
 
 enum class ReduceOp { Sum, Prod, Max, Min, And, Or };

@@ -49,6 +49,8 @@ const std::vector<std::string>& all_primitive_names() {
       "Scan",
       // Sorting and gathers along an axis
       "Sort", "ArgSort", "Partition", "ArgPartition", "GatherAxis", "ScatterAddAxis",
+      // Random
+      "RandomBits",
       // custom_function / checkpoint (checked by hand in test_transforms_cases.cpp)
       "CustomTransforms",
   };
@@ -64,6 +66,7 @@ const std::set<std::string>& non_differentiable() {
       "IsNaN", "LogicalNot", "BitwiseInvert", "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual",
       "NaNEqual", "LogicalAnd", "LogicalOr", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "LeftShift", "RightShift",
       "ArgMax", "ArgMin", "All", "Any", "ArgSort", "ArgPartition",
+      "RandomBits",
   };
   // clang-format on
   return names;
