@@ -64,20 +64,16 @@ inline void alloc_like(const array& in, array& out) {
   }
 }
 
-template <class T, class U, class Op>
-void unary_kernel(const array& in, array& out, Op op) {
-  alloc_like(in, out);
-  if (in.size() == 0) return;
+/// Walks a unary op's input in the output's order: `row(src, src_stride, dst, n)`
+/// once per parallel chunk when the input is dense, else once per collapsed
+/// row (dst then row-major). The one place the unary access patterns live.
+template <class T, class U, class RowFn>
+void for_each_unary_row(const array& in, array& out, RowFn row) {
   const T* src = in.data<T>();
   U* dst = out.data<U>();
-  auto apply = [op](T x) -> U {
-    using C = compute_t<T>;
-    return static_cast<U>(op(static_cast<C>(x)));
-  };
   if (in.flags().contiguous && in.data_size() == in.size()) {
-    scheduler::parallel_for(static_cast<int64_t>(in.size()), kElementwiseGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) dst[i] = apply(src[i]);
-    });
+    scheduler::parallel_for(static_cast<int64_t>(in.size()), kElementwiseGrain,
+                            [&](int64_t b, int64_t e) { row(src + b, int64_t(1), dst + b, e - b); });
     return;
   }
   auto [shape, strides] = collapse_contiguous_dims(in.shape(), {in.strides()});
@@ -87,10 +83,25 @@ void unary_kernel(const array& in, array& out, Op op) {
     StridedIterator it(shape, strides[0], 1);
     it.seek(b);
     for (int64_t r = b; r < e; ++r) {
-      const T* s = src + it.loc();
-      U* d = dst + r * inner;
-      for (int64_t i = 0; i < inner; ++i) d[i] = apply(s[i * st]);
+      row(src + it.loc(), st, dst + r * inner, inner);
       it.step();
+    }
+  });
+}
+
+template <class T, class U, class Op>
+void unary_kernel(const array& in, array& out, Op op) {
+  alloc_like(in, out);
+  if (in.size() == 0) return;
+  auto apply = [op](T x) -> U {
+    using C = compute_t<T>;
+    return static_cast<U>(op(static_cast<C>(x)));
+  };
+  for_each_unary_row<T, U>(in, out, [&](const T* s, int64_t st, U* d, int64_t n) {
+    if (st == 1) {
+      for (int64_t i = 0; i < n; ++i) d[i] = apply(s[i]);  // unit stride, so it vectorizes
+    } else {
+      for (int64_t i = 0; i < n; ++i) d[i] = apply(s[i * st]);
     }
   });
 }

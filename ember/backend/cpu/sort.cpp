@@ -188,59 +188,53 @@ bool ScatterAddAxis::is_equivalent(const Primitive& other) const {
   return o && o->axis_ == axis_;
 }
 
-void Sort::eval_cpu(const std::vector<array>& inputs, array& out) {
-  // x: (..., N, ...) -> same shape, sorted along axis_
-  using namespace cpu;
+namespace cpu {
+namespace {
+
+// The shared prologue of the sort-family kernels: the output buffer, a
+// row-contiguous input, then `f(in, T{})` with its real element type.
+template <class F>
+void run_sort_kernel(const char* name, const array& input, array& out, F f) {
   out.set_data(allocator::malloc(out.nbytes()));
   if (out.size() == 0) return;
-  array in = ensure_row_contiguous(inputs[0]);
+  array in = ensure_row_contiguous(input);
   dispatch_dtype(in.dtype(), [&](auto t) {
     using T = decltype(t);
-    check_real<T>(name());
-    if constexpr (!std::is_same_v<T, complex64_t>) sort_rows<T>(in, out, axis_);
+    check_real<T>(name);
+    if constexpr (!std::is_same_v<T, complex64_t>) f(in, T{});
+  });
+}
+
+}  // namespace
+}  // namespace cpu
+
+void Sort::eval_cpu(const std::vector<array>& inputs, array& out) {
+  // x: (..., N, ...) -> same shape, sorted along axis_
+  cpu::run_sort_kernel(name(), inputs[0], out, [&](const array& in, auto t) {
+    using T = decltype(t);
+    cpu::sort_rows<T>(in, out, axis_);
   });
 }
 
 void ArgSort::eval_cpu(const std::vector<array>& inputs, array& out) {
   // x: (..., N, ...) -> uint32 indices of the same shape
-  using namespace cpu;
-  out.set_data(allocator::malloc(out.nbytes()));
-  if (out.size() == 0) return;
-  array in = ensure_row_contiguous(inputs[0]);
-  dispatch_dtype(in.dtype(), [&](auto t) {
+  cpu::run_sort_kernel(name(), inputs[0], out, [&](const array& in, auto t) {
     using T = decltype(t);
-    check_real<T>(name());
-    if constexpr (!std::is_same_v<T, complex64_t>) {
-      arg_rows<T>(in, out.data<uint32_t>(), nullptr, axis_, ArgMode::Sort, 0);
-    }
+    cpu::arg_rows<T>(in, out.data<uint32_t>(), nullptr, axis_, cpu::ArgMode::Sort, 0);
   });
 }
 
 void Partition::eval_cpu(const std::vector<array>& inputs, array& out) {
-  using namespace cpu;
-  out.set_data(allocator::malloc(out.nbytes()));
-  if (out.size() == 0) return;
-  array in = ensure_row_contiguous(inputs[0]);
-  dispatch_dtype(in.dtype(), [&](auto t) {
+  cpu::run_sort_kernel(name(), inputs[0], out, [&](const array& in, auto t) {
     using T = decltype(t);
-    check_real<T>(name());
-    if constexpr (!std::is_same_v<T, complex64_t>) {
-      arg_rows<T>(in, nullptr, out.data<T>(), axis_, ArgMode::Partition, kth_);
-    }
+    cpu::arg_rows<T>(in, nullptr, out.data<T>(), axis_, cpu::ArgMode::Partition, kth_);
   });
 }
 
 void ArgPartition::eval_cpu(const std::vector<array>& inputs, array& out) {
-  using namespace cpu;
-  out.set_data(allocator::malloc(out.nbytes()));
-  if (out.size() == 0) return;
-  array in = ensure_row_contiguous(inputs[0]);
-  dispatch_dtype(in.dtype(), [&](auto t) {
+  cpu::run_sort_kernel(name(), inputs[0], out, [&](const array& in, auto t) {
     using T = decltype(t);
-    check_real<T>(name());
-    if constexpr (!std::is_same_v<T, complex64_t>) {
-      arg_rows<T>(in, out.data<uint32_t>(), nullptr, axis_, ArgMode::Partition, kth_);
-    }
+    cpu::arg_rows<T>(in, out.data<uint32_t>(), nullptr, axis_, cpu::ArgMode::Partition, kth_);
   });
 }
 

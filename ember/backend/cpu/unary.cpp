@@ -247,26 +247,13 @@ void any_unary(const array& in, array& out, Op op) {
 void simd_unary_f32(const array& in, array& out, void (*kernel)(const float*, float*, int64_t)) {
   alloc_like(in, out);
   if (in.size() == 0) return;
-  const float* src = in.data<float>();
-  float* dst = out.data<float>();
-  if (in.flags().contiguous && in.data_size() == in.size()) {
-    scheduler::parallel_for(static_cast<int64_t>(in.size()), kElementwiseGrain,
-                            [&](int64_t b, int64_t e) { kernel(src + b, dst + b, e - b); });
-    return;
-  }
-  auto [shape, strides] = collapse_contiguous_dims(in.shape(), {in.strides()});
-  int64_t inner = shape.back(), st = strides[0].back();
-  int64_t rows = static_cast<int64_t>(in.size()) / inner;
-  scheduler::parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / inner), [&](int64_t b, int64_t e) {
-    StridedIterator it(shape, strides[0], 1);
-    it.seek(b);
-    for (int64_t r = b; r < e; ++r) {
-      const float* s = src + it.loc();
-      float* d = dst + r * inner;
-      for (int64_t i = 0; i < inner; ++i) d[i] = s[i * st];
-      kernel(d, d, inner);
-      it.step();
+  for_each_unary_row<float, float>(in, out, [kernel](const float* s, int64_t st, float* d, int64_t n) {
+    if (st == 1) {
+      kernel(s, d, n);
+      return;
     }
+    for (int64_t i = 0; i < n; ++i) d[i] = s[i * st];  // gather the row, then in place
+    kernel(d, d, n);
   });
 }
 
