@@ -6,6 +6,7 @@
 #include "ember/array.h"
 #include "ember/device.h"
 #include "ember/dtype.h"
+#include "ember/indexing.h"
 #include "ember/ops.h"
 #include "ember/random.h"
 #include "ember/transforms.h"

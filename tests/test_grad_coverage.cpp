@@ -49,6 +49,8 @@ const std::vector<std::string>& all_primitive_names() {
       "Scan",
       // Sorting and gathers along an axis
       "Sort", "ArgSort", "Partition", "ArgPartition", "GatherAxis", "ScatterAddAxis",
+      // Indexing
+      "Gather", "Scatter", "ScatterAdd", "ScatterProd", "ScatterMax", "ScatterMin",
       // Random
       "RandomBits",
       // custom_function / checkpoint (checked by hand in test_transforms_cases.cpp)

@@ -18,7 +18,7 @@ const std::set<std::string> kKnownClasses = {
     "View",       "Arange",         "Reduce", "ArgReduce",   "Softmax",   "LogSumExp",   "Reshape",
     "Transpose",  "Broadcast",      "Slice",  "SliceUpdate", "AsStrided", "Concatenate", "Split",
     "Pad",        "Matmul",         "AddMM",  "Sort",        "ArgSort",   "Partition",   "ArgPartition",
-    "GatherAxis", "ScatterAddAxis", "Scan",   "RandomBits",
+    "GatherAxis", "ScatterAddAxis", "Gather", "Scatter", "Scan", "RandomBits",
 };
 
 }  // namespace
