@@ -7,6 +7,7 @@
 #include "ember/device.h"
 #include "ember/dtype.h"
 #include "ember/indexing.h"
+#include "ember/linalg.h"
 #include "ember/ops.h"
 #include "ember/random.h"
 #include "ember/transforms.h"

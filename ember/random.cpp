@@ -10,8 +10,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "ember/linalg.h"
 #include "ember/ops.h"
 #include "ember/primitives.h"
+#include "ember/utils.h"
 
 namespace ember {
 
@@ -251,6 +253,35 @@ array laplace(const Shape& shape, Dtype dtype, double loc, double scale, const K
   if (scale != 1.0) z = multiply(z, array(scale, ct), st);
   if (loc != 0.0) z = add(z, array(loc, ct), st);
   return astype(z, dtype, st);
+}
+
+array multivariate_normal(const array& mean, const array& cov, const Shape& shape, Dtype dtype, const Key& k,
+                          StreamOrDevice s) {
+  if (dtype != float32 && dtype != float64) {
+    throw std::invalid_argument("[multivariate_normal] dtype must be float32 or float64, got " + dtype_name(dtype));
+  }
+  if (mean.ndim() < 1 || cov.ndim() < 2) {
+    throw std::invalid_argument(
+        "[multivariate_normal] mean needs at least 1 dimension and cov at least 2, got shapes " +
+        shape_to_string(mean.shape()) + " and " + shape_to_string(cov.shape()));
+  }
+  int n = mean.shape(-1);
+  if (cov.shape(-1) != cov.shape(-2) || cov.shape(-1) != n) {
+    throw std::invalid_argument("[multivariate_normal] cov must be (..., N, N) with N = " + std::to_string(n) +
+                                " from mean, got shapes " + shape_to_string(mean.shape()) + " and " +
+                                shape_to_string(cov.shape()));
+  }
+  Stream st = to_stream(s);
+  Shape out_shape = broadcast_shapes(Shape(cov.shape().begin(), cov.shape().end() - 2),
+                                     Shape(mean.shape().begin(), mean.shape().end() - 1));
+  out_shape = broadcast_shapes(out_shape, shape);
+  out_shape.push_back(n);
+  // A square root of cov from its SVD: (U sqrt(S)) Vt, so z @ it has covariance cov.
+  auto usv = linalg::svd(astype(cov, dtype, st), true, st);
+  array root = matmul(multiply(usv[0], expand_dims(sqrt(usv[1], st), -2, st), st), usv[2], st);
+  array z = normal(out_shape, dtype, 0.0, 1.0, k, st);
+  array x = squeeze(matmul(expand_dims(z, -2, st), root, st), -2, st);
+  return add(astype(mean, dtype, st), x, st);
 }
 
 namespace {

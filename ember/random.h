@@ -54,6 +54,12 @@ array gumbel(const Shape& shape, Dtype dtype = float32, const Key& key = std::nu
 /// Laplace with location `loc` and scale `scale`.
 array laplace(const Shape& shape, Dtype dtype = float32, double loc = 0.0, double scale = 1.0,
               const Key& key = std::nullopt, StreamOrDevice s = {});
+/// Multivariate normal samples of shape broadcast(shape, cov's and mean's batch axes) + (N,),
+/// for mean (..., N) and a symmetric positive semi-definite cov (..., N, N), as MLX: with
+/// cov = U diag(S) Vt (linalg::svd), sample = mean + z @ (U diag(sqrt(S)) Vt), z standard
+/// normal. dtype float32 or float64.
+array multivariate_normal(const array& mean, const array& cov, const Shape& shape, Dtype dtype = float32,
+                          const Key& key = std::nullopt, StreamOrDevice s = {});
 /// Samples indices along `axis` with probabilities softmax(logits); one per row.
 array categorical(const array& logits, int axis = -1, const Key& key = std::nullopt, StreamOrDevice s = {});
 /// As above with output `shape` (broadcast-compatible with logits' shape without `axis`).

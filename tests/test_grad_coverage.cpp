@@ -53,6 +53,8 @@ const std::vector<std::string>& all_primitive_names() {
       "Gather", "Scatter", "ScatterAdd", "ScatterProd", "ScatterMax", "ScatterMin",
       // Random
       "RandomBits",
+      // LAPACK-backed linear algebra (primitives_linalg.h)
+      "Inverse", "Cholesky", "QRF", "SVD", "LUF", "Eig", "Eigh",
       // custom_function / checkpoint (checked by hand in test_transforms_cases.cpp)
       "CustomTransforms",
   };
@@ -68,7 +70,7 @@ const std::set<std::string>& non_differentiable() {
       "IsNaN", "LogicalNot", "BitwiseInvert", "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual",
       "NaNEqual", "LogicalAnd", "LogicalOr", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "LeftShift", "RightShift",
       "ArgMax", "ArgMin", "All", "Any", "ArgSort", "ArgPartition",
-      "RandomBits",
+      "RandomBits", "Eig",
   };
   // clang-format on
   return names;
