@@ -6,6 +6,8 @@
 #include "ember/array.h"
 #include "ember/device.h"
 #include "ember/dtype.h"
+#include "ember/einsum.h"
+#include "ember/fft.h"
 #include "ember/indexing.h"
 #include "ember/linalg.h"
 #include "ember/ops.h"

@@ -53,6 +53,8 @@ const std::vector<std::string>& all_primitive_names() {
       "Gather", "Scatter", "ScatterAdd", "ScatterProd", "ScatterMax", "ScatterMin",
       // Random
       "RandomBits",
+      // Spectral (primitives_fft.h)
+      "FFT", "Hadamard",
       // LAPACK-backed linear algebra (primitives_linalg.h)
       "Inverse", "Cholesky", "QRF", "SVD", "LUF", "Eig", "Eigh",
       // custom_function / checkpoint (checked by hand in test_transforms_cases.cpp)

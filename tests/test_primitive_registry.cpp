@@ -19,6 +19,7 @@ const std::set<std::string> kKnownClasses = {
     "Transpose",  "Broadcast",      "Slice",  "SliceUpdate", "AsStrided", "Concatenate", "Split",
     "Pad",        "Matmul",         "AddMM",  "Sort",        "ArgSort",   "Partition",   "ArgPartition",
     "GatherAxis", "ScatterAddAxis", "Gather", "Scatter", "Scan", "RandomBits",
+    "FFT",        "Hadamard",
     "Inverse",    "Cholesky",       "QRF",    "SVD",         "LUF",       "Eig",         "Eigh",
 };
 
