@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "ember/indexing.h"
 #include "ember/ops.h"
 #include "ember/primitives.h"
 #include "ember/utils.h"
@@ -220,13 +221,39 @@ std::pair<std::vector<array>, std::vector<int>> SliceUpdate::vmap(const std::vec
 
 // ---------------------------------------------------------------- AsStrided
 
-std::vector<array> AsStrided::vjp(const std::vector<array>&, const std::vector<array>&, const std::vector<int>&,
-                                  const std::vector<array>&) {
-  throw std::invalid_argument("[AsStrided] vjp is not supported");
+namespace {
+
+// Flat row-major positions in the input read by an as_strided view, in the view's shape.
+array strided_positions(const Shape& shape, const Strides& strides, int64_t offset, Stream s) {
+  array pos = array(offset, int64);
+  for (size_t k = 0; k < shape.size(); ++k) {
+    Shape axis_shape(shape.size(), 1);
+    axis_shape[k] = shape[k];
+    array step = multiply(arange(0.0, static_cast<double>(shape[k]), 1.0, int64, s), array(strides[k], int64), s);
+    pos = add(pos, reshape(step, axis_shape, s), s);
+  }
+  return broadcast_to(pos, shape, s);
 }
 
-std::vector<array> AsStrided::jvp(const std::vector<array>&, const std::vector<array>&, const std::vector<int>&) {
-  throw std::invalid_argument("[AsStrided] jvp is not supported");
+}  // namespace
+
+std::vector<array> AsStrided::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                  const std::vector<int>&, const std::vector<array>&) {
+  // Each output element reads one input element (several may read the same one): the
+  // cotangents add up at the positions they were read from.
+  Stream s = stream();
+  const array& x = primals[0];
+  const array& ct = cotangents[0];
+  int n = static_cast<int>(ct.size());
+  array pos = reshape(strided_positions(shape_, strides_, offset_, s), {n}, s);
+  array flat = scatter_add(zeros({static_cast<int>(x.size())}, ct.dtype(), s), {pos}, reshape(ct, {n, 1}, s), {0}, s);
+  return {reshape(flat, x.shape(), s)};
+}
+
+std::vector<array> AsStrided::jvp(const std::vector<array>&, const std::vector<array>& tangents,
+                                  const std::vector<int>&) {
+  return {array(shape_, tangents[0].dtype(), std::make_shared<AsStrided>(stream(), shape_, strides_, offset_),
+                {tangents[0]})};
 }
 
 std::pair<std::vector<array>, std::vector<int>> AsStrided::vmap(const std::vector<array>& inputs,

@@ -227,6 +227,10 @@ array slice(const array& a, const Shape& start, const Shape& stop, StreamOrDevic
 array slice_update(const array& src, const array& update, Shape start, Shape stop, Shape strides,
                    StreamOrDevice s = {});
 array slice_update(const array& src, const array& update, const Shape& start, const Shape& stop, StreamOrDevice s = {});
+/// A view of a's elements (in row-major order) with the given shape, strides (in elements,
+/// may be 0 or negative) and offset, as NumPy's as_strided; every position it reads must lie
+/// inside a. Overlapping views are allowed (their gradients add up).
+array as_strided(const array& a, Shape shape, Strides strides, size_t offset, StreamOrDevice s = {});
 /// Pads `axes` with (low, high) widths; mode "constant" or "edge".
 array pad(const array& a, const std::vector<int>& axes, const Shape& low_pad, const Shape& high_pad,
           const array& pad_value = array(0), const std::string& mode = "constant", StreamOrDevice s = {});

@@ -142,4 +142,28 @@ array slice_update(const array& src, const array& update, const Shape& start, co
   return slice_update(src, update, start, stop, Shape(src.ndim(), 1), s);
 }
 
+array as_strided(const array& a, Shape shape, Strides strides, size_t offset, StreamOrDevice s) {
+  if (shape.size() != strides.size()) {
+    throw std::invalid_argument("[as_strided] shape " + shape_to_string(shape) + " and " +
+                                std::to_string(strides.size()) + " strides differ in length");
+  }
+  int64_t lo = static_cast<int64_t>(offset), hi = lo, n = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] < 0) throw std::invalid_argument("[as_strided] negative dimension in shape " + shape_to_string(shape));
+    n *= shape[i];
+    int64_t reach = (static_cast<int64_t>(shape[i]) - 1) * strides[i];
+    (reach < 0 ? lo : hi) += reach;
+  }
+  if (n > 0 && (lo < 0 || hi >= static_cast<int64_t>(a.size()))) {
+    throw std::invalid_argument("[as_strided] the view reads positions " + std::to_string(lo) + " to " +
+                                std::to_string(hi) + ", outside the " + std::to_string(a.size()) +
+                                " elements of the array");
+  }
+  Shape out = shape;
+  return array(
+      std::move(out), a.dtype(),
+      std::make_shared<AsStrided>(to_stream(s), std::move(shape), std::move(strides), static_cast<int64_t>(offset)),
+      {a});
+}
+
 }  // namespace ember

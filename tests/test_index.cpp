@@ -565,6 +565,48 @@ TEST(Index, IndexUpdateMatchesNumpy) {
                                       "[index_update] maximum and minimum are not supported for complex64");
 }
 
+TEST(Index, AsStridedMatchesLoop) {
+  std::mt19937 rng(21);
+  // A transposed input: as_strided addresses its row-major order, not its memory.
+  array a = transpose(random_array({5, 4}, float32, rng));
+  std::vector<double> av = vals(a);
+  struct Case {
+    Shape shape;
+    Strides strides;
+    size_t offset;
+  };
+  for (const Case& c : std::vector<Case>{{{3, 4}, {2, 1}, 1},        // overlapping windows
+                                         {{4}, {6}, 0},              // diagonal-like
+                                         {{2, 3, 2}, {0, 3, 2}, 0},  // broadcast axis
+                                         {{5},
+                                          {
+                                              -2,
+                                          },
+                                          19},                      // backwards
+                                         {{0, 7}, {1, 100}, 3}}) {  // empty
+    array got = as_strided(a, c.shape, c.strides, c.offset);
+    ASSERT_EQ(got.shape(), c.shape);
+    std::vector<double> g = vals(got);
+    for (int64_t i = 0; i < numel(c.shape); ++i) {
+      Shape p = unravel(i, c.shape);
+      int64_t pos = static_cast<int64_t>(c.offset);
+      for (size_t k = 0; k < p.size(); ++k) pos += p[k] * c.strides[k];
+      ASSERT_EQ(g[i], av[pos]) << "element " << i;
+    }
+  }
+  expect_error<std::invalid_argument>(
+      [&] {
+        as_strided(a, {3, 4}, {9, 1}, 0);
+      },
+      "[as_strided] the view reads positions 0 to 21, outside the 20 elements");
+  expect_error<std::invalid_argument>([&] { as_strided(a, {2}, {-1}, 0); }, "reads positions -1 to 0");
+  expect_error<std::invalid_argument>(
+      [&] {
+        as_strided(a, {2, 2}, {1}, 0);
+      },
+      "[as_strided] shape (2, 2) and 1 strides differ in length");
+}
+
 // ---------------------------------------------------------------- gradients
 
 namespace {
