@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build test bench demo install format clean
+.PHONY: deps configure build test test-asan bench demo install format clean
 
 deps:
 	@scripts/install-deps
@@ -17,8 +17,21 @@ build: configure
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The file loaders' tests and malformed-file battery under AddressSanitizer and
+# UBSan, in their own Debug build (only the library and those tests are built).
+ASAN_BUILD ?= build-asan
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  -DEMBER_BUILD_BENCHMARKS=OFF -DEMBER_BUILD_EXAMPLES=OFF -DEMBER_BUILD_CUDA=OFF >/dev/null
+	@# Paths relative to the checkout in ccache's keys, so a clone elsewhere (CI) reuses the objects.
+	@CCACHE_BASEDIR=$(CURDIR) CCACHE_NOHASHDIR=true cmake --build $(ASAN_BUILD) -j $(JOBS) --target ember_io_tests
+	@$(ASAN_BUILD)/bin/ember_io_tests --gtest_brief=1
+
 bench: build
 	@$(BUILD)/bin/bench_core
+	@$(BUILD)/bin/bench_conv
+	@$(BUILD)/bin/bench_io
 
 demo: build
 	@$(BUILD)/bin/demo_regression

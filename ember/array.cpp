@@ -268,6 +268,7 @@ void convert_loop(const S* s, D* d, size_t n) {
 }  // namespace
 
 void convert_elements(const void* src, Dtype src_dtype, void* dst, Dtype dst_dtype, size_t n) {
+  if (n == 0) return;  // src and dst may be null then
   if (src_dtype == dst_dtype) {
     std::memcpy(dst, src, n * src_dtype.size());
     return;

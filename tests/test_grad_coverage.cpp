@@ -51,6 +51,8 @@ const std::vector<std::string>& all_primitive_names() {
       "Sort", "ArgSort", "Partition", "ArgPartition", "GatherAxis", "ScatterAddAxis",
       // Indexing
       "Gather", "Scatter", "ScatterAdd", "ScatterProd", "ScatterMax", "ScatterMin",
+      // Convolution (primitives_conv.h)
+      "Convolution",
       // Random
       "RandomBits",
       // Spectral (primitives_fft.h)

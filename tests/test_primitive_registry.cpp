@@ -18,8 +18,8 @@ const std::set<std::string> kKnownClasses = {
     "View",       "Arange",         "Reduce", "ArgReduce",   "Softmax",   "LogSumExp",   "Reshape",
     "Transpose",  "Broadcast",      "Slice",  "SliceUpdate", "AsStrided", "Concatenate", "Split",
     "Pad",        "Matmul",         "AddMM",  "Sort",        "ArgSort",   "Partition",   "ArgPartition",
-    "GatherAxis", "ScatterAddAxis", "Gather", "Scatter", "Scan", "RandomBits",
-    "FFT",        "Hadamard",
+    "GatherAxis", "ScatterAddAxis", "Gather", "Scatter", "Scan",   "RandomBits",
+    "FFT",        "Hadamard",       "Convolution",
     "Inverse",    "Cholesky",       "QRF",    "SVD",         "LUF",       "Eig",         "Eigh",
 };
 
