@@ -413,6 +413,44 @@ TEST(Half, AsTypeUsesTheSameRounding) {
             std::ldexp(1.0f, 30) + std::ldexp(1.0f, 23));
 }
 
+TEST(Half, WideningToFloat32IsExactOnEveryPatternAndLength) {
+  // astype(float16/bfloat16 -> float32) takes a SIMD path split across threads: every bit
+  // pattern (nan payloads included), many copies so several chunks run, and odd lengths
+  // so the vector tails are exercised.
+  std::vector<uint16_t> bits;
+  for (int rep = 0; rep < 4; ++rep) {
+    for (uint32_t i = 0; i < 65536; ++i) bits.push_back(static_cast<uint16_t>(i * 40503u + rep));
+  }
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{33}, int64_t{65535}, static_cast<int64_t>(bits.size())}) {
+    std::vector<float16_t> h(n);
+    std::vector<bfloat16_t> b(n);
+    for (int64_t i = 0; i < n; ++i) {
+      h[i] = float16_t::from_bits(bits[i]);
+      b[i] = bfloat16_t::from_bits(bits[i]);
+    }
+    auto fh = values<float>(astype(array(h, Shape{static_cast<int32_t>(n)}), float32));
+    auto fb = values<float>(astype(array(b, Shape{static_cast<int32_t>(n)}), float32));
+    for (int64_t i = 0; i < n; ++i) {
+      float want_h = gcc_f16_to_float(bits[i]);
+      uint32_t wb = static_cast<uint32_t>(bits[i]) << 16;  // bfloat16 is the top half of a float32
+      float want_b;
+      std::memcpy(&want_b, &wb, 4);
+      if (std::isnan(want_h)) {
+        ASSERT_TRUE(std::isnan(fh[i])) << std::hex << bits[i];
+      } else {
+        ASSERT_EQ(fh[i], want_h) << "float16 0x" << std::hex << bits[i];
+        ASSERT_EQ(std::signbit(fh[i]), std::signbit(want_h)) << std::hex << bits[i];
+      }
+      if (std::isnan(want_b)) {
+        ASSERT_TRUE(std::isnan(fb[i])) << std::hex << bits[i];
+      } else {
+        ASSERT_EQ(fb[i], want_b) << "bfloat16 0x" << std::hex << bits[i];
+        ASSERT_EQ(std::signbit(fb[i]), std::signbit(want_b)) << std::hex << bits[i];
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- promotion
 
 namespace {

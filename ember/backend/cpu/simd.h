@@ -20,6 +20,9 @@ float min_f32(const float* in, int64_t n);
 void accumulate_add_f32(const float* in, float* acc, int64_t n);
 void accumulate_max_f32(const float* in, float* acc, int64_t n);
 void accumulate_min_f32(const float* in, float* acc, int64_t n);
+/// Widens float16 / bfloat16 (given as their bits) to float32, exactly (subnormals, inf, nan kept).
+void f16_to_f32(const uint16_t* in, float* out, int64_t n);
+void bf16_to_f32(const uint16_t* in, float* out, int64_t n);
 /// Name of the instruction set chosen at run time ("AVX2", "AVX3", ...).
 const char* target_name();
 

@@ -146,6 +146,27 @@ void AccumulateAddF32(const float* in, float* acc, int64_t n) { AccumulateF32<0>
 void AccumulateMaxF32(const float* in, float* acc, int64_t n) { AccumulateF32<1>(in, acc, n); }
 void AccumulateMinF32(const float* in, float* acc, int64_t n) { AccumulateF32<2>(in, acc, n); }
 
+// Widens n 16-bit floats (float16 or bfloat16, by Half) to float32; exact.
+template <class Half>
+HWY_INLINE void widen_to_f32(const uint16_t* in, float* out, int64_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<Half, decltype(df)> dh;
+  const auto* src = reinterpret_cast<const Half*>(in);
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  int64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, src + i)), df, out + i);
+  if (i < n) {
+    HWY_ALIGN Half buf[HWY_MAX_BYTES / sizeof(float)] = {};
+    HWY_ALIGN float res[HWY_MAX_BYTES / sizeof(float)];
+    for (int64_t j = i; j < n; ++j) buf[j - i] = src[j];
+    hn::Store(hn::PromoteTo(df, hn::Load(dh, buf)), df, res);
+    for (int64_t j = i; j < n; ++j) out[j] = res[j - i];
+  }
+}
+
+void F16ToF32(const uint16_t* in, float* out, int64_t n) { widen_to_f32<hwy::float16_t>(in, out, n); }
+void BF16ToF32(const uint16_t* in, float* out, int64_t n) { widen_to_f32<hwy::bfloat16_t>(in, out, n); }
+
 }  // namespace ember::cpu::simd::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -162,6 +183,8 @@ HWY_EXPORT(MinF32);
 HWY_EXPORT(AccumulateAddF32);
 HWY_EXPORT(AccumulateMaxF32);
 HWY_EXPORT(AccumulateMinF32);
+HWY_EXPORT(F16ToF32);
+HWY_EXPORT(BF16ToF32);
 
 void exp_f32(const float* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(ExpF32)(in, out, n); }
 void sigmoid_f32(const float* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(SigmoidF32)(in, out, n); }
@@ -171,6 +194,9 @@ float min_f32(const float* in, int64_t n) { return HWY_DYNAMIC_DISPATCH(MinF32)(
 void accumulate_add_f32(const float* in, float* acc, int64_t n) { HWY_DYNAMIC_DISPATCH(AccumulateAddF32)(in, acc, n); }
 void accumulate_max_f32(const float* in, float* acc, int64_t n) { HWY_DYNAMIC_DISPATCH(AccumulateMaxF32)(in, acc, n); }
 void accumulate_min_f32(const float* in, float* acc, int64_t n) { HWY_DYNAMIC_DISPATCH(AccumulateMinF32)(in, acc, n); }
+
+void f16_to_f32(const uint16_t* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(F16ToF32)(in, out, n); }
+void bf16_to_f32(const uint16_t* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(BF16ToF32)(in, out, n); }
 
 const char* target_name() { return hwy::TargetName(hwy::SupportedAndGeneratedTargets()[0]); }
 

@@ -5,7 +5,9 @@
 #include "ember/backend/common/utils.h"
 #include "ember/backend/cpu/copy.h"
 #include "ember/backend/cpu/elementwise.h"
+#include "ember/backend/cpu/simd.h"
 #include "ember/primitives.h"
+#include "ember/scheduler.h"
 
 namespace ember {
 
@@ -21,9 +23,24 @@ void share_view(const array& in, array& out, Strides strides, int64_t offset) {
 void AsType::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array& in = inputs[0];
   if (in.flags().contiguous && in.data_size() == in.size()) {
-    // Keep the input's (dense) layout; convert the flat buffer.
+    // Keep the input's (dense) layout; convert the flat buffer in chunks across the pool,
+    // with SIMD for the half-precision widenings (weights loaded as float16/bfloat16).
     cpu::alloc_like(in, out);
-    if (in.size()) convert_elements(in.data<char>(), in.dtype(), out.data<char>(), out.dtype(), in.size());
+    const char* src = in.data<char>();
+    char* dst = out.data<char>();
+    const size_t isz = in.itemsize(), osz = out.itemsize();
+    const Dtype from = in.dtype(), to = out.dtype();
+    scheduler::parallel_for(static_cast<int64_t>(in.size()), int64_t{1} << 16, [&](int64_t b, int64_t e) {
+      const auto* half = reinterpret_cast<const uint16_t*>(src) + b;
+      float* f = reinterpret_cast<float*>(dst) + b;
+      if (from == float16 && to == float32) {
+        cpu::simd::f16_to_f32(half, f, e - b);
+      } else if (from == bfloat16 && to == float32) {
+        cpu::simd::bf16_to_f32(half, f, e - b);
+      } else {
+        convert_elements(src + b * isz, from, dst + b * osz, to, static_cast<size_t>(e - b));
+      }
+    });
     return;
   }
   cpu::copy_to_contiguous(in, out);
