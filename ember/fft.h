@@ -70,9 +70,11 @@ array ifftshift(const array& a, StreamOrDevice s = {});
 
 }  // namespace fft
 
-/// The Walsh-Hadamard transform along the last axis, scale * (a @ H_n), H_n
-/// the Sylvester Hadamard matrix; n must be a power of two (MLX's 12, 20 and
-/// 28 * 2^k sizes are not supported yet). scale defaults to 1 / sqrt(n).
+/// The Walsh-Hadamard transform along the last axis, scale * (a @ H_n); n = m * 2^k
+/// with m in {1, 12, 20, 28} as in MLX. H_n is the Sylvester matrix for powers of two,
+/// else H_m (x) H_{2^k} with H_m the symmetric Paley II matrix of order m, which need not
+/// be the base matrix MLX uses (any Hadamard matrix gives an orthogonal transform, but
+/// the outputs for these sizes can differ from MLX's). scale defaults to 1 / sqrt(n).
 /// Floating inputs keep their dtype, others become float32.
 array hadamard_transform(const array& a, std::optional<float> scale = std::nullopt, StreamOrDevice s = {});
 

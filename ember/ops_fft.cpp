@@ -266,10 +266,10 @@ array hadamard_transform(const array& a, std::optional<float> scale, StreamOrDev
     throw std::invalid_argument("[hadamard_transform] expected an array with at least 1 dimension, got a scalar");
   }
   int64_t n = a.shape(-1);
-  if (n <= 0 || (n & (n - 1)) != 0) {
-    throw std::invalid_argument("[hadamard_transform] the last axis must have a power-of-two size, got " +
-                                std::to_string(n) + " (shape " + shape_to_string(a.shape()) +
-                                "); the 12, 20 and 28 * 2^k sizes MLX supports are not implemented");
+  if (hadamard_base(n) == 0) {
+    throw std::invalid_argument(
+        "[hadamard_transform] the last axis must have a size m * 2^k with m in {1, 12, 20, 28}, got " +
+        std::to_string(n) + " (shape " + shape_to_string(a.shape()) + ")");
   }
   if (is_complex(a.dtype())) throw std::invalid_argument("[hadamard_transform] complex64 inputs are not supported");
   double sc = scale ? static_cast<double>(*scale) : 1.0 / std::sqrt(static_cast<double>(n));

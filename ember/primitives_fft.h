@@ -44,9 +44,19 @@ class FFT : public UnaryPrimitive {
   int irfft_n_;
 };
 
-/// scale * (x @ H) along the last axis, H the Sylvester Hadamard matrix of a
-/// power-of-two size n (entries +-1, symmetric). Output dtype = input dtype
-/// (a floating type; half types are computed in float32).
+/// The odd factor m of a Hadamard transform size n = m * 2^k, m in {1, 12, 20, 28}
+/// (the sizes MLX supports); 0 when n has no such form.
+inline int hadamard_base(int64_t n) {
+  for (int m : {1, 12, 20, 28}) {
+    if (n > 0 && n % m == 0 && ((n / m) & (n / m - 1)) == 0) return m;
+  }
+  return 0;
+}
+
+/// scale * (x @ H) along the last axis, n = m * 2^k, H = H_m (x) H_{2^k}: H_{2^k} the
+/// Sylvester matrix, H_m (m = 12, 20, 28) the Paley II matrix of GF(q), q = m/2 - 1.
+/// Entries +-1, symmetric. Output dtype = input dtype (a floating type; half types
+/// are computed in float32).
 class Hadamard : public UnaryPrimitive {
  public:
   Hadamard(Stream s, double scale) : UnaryPrimitive(s), scale_(scale) {}

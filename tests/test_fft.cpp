@@ -428,13 +428,49 @@ TEST(Hadamard, AgainstSylvesterMatrix) {
   EXPECT_TRUE(allclose(hadamard_transform(hadamard_transform(x)), x, 1e-5, 1e-5).item<bool>());
 }
 
+TEST(Hadamard, NonPowerOfTwoSizesAreHadamardKroneckerSylvester) {
+  // n = m * 2^k, m in {12, 20, 28}: the transform of the identity (scale 1) is the matrix
+  // itself. It must be a Hadamard matrix (entries +-1, H H^T = n I), symmetric (its vjp
+  // applies the same transform), and H_m (x) Sylvester(2^k) in its block structure.
+  for (int n : {12, 20, 28, 24, 40, 56, 96}) {
+    SCOPED_TRACE("n=" + std::to_string(n));
+    int m = n % 28 == 0 && ((n / 28) & (n / 28 - 1)) == 0 ? 28 : n % 20 == 0 ? 20 : 12;
+    int p = n / m;
+    std::vector<double> h = test_utils::values(hadamard_transform(eye(n, float64), 1.0f));
+    for (int i = 0; i < n; ++i) {
+      for (int j = 0; j < n; ++j) {
+        double v = h[i * n + j];
+        ASSERT_TRUE(v == 1.0 || v == -1.0) << i << "," << j << " = " << v;
+        ASSERT_EQ(v, h[j * n + i]) << "not symmetric at " << i << "," << j;
+        ASSERT_EQ(v, h[(i / p) * p * n + (j / p) * p] * sylvester(i % p, j % p)) << i << "," << j;
+        double dot = 0;
+        for (int k = 0; k < n; ++k) dot += h[i * n + k] * h[j * n + k];
+        ASSERT_EQ(dot, i == j ? n : 0) << "rows " << i << " and " << j;
+      }
+    }
+    // Random inputs against the extracted matrix, in float32, with the default scale.
+    std::mt19937 rng(n);
+    array x = random_real({3, n}, rng);
+    std::vector<double> xv = test_utils::values(x), got = test_utils::values(hadamard_transform(x));
+    for (int r = 0; r < 3; ++r) {
+      for (int j = 0; j < n; ++j) {
+        double want = 0;
+        for (int i = 0; i < n; ++i) want += xv[r * n + i] * h[i * n + j];
+        want /= std::sqrt(static_cast<double>(n));
+        ASSERT_NEAR(got[r * n + j], want, 1e-5 * (1 + std::abs(want)));
+      }
+    }
+  }
+}
+
 TEST(Hadamard, Errors) {
   expect_error<std::invalid_argument>(
       [] {
-        hadamard_transform(zeros({3, 12}));
+        hadamard_transform(zeros({3, 36}));
       },
-      "[hadamard_transform] the last axis must have a power-of-two size, got 12");
-  expect_error<std::invalid_argument>([] { hadamard_transform(zeros({3, 0})); }, "power-of-two size, got 0");
+      "[hadamard_transform] the last axis must have a size m * 2^k with m in {1, 12, 20, 28}, got 36");
+  expect_error<std::invalid_argument>([] { hadamard_transform(zeros({3, 0})); }, "got 0");
+  expect_error<std::invalid_argument>([] { hadamard_transform(zeros({3, 14})); }, "got 14");
   expect_error<std::invalid_argument>([] { hadamard_transform(array(2.0f)); }, "at least 1 dimension");
   expect_error<std::invalid_argument>([] { hadamard_transform(zeros({4}, complex64)); }, "complex64");
 }
@@ -560,5 +596,7 @@ TEST(GradFFT, Hadamard) {
   check([](const Args& x) { return hadamard_transform(x[0]); }, {{3, 8}});
   check([](const Args& x) { return hadamard_transform(x[0], 0.25f); }, {{2, 3, 4}});
   check([](const Args& x) { return hadamard_transform(transpose(x[0])); }, {{16, 2}});
+  check([](const Args& x) { return hadamard_transform(x[0]); }, {{2, 24}});
+  check([](const Args& x) { return hadamard_transform(x[0]); }, {{2, 20}});
   grad_check::check_transforms([](const Args& x) { return square(hadamard_transform(x[0])); }, {{2, 16}});
 }

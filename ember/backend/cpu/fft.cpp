@@ -357,16 +357,82 @@ void FFT::eval_cpu(const std::vector<array>& inputs, array& out) {
 namespace cpu {
 namespace {
 
-// In-place scale * (x @ H_n) of one row, n a power of two: log2(n) butterfly passes.
+// In-place x @ H_p of one row, p a power of two: log2(p) butterfly passes.
 template <class C>
-void hadamard_row(C* x, int64_t n, C scale) {
-  for (int64_t h = 1; h < n; h *= 2) {
-    for (int64_t i = 0; i < n; i += 2 * h) {
+void sylvester_row(C* x, int64_t p) {
+  for (int64_t h = 1; h < p; h *= 2) {
+    for (int64_t i = 0; i < p; i += 2 * h) {
       for (int64_t j = i; j < i + h; ++j) {
         C a = x[j], b = x[j + h];
         x[j] = a + b;
         x[j + h] = a - b;
       }
+    }
+  }
+}
+
+// The symmetric Hadamard matrix of order m = 2(q + 1) from Paley's second construction,
+// q = 5, 9, 13 (q = 1 mod 4): with the quadratic character chi of GF(q) and the
+// conference matrix C = [[0, 1...], [1..., chi(x - y)]], H = C (x) [[1, 1], [1, -1]] +
+// I (x) [[1, -1], [-1, -1]]. GF(9) is GF(3)[i] with i^2 = -1, element a + 3b = a + b i.
+std::vector<int8_t> paley_matrix(int m) {
+  const int q = m / 2 - 1;
+  auto sub = [q](int x, int y) {
+    if (q != 9) return ((x - y) % q + q) % q;
+    return ((x % 3 - y % 3 + 3) % 3) + 3 * ((x / 3 - y / 3 + 3) % 3);
+  };
+  auto mul = [q](int x, int y) {
+    if (q != 9) return x * y % q;
+    int a = x % 3, b = x / 3, c = y % 3, d = y / 3;
+    return ((a * c - b * d) % 3 + 3) % 3 + 3 * ((a * d + b * c) % 3);
+  };
+  std::vector<bool> square(q, false);
+  for (int x = 1; x < q; ++x) square[mul(x, x)] = true;
+  auto chi = [&](int z) { return z == 0 ? 0 : square[z] ? 1 : -1; };
+  const int c = q + 1;
+  auto conf = [&](int r, int k) {
+    if (r == 0 || k == 0) return r == k ? 0 : 1;
+    return chi(sub(r - 1, k - 1));
+  };
+  std::vector<int8_t> h(static_cast<size_t>(m) * m);
+  for (int r = 0; r < c; ++r) {
+    for (int k = 0; k < c; ++k) {
+      int v = conf(r, k);
+      int8_t blk[2][2] = {{1, -1}, {-1, -1}};
+      if (v != 0) {
+        blk[0][0] = blk[0][1] = blk[1][0] = static_cast<int8_t>(v);
+        blk[1][1] = static_cast<int8_t>(-v);
+      }
+      for (int i = 0; i < 2; ++i) {
+        for (int j = 0; j < 2; ++j) h[(2 * r + i) * m + 2 * k + j] = blk[i][j];
+      }
+    }
+  }
+  return h;
+}
+
+const std::vector<int8_t>& paley_hadamard(int m) {
+  static const std::vector<int8_t> h12 = paley_matrix(12), h20 = paley_matrix(20), h28 = paley_matrix(28);
+  return m == 12 ? h12 : m == 20 ? h20 : h28;
+}
+
+// In-place scale * (x @ (H_m (x) H_p)) of one row of n = m * p: the butterflies on each
+// block of p, then H_m across the blocks (element b of every block at once).
+template <class C>
+void hadamard_row(C* x, int64_t n, int m, C scale) {
+  const int64_t p = n / m;
+  for (int a = 0; a < m; ++a) sylvester_row(x + a * p, p);
+  if (m > 1) {
+    const int8_t* h = paley_hadamard(m).data();
+    C col[28], res[28];
+    for (int64_t b = 0; b < p; ++b) {
+      for (int a = 0; a < m; ++a) col[a] = x[a * p + b];
+      for (int a = 0; a < m; ++a) {
+        C acc = 0;
+        for (int k = 0; k < m; ++k) acc += h[k * m + a] > 0 ? col[k] : -col[k];
+        res[a] = acc;
+      }
+      for (int a = 0; a < m; ++a) x[a * p + b] = res[a];
     }
   }
   for (int64_t j = 0; j < n; ++j) x[j] *= scale;
@@ -376,12 +442,13 @@ void hadamard_row(C* x, int64_t n, C scale) {
 }  // namespace cpu
 
 void Hadamard::eval_cpu(const std::vector<array>& inputs, array& out) {
-  // x: (..., n) floating, n a power of two -> out: (..., n), same dtype.
+  // x: (..., n) floating, n = m * 2^k -> out: (..., n), same dtype.
   using namespace cpu;
   out.set_data(allocator::malloc(out.nbytes()));
   if (out.size() == 0) return;
   copy_to_contiguous(inputs[0], out);
   const int64_t n = out.shape(-1), rows = static_cast<int64_t>(out.size()) / n;
+  const int m = hadamard_base(n);
   const int64_t log_n = std::max<int64_t>(1, static_cast<int64_t>(std::log2(static_cast<double>(n))));
   const int64_t grain = std::max<int64_t>(1, kFftGrain / (n * log_n));
   dispatch_dtype(out.dtype(), [&](auto t) {
@@ -392,7 +459,7 @@ void Hadamard::eval_cpu(const std::vector<array>& inputs, array& out) {
       const C scale = static_cast<C>(scale_);
       if constexpr (std::is_same_v<T, C>) {
         scheduler::parallel_for(rows, grain, [&](int64_t b, int64_t e) {
-          for (int64_t r = b; r < e; ++r) hadamard_row<C>(x + r * n, n, scale);
+          for (int64_t r = b; r < e; ++r) hadamard_row<C>(x + r * n, n, m, scale);
         });
       } else {
         // Half types: each row through a float scratch (allocated before the parallel region).
@@ -403,7 +470,7 @@ void Hadamard::eval_cpu(const std::vector<array>& inputs, array& out) {
             C* buf = scratch.data() + c * n;
             for (int64_t r = c * rows / nchunks; r < (c + 1) * rows / nchunks; ++r) {
               for (int64_t j = 0; j < n; ++j) buf[j] = static_cast<C>(x[r * n + j]);
-              hadamard_row<C>(buf, n, scale);
+              hadamard_row<C>(buf, n, m, scale);
               for (int64_t j = 0; j < n; ++j) x[r * n + j] = static_cast<T>(buf[j]);
             }
           }
