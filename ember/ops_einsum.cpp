@@ -194,13 +194,8 @@ void simplify_axes(array& a, Labels& labels, const Parsed& p, Stream s) {
       }
     }
     if (first < 0) break;
-    // The diagonal as sum over `second` of a * I (I the identity on axes first, second): unlike
-    // diagonal() (an AsStrided view, which has no vjp yet) it is differentiable, and the input
-    // already holds n^2 elements there. The label stays on `first`.
-    int32_t n = a.shape(first);
-    Shape mask_shape(a.ndim(), 1);
-    mask_shape[first] = mask_shape[second] = n;
-    a = sum(multiply(a, reshape(eye(n, a.dtype(), s), mask_shape, s), s), second, false, s);
+    // diagonal() appends the diagonal as the last axis; it moves to `first`, keeping the label.
+    a = moveaxis(diagonal(a, 0, first, second, s), -1, first, s);
     labels.erase(labels.begin() + second);
   }
   std::vector<int> squeeze_axes;
