@@ -34,6 +34,7 @@
 #include <vector>
 
 #ifdef EMBER_HAS_DNNL
+#include <dlfcn.h>
 #include <dnnl.hpp>
 
 #include <memory>
@@ -257,6 +258,18 @@ struct DnnlConv {
   dnnl::memory::desc wei_prim;       // the weight layout the primitive wants
 };
 
+// Debian's oneDNN runs on OpenMP, whose team size follows the calling thread's
+// omp_set_num_threads: give it Ember's thread count (EMBER_NUM_THREADS) once per thread.
+// The symbol comes from libgomp, which oneDNN loads, so Ember needs no OpenMP flags.
+void limit_dnnl_threads() {
+  thread_local bool done = false;
+  if (done) return;
+  done = true;
+  using SetThreads = void (*)(int);
+  static const auto set_threads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (set_threads) set_threads(scheduler::num_threads());
+}
+
 dnnl::engine& dnnl_engine() {
   static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return eng;
@@ -365,6 +378,7 @@ std::shared_ptr<DnnlConv> dnnl_conv_for(const Shape& xs, const Shape& ws, const 
 // x: (N, L..., C_in), w: (C_out, K..., Cg) row-contiguous float32 -> out. Returns false
 // when oneDNN declines (the caller falls back to im2col).
 bool dnnl_conv(const array& x, const array& w, array& out, const Convolution& p, DnnlKind kind) {
+  limit_dnnl_threads();  // before the primitive is made: it fixes its thread count then
   std::shared_ptr<DnnlConv> c;
   try {
     c = dnnl_conv_for(x.shape(), w.shape(), out.shape(), p, kind);
