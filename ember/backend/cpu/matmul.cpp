@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -218,6 +219,18 @@ void matmul_cpu(const array& a, const array& b, array& out, float alpha, float b
   }
 }
 
+}  // namespace
+
+namespace {
+// EMBER_NUM_THREADS caps OpenBLAS's threads too (matmul, the im2col convolutions and
+// LAPACK use them); read once when the library loads, before any BLAS call.
+const bool kBlasThreadsSet = [] {
+  if (const char* env = std::getenv("EMBER_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n > 0) openblas_set_num_threads(n);
+  }
+  return true;
+}();
 }  // namespace
 
 void Matmul::eval_cpu(const std::vector<array>& inputs, array& out) {
