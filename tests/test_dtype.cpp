@@ -451,6 +451,73 @@ TEST(Half, WideningToFloat32IsExactOnEveryPatternAndLength) {
   }
 }
 
+TEST(Half, NarrowingFromFloat32IsRoundToNearestEvenAtEveryLength) {
+  // astype(float32 -> float16/bfloat16) takes a SIMD path split across threads.
+  std::vector<float> f32 = float32_edge_values();
+  std::mt19937 rng(17);
+  while (f32.size() < (1u << 18) + 37) f32.push_back(float_of(static_cast<uint32_t>(rng())));
+  for (size_t n : {size_t{3}, size_t{29}, f32.size()}) {
+    array x(f32.data(), Shape{static_cast<int32_t>(n)});
+    auto h = values<float16_t>(astype(x, float16));
+    auto b = values<bfloat16_t>(astype(x, bfloat16));
+    for (size_t i = 0; i < n; ++i) {
+      if (std::isnan(f32[i])) {
+        ASSERT_TRUE(f16_is_nan(h[i].bits_) && bf16_is_nan(b[i].bits_)) << i;
+        ASSERT_EQ(h[i].bits_ >> 15, b[i].bits_ >> 15) << "nan sign " << i;
+        continue;
+      }
+      ASSERT_EQ(h[i].bits_, gcc_f16_bits(static_cast<_Float16>(f32[i]))) << f32[i];
+      ASSERT_EQ(b[i].bits_, bf16_ref_bits(f32[i])) << f32[i];
+    }
+  }
+}
+
+TEST(Half, ElementwiseOpsRoundOnceFromFloat32) {
+  // Half-precision elementwise ops compute in float32 blocks and round once: the result
+  // must equal the float32 computation rounded by the scalar conversion, for the dense,
+  // scalar-broadcast and strided access patterns.
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-4.0f, 4.0f);
+  const int n = 5000 + 3;
+  std::vector<float> av(n), bv(n);
+  for (auto& v : av) v = u(rng);
+  for (auto& v : bv) v = u(rng);
+  for (Dtype dt : {float16, bfloat16}) {
+    array a = astype(array(av.data(), Shape{n}), dt), b = astype(array(bv.data(), Shape{n}), dt);
+    std::vector<double> ad = test_utils::values(a), bd = test_utils::values(b);
+    auto round = [&](float v) {
+      return dt == float16 ? static_cast<double>(static_cast<float>(float16_t(v)))
+                           : static_cast<double>(static_cast<float>(bfloat16_t(v)));
+    };
+    auto check = [&](const array& got, auto f, const std::string& what) {
+      std::vector<double> g = test_utils::values(got);
+      ASSERT_EQ(g.size(), static_cast<size_t>(n)) << what;
+      for (int i = 0; i < n; ++i) {
+        ASSERT_EQ(g[i], f(i)) << what << " " << dtype_name(dt) << " element " << i;
+      }
+    };
+    check(
+        add(a, b), [&](int i) { return round(float(ad[i]) + float(bd[i])); }, "add");
+    check(
+        multiply(a, b), [&](int i) { return round(float(ad[i]) * float(bd[i])); }, "multiply");
+    // exp goes through the SIMD float32 exp (within 1 ulp there): allow one half-precision ulp.
+    std::vector<double> e = test_utils::values(exp(a));
+    for (int i = 0; i < n; ++i) {
+      double want = std::exp(ad[i]), ulp = std::ldexp(want, dt == float16 ? -10 : -7);
+      ASSERT_NEAR(e[i], want, ulp) << "exp " << dtype_name(dt) << " element " << i;
+    }
+    check(
+        add(a, take(b, 7)), [&](int i) { return round(float(ad[i]) + float(bd[7])); }, "vector-scalar");
+    check(
+        subtract(take(b, 3), a), [&](int i) { return round(float(bd[3]) - float(ad[i])); }, "scalar-vector");
+    check(
+        less(a, b), [&](int i) { return ad[i] < bd[i] ? 1.0 : 0.0; }, "less");
+    array r = reshape(slice(concatenate({a, b}), {0}, {2 * n}), {2, n});  // rows: a, b
+    check(
+        maximum(take(r, 0, 0), take(r, 1, 0)), [&](int i) { return std::max(ad[i], bd[i]); }, "maximum");
+  }
+}
+
 // ---------------------------------------------------------------- promotion
 
 namespace {

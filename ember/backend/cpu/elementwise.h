@@ -5,10 +5,12 @@
 //           so row-broadcast (M,N)+(N,) runs at contiguous speed.
 #pragma once
 
+#include <algorithm>
 #include <type_traits>
 
 #include "ember/array.h"
 #include "ember/backend/common/utils.h"
+#include "ember/backend/cpu/simd.h"
 #include "ember/scheduler.h"
 
 namespace ember::cpu {
@@ -16,6 +18,32 @@ namespace ember::cpu {
 /// float16/bfloat16 compute in float32; everything else in its own type.
 template <class T>
 using compute_t = std::conditional_t<std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>, float, T>;
+
+template <class T>
+inline constexpr bool is_half_v = std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>;
+
+/// Converts n half-precision values to float32 and back with SIMD (exact / round to nearest even).
+template <class T>
+void widen(const T* in, float* out, int64_t n) {
+  const auto* bits = reinterpret_cast<const uint16_t*>(in);
+  if constexpr (std::is_same_v<T, float16_t>) {
+    simd::f16_to_f32(bits, out, n);
+  } else {
+    simd::bf16_to_f32(bits, out, n);
+  }
+}
+template <class T>
+void narrow(const float* in, T* out, int64_t n) {
+  auto* bits = reinterpret_cast<uint16_t*>(out);
+  if constexpr (std::is_same_v<T, float16_t>) {
+    simd::f32_to_f16(in, bits, n);
+  } else {
+    simd::f32_to_bf16(in, bits, n);
+  }
+}
+
+/// Half-precision inner loops run in blocks: widen to float32, compute, narrow.
+inline constexpr int64_t kHalfBlock = 512;
 
 /// Integer + - * wrap around like NumPy's. Signed overflow is undefined in
 /// C++ (and uint16 * uint16 overflows `int` after promotion), so compute in an
@@ -98,6 +126,22 @@ void unary_kernel(const array& in, array& out, Op op) {
     return static_cast<U>(op(static_cast<C>(x)));
   };
   for_each_unary_row<T, U>(in, out, [&](const T* s, int64_t st, U* d, int64_t n) {
+    if constexpr (is_half_v<T>) {
+      if (st == 1) {
+        float x[kHalfBlock], y[kHalfBlock];
+        for (int64_t b = 0; b < n; b += kHalfBlock) {
+          int64_t m = std::min(kHalfBlock, n - b);
+          widen(s + b, x, m);
+          if constexpr (std::is_same_v<U, T>) {
+            for (int64_t i = 0; i < m; ++i) y[i] = static_cast<float>(op(x[i]));
+            narrow(y, d + b, m);
+          } else {
+            for (int64_t i = 0; i < m; ++i) d[b + i] = static_cast<U>(op(x[i]));
+          }
+        }
+        return;
+      }
+    }
     if (st == 1) {
       for (int64_t i = 0; i < n; ++i) d[i] = apply(s[i]);  // unit stride, so it vectorizes
     } else {
@@ -120,20 +164,52 @@ inline BinaryOpType binary_op_type(const array& a, const array& b) {
 }
 
 /// The three dense inner loops; `vectorized` ops may override them (see binary.cpp).
+/// Half types go through float32 blocks (a_scalar / b_scalar: that operand is one value).
 template <class T, class U, class Op>
 struct BinaryLoops {
+  template <bool a_scalar, bool b_scalar>
+  static void half_blocks(const T* a, const T* b, U* o, int64_t n, Op op) {
+    float x[kHalfBlock], y[kHalfBlock], r[kHalfBlock];
+    const float xs = static_cast<float>(a[0]), ys = static_cast<float>(b[0]);
+    for (int64_t s = 0; s < n; s += kHalfBlock) {
+      int64_t m = std::min(kHalfBlock, n - s);
+      if constexpr (!a_scalar) widen(a + s, x, m);
+      if constexpr (!b_scalar) widen(b + s, y, m);
+      for (int64_t i = 0; i < m; ++i) {
+        auto v = op(a_scalar ? xs : x[i], b_scalar ? ys : y[i]);
+        if constexpr (std::is_same_v<U, T>) {
+          r[i] = static_cast<float>(v);
+        } else {
+          o[s + i] = static_cast<U>(v);
+        }
+      }
+      if constexpr (std::is_same_v<U, T>) narrow(r, o + s, m);
+    }
+  }
   static void vv(const T* a, const T* b, U* o, int64_t n, Op op) {
-    for (int64_t i = 0; i < n; ++i) {
-      o[i] = static_cast<U>(op(static_cast<compute_t<T>>(a[i]), static_cast<compute_t<T>>(b[i])));
+    if constexpr (is_half_v<T>) {
+      half_blocks<false, false>(a, b, o, n, op);
+    } else {
+      for (int64_t i = 0; i < n; ++i) {
+        o[i] = static_cast<U>(op(static_cast<compute_t<T>>(a[i]), static_cast<compute_t<T>>(b[i])));
+      }
     }
   }
   static void sv(const T* a, const T* b, U* o, int64_t n, Op op) {
-    auto x = static_cast<compute_t<T>>(a[0]);
-    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<U>(op(x, static_cast<compute_t<T>>(b[i])));
+    if constexpr (is_half_v<T>) {
+      half_blocks<true, false>(a, b, o, n, op);
+    } else {
+      auto x = static_cast<compute_t<T>>(a[0]);
+      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<U>(op(x, static_cast<compute_t<T>>(b[i])));
+    }
   }
   static void vs(const T* a, const T* b, U* o, int64_t n, Op op) {
-    auto y = static_cast<compute_t<T>>(b[0]);
-    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<U>(op(static_cast<compute_t<T>>(a[i]), y));
+    if constexpr (is_half_v<T>) {
+      half_blocks<false, true>(a, b, o, n, op);
+    } else {
+      auto y = static_cast<compute_t<T>>(b[0]);
+      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<U>(op(static_cast<compute_t<T>>(a[i]), y));
+    }
   }
 };
 

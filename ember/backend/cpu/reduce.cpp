@@ -32,9 +32,6 @@ namespace ember {
 namespace cpu {
 namespace {
 
-template <class T>
-constexpr bool is_half_v = std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>;
-
 // Below this many elements of work a thread hand-off costs more than it saves.
 constexpr int64_t kReduceGrain = 1 << 15;
 // Width of the accumulator tile of column reductions: 16 KB of float accumulators,
@@ -147,7 +144,7 @@ partial_t<Op, A> row_run(const T* x, int64_t n, Op op) {
     auto acc = Op::template init<partial_t<Op, float>>();
     for (int64_t b = 0; b < n; b += kChunk) {
       int64_t m = std::min(kChunk, n - b);
-      for (int64_t i = 0; i < m; ++i) buf[i] = static_cast<float>(x[b + i]);
+      widen(x + b, buf, m);
       acc = op(acc, row_run<float, float>(buf, m, op));
     }
     return acc;

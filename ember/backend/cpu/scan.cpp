@@ -18,6 +18,7 @@
 
 #include "ember/allocator.h"
 #include "ember/backend/cpu/copy.h"
+#include "ember/backend/cpu/elementwise.h"
 #include "ember/backend/cpu/reduce_ops.h"
 #include "ember/primitives.h"
 #include "ember/scheduler.h"
@@ -34,8 +35,6 @@ constexpr int64_t kScanTile = 1024;
 // Rows at least this long are split across threads when there are fewer rows than threads.
 constexpr int64_t kScanBlockedMin = 1 << 16;
 
-template <class T>
-constexpr bool is_half_v = std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>;
 template <class T>
 using scan_acc_t = std::conditional_t<is_half_v<T>, float, T>;
 

@@ -23,6 +23,10 @@ void accumulate_min_f32(const float* in, float* acc, int64_t n);
 /// Widens float16 / bfloat16 (given as their bits) to float32, exactly (subnormals, inf, nan kept).
 void f16_to_f32(const uint16_t* in, float* out, int64_t n);
 void bf16_to_f32(const uint16_t* in, float* out, int64_t n);
+/// Narrows float32 to float16 / bfloat16 bits, rounding to nearest even (as float16_t and
+/// bfloat16_t do): subnormals, overflow to inf and nan (quieted) as the scalar conversions.
+void f32_to_f16(const float* in, uint16_t* out, int64_t n);
+void f32_to_bf16(const float* in, uint16_t* out, int64_t n);
 /// Name of the instruction set chosen at run time ("AVX2", "AVX3", ...).
 const char* target_name();
 

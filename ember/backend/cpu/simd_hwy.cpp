@@ -8,7 +8,9 @@
 #include <hwy/highway.h>
 
 #include <cmath>
+
 #include <limits>
+#include "ember/half.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace ember::cpu::simd::HWY_NAMESPACE {
@@ -165,6 +167,48 @@ HWY_INLINE void widen_to_f32(const uint16_t* in, float* out, int64_t n) {
 }
 
 void F16ToF32(const uint16_t* in, float* out, int64_t n) { widen_to_f32<hwy::float16_t>(in, out, n); }
+
+// float32 -> float16 bits, round to nearest even (subnormals, overflow to inf, nan kept).
+// x86 targets with F16C (AVX2 and up) convert in hardware; elsewhere each element goes
+// through float16_t, whose rounding the tests hold to GCC's _Float16.
+void F32ToF16(const float* in, uint16_t* out, int64_t n) {
+  int64_t i = 0;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  auto* dst = reinterpret_cast<hwy::float16_t*>(out);
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  for (; i + N <= n; i += N) hn::StoreU(hn::DemoteTo(dh, hn::LoadU(df, in + i)), dh, dst + i);
+#endif
+  for (; i < n; ++i) out[i] = ember::float16_t(in[i]).bits_;
+}
+
+// float32 -> bfloat16 bits, round to nearest even in integer lanes: add 0x7fff plus the
+// lowest kept bit, keep the top half; nan becomes a quiet nan of the same sign.
+void F32ToBF16(const float* in, uint16_t* out, int64_t n) {
+  const hn::ScalableTag<uint32_t> du;
+  const hn::Rebind<float, decltype(du)> df;
+  const hn::Rebind<int32_t, decltype(du)> di;
+  const hn::Rebind<uint16_t, decltype(du)> dh;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(du));
+  auto narrow = [&](auto v) {
+    auto bits = hn::BitCast(du, v);
+    auto lsb = hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1u));
+    auto rounded = hn::ShiftRight<16>(hn::Add(bits, hn::Add(hn::Set(du, 0x7fffu), lsb)));
+    auto quiet = hn::ShiftRight<16>(hn::Or(bits, hn::Set(du, 0x400000u)));
+    // Every lane is below 2^16 now: the signed-to-unsigned 16-bit demotion keeps it as is.
+    return hn::DemoteTo(dh, hn::BitCast(di, hn::IfThenElse(hn::RebindMask(du, hn::IsNaN(v)), quiet, rounded)));
+  };
+  int64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(narrow(hn::LoadU(df, in + i)), dh, out + i);
+  if (i < n) {
+    HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)] = {};
+    HWY_ALIGN uint16_t res[HWY_MAX_BYTES / sizeof(float)];
+    for (int64_t j = i; j < n; ++j) buf[j - i] = in[j];
+    hn::Store(narrow(hn::Load(df, buf)), dh, res);
+    for (int64_t j = i; j < n; ++j) out[j] = res[j - i];
+  }
+}
 void BF16ToF32(const uint16_t* in, float* out, int64_t n) { widen_to_f32<hwy::bfloat16_t>(in, out, n); }
 
 }  // namespace ember::cpu::simd::HWY_NAMESPACE
@@ -185,6 +229,8 @@ HWY_EXPORT(AccumulateMaxF32);
 HWY_EXPORT(AccumulateMinF32);
 HWY_EXPORT(F16ToF32);
 HWY_EXPORT(BF16ToF32);
+HWY_EXPORT(F32ToF16);
+HWY_EXPORT(F32ToBF16);
 
 void exp_f32(const float* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(ExpF32)(in, out, n); }
 void sigmoid_f32(const float* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(SigmoidF32)(in, out, n); }
@@ -197,6 +243,9 @@ void accumulate_min_f32(const float* in, float* acc, int64_t n) { HWY_DYNAMIC_DI
 
 void f16_to_f32(const uint16_t* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(F16ToF32)(in, out, n); }
 void bf16_to_f32(const uint16_t* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(BF16ToF32)(in, out, n); }
+
+void f32_to_f16(const float* in, uint16_t* out, int64_t n) { HWY_DYNAMIC_DISPATCH(F32ToF16)(in, out, n); }
+void f32_to_bf16(const float* in, uint16_t* out, int64_t n) { HWY_DYNAMIC_DISPATCH(F32ToBF16)(in, out, n); }
 
 const char* target_name() { return hwy::TargetName(hwy::SupportedAndGeneratedTargets()[0]); }
 

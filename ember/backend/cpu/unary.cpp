@@ -257,6 +257,26 @@ void simd_unary_f32(const array& in, array& out, void (*kernel)(const float*, fl
   });
 }
 
+// The same for float16/bfloat16: blocks widened to float32, the SIMD kernel, narrowed back.
+template <class T>
+void simd_unary_half(const array& in, array& out, void (*kernel)(const float*, float*, int64_t)) {
+  alloc_like(in, out);
+  if (in.size() == 0) return;
+  for_each_unary_row<T, T>(in, out, [kernel](const T* s, int64_t st, T* d, int64_t n) {
+    float buf[kHalfBlock];
+    for (int64_t b = 0; b < n; b += kHalfBlock) {
+      int64_t m = std::min(kHalfBlock, n - b);
+      if (st == 1) {
+        widen(s + b, buf, m);
+      } else {
+        for (int64_t i = 0; i < m; ++i) buf[i] = static_cast<float>(s[(b + i) * st]);
+      }
+      kernel(buf, buf, m);
+      narrow(buf, d + b, m);
+    }
+  });
+}
+
 }  // namespace
 }  // namespace cpu
 
@@ -278,10 +298,15 @@ bool Unary::is_equivalent(const Primitive& other) const {
 void Unary::eval_cpu(const std::vector<array>& inputs, array& out) {
   using namespace cpu;
   const array& in = inputs[0];
-  // float32 exp and sigmoid always take the SIMD kernels, whatever the layout,
+  // float32 (and half-precision) exp and sigmoid always take the SIMD kernels, whatever the layout,
   // so an element's result doesn't depend on how its array is strided.
   if (in.dtype() == float32 && (op_ == UnaryOp::Exp || op_ == UnaryOp::Sigmoid)) {
     return simd_unary_f32(in, out, op_ == UnaryOp::Exp ? simd::exp_f32 : simd::sigmoid_f32);
+  }
+  if ((in.dtype() == float16 || in.dtype() == bfloat16) && (op_ == UnaryOp::Exp || op_ == UnaryOp::Sigmoid)) {
+    auto kernel = op_ == UnaryOp::Exp ? simd::exp_f32 : simd::sigmoid_f32;
+    return in.dtype() == float16 ? simd_unary_half<float16_t>(in, out, kernel)
+                                 : simd_unary_half<bfloat16_t>(in, out, kernel);
   }
   switch (op_) {
     case UnaryOp::Abs:

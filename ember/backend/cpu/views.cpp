@@ -24,7 +24,7 @@ void AsType::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array& in = inputs[0];
   if (in.flags().contiguous && in.data_size() == in.size()) {
     // Keep the input's (dense) layout; convert the flat buffer in chunks across the pool,
-    // with SIMD for the half-precision widenings (weights loaded as float16/bfloat16).
+    // with SIMD between float32 and the half types (weights are loaded and kept in them).
     cpu::alloc_like(in, out);
     const char* src = in.data<char>();
     char* dst = out.data<char>();
@@ -37,6 +37,10 @@ void AsType::eval_cpu(const std::vector<array>& inputs, array& out) {
         cpu::simd::f16_to_f32(half, f, e - b);
       } else if (from == bfloat16 && to == float32) {
         cpu::simd::bf16_to_f32(half, f, e - b);
+      } else if (from == float32 && (to == float16 || to == bfloat16)) {
+        const float* fs = reinterpret_cast<const float*>(src) + b;
+        uint16_t* hd = reinterpret_cast<uint16_t*>(dst) + b;
+        (to == float16 ? cpu::simd::f32_to_f16 : cpu::simd::f32_to_bf16)(fs, hd, e - b);
       } else {
         convert_elements(src + b * isz, from, dst + b * osz, to, static_cast<size_t>(e - b));
       }
