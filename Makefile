@@ -9,13 +9,14 @@ deps:
 	@scripts/install-deps
 
 configure: deps
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_PYTHON=ON $(CMAKE_FLAGS) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@PYTHONPATH=$(BUILD)/python python3 -m pytest -q python/tests
 
 # The file loaders' tests and malformed-file battery under AddressSanitizer and
 # UBSan, in their own Debug build (only the library and those tests are built).

@@ -348,8 +348,10 @@ Plan make_plan(const array& a, const std::vector<Index>& idx, const char* op) {
                             " dimensions: " + std::to_string(consumed) + " were given");
   }
   std::vector<Index::Variant> entries;
+  int ellipsis_at = -1;  // where the ellipsis was in `entries`: it separates index arrays even when empty
   for (const auto& e : idx) {
     if (std::holds_alternative<idx::Ellipsis>(e.value())) {
+      ellipsis_at = static_cast<int>(entries.size());
       for (int i = 0; i < nd - consumed; ++i) entries.emplace_back(idx::Slice{});
     } else {
       entries.push_back(e.value());
@@ -415,7 +417,8 @@ Plan make_plan(const array& a, const std::vector<Index>& idx, const char* op) {
   for (int e : p.array_entries) arrays.push_back(p.arrays[e]);
   p.ishape = broadcast_index_shape(arrays, op);
   const auto& ae = p.array_entries;
-  p.adjacent = ae.empty() || ae.back() - ae.front() == static_cast<int>(ae.size()) - 1;
+  p.adjacent = ae.empty() || (ae.back() - ae.front() == static_cast<int>(ae.size()) - 1 &&
+                              !(ellipsis_at > ae.front() && ellipsis_at <= ae.back()));
   // The non-array entries' dims in order, with the index dims first or in place of the first array entry.
   for (size_t e = 0; e < p.kind.size(); ++e) {
     if (!ae.empty() && static_cast<int>(e) == ae.front()) {

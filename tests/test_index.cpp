@@ -444,6 +444,7 @@ TEST(Index, IndexMatchesNumpy) {
       {{i1, newaxis, i3}, "i1, None, i3"},
       {{i1, i1, i1, 1}, "i1, i1, i1, 1"},
       {{S{1, 4}, i1, ellipsis, 2}, "1:4, i1, ..., 2"},
+      {{S{std::nullopt, 2}, i1, ellipsis, i2, 1}, ":2, i1, ..., i2, 1"},  // an empty ellipsis still separates
       {{0, 0, 0, 0}, "0, 0, 0, 0"},
   };
   std::vector<std::string> exprs;
