@@ -9,6 +9,8 @@
 #include <sstream>
 #include <unordered_set>
 
+#include <optional>
+
 #include "ember/backend/gpu.h"
 #include "ember/primitives.h"
 #include "ember/scheduler.h"
@@ -104,7 +106,15 @@ std::vector<array> topo_sort(const std::vector<array>& outputs) {
   return tape;
 }
 
-void schedule(const std::vector<array>& outputs) {
+// A task eval() runs in its own thread instead of handing it to the stream's worker.
+struct Claimed {
+  Stream stream;
+  std::function<void()> task;
+};
+
+// Sorts and submits the graph. With `claim_last` (a caller that waits for the result), the
+// last task, when it is for an idle CPU stream, is returned to run inline rather than queued.
+std::optional<Claimed> schedule(const std::vector<array>& outputs, bool claim_last) {
   // One lock around sorting and submission: concurrent evals from several
   // threads neither schedule a shared node twice nor reuse a sequence number.
   static std::mutex submit_mu;
@@ -114,7 +124,7 @@ void schedule(const std::vector<array>& outputs) {
     print_graph(std::cerr, outputs);
   }
   std::vector<array> tape = topo_sort(outputs);
-  if (tape.empty()) return;
+  if (tape.empty()) return std::nullopt;
 
   // Split the tape into runs of consecutive nodes on the same stream. Each
   // run depends only on earlier runs, so waiting across streams can't deadlock.
@@ -135,7 +145,7 @@ void schedule(const std::vector<array>& outputs) {
     }
     auto nodes = std::make_shared<std::vector<array>>(std::move(t.nodes));
     bool keep_graph = detail::is_tracing();
-    scheduler::enqueue(t.stream, [nodes, keep_graph]() {
+    std::function<void()> task = [nodes, keep_graph]() {
       for (auto& a : *nodes) {
         array node = std::move(a);  // the tape lets go, so inputs may be donated
         std::vector<array> outs = node.outputs();
@@ -143,8 +153,16 @@ void schedule(const std::vector<array>& outputs) {
         run_node(*prim, outs);
         if (!keep_graph) node.detach();
       }
-    });
+    };
+    bool last = &t == &tasks.back();
+    if (claim_last && last && t.stream.device == Device::cpu) {
+      scheduler::enqueue_or_claim(t.stream, task);
+      if (task) return Claimed{t.stream, std::move(task)};
+    } else {
+      scheduler::enqueue(t.stream, std::move(task));
+    }
   }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -161,10 +179,12 @@ bool is_tracing() { return tracing_depth.load() > 0; }
 
 }  // namespace detail
 
-void async_eval(std::vector<array> outputs) { schedule(outputs); }
+void async_eval(std::vector<array> outputs) { schedule(outputs, false); }
 
 void eval(std::vector<array> outputs) {
-  schedule(outputs);
+  // A small graph on an idle CPU stream runs right here (after the submit lock is released):
+  // handing it to the worker thread and waiting costs more than most small ops.
+  if (auto claimed = schedule(outputs, true)) scheduler::run_claimed(claimed->stream, std::move(claimed->task));
   for (auto& o : outputs) o.wait();
 }
 

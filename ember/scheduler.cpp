@@ -40,6 +40,28 @@ class StreamWorker {
     return seq;
   }
 
+  // See scheduler::enqueue_or_claim.
+  uint64_t enqueue_or_claim(std::function<void()>& task) {
+    uint64_t seq;
+    {
+      std::unique_lock lk(mu_);
+      seq = ++submitted_;
+      if (queue_.empty() && !running_) {
+        running_ = true;  // the worker leaves the stream alone until run_claimed finishes
+        return seq;
+      }
+      queue_.push_back(std::move(task));
+    }
+    task = nullptr;
+    cv_.notify_one();
+    return seq;
+  }
+
+  void run_claimed(std::function<void()> task) {
+    execute(task);
+    cv_.notify_one();  // tasks queued meanwhile were waiting for the stream
+  }
+
   uint64_t next_seq() {
     std::unique_lock lk(mu_);
     return submitted_ + 1;
@@ -68,24 +90,31 @@ class StreamWorker {
       std::function<void()> task;
       {
         std::unique_lock lk(mu_);
-        cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+        cv_.wait(lk, [&] { return (stop_ && !running_) || (!queue_.empty() && !running_); });
         if (queue_.empty()) return;  // stop requested and drained
         task = std::move(queue_.front());
         queue_.pop_front();
+        running_ = true;
       }
-      // Tasks catch their own kernel errors; this guard keeps the worker alive
-      // if something unexpected escapes.
-      try {
-        task();
-      } catch (...) {
-      }
-      task = nullptr;  // release captured arrays before signalling completion
-      {
-        std::unique_lock lk(mu_);
-        completed_.fetch_add(1, std::memory_order_acq_rel);
-      }
-      done_cv_.notify_all();
+      execute(task);
     }
+  }
+
+  // Runs one task (the stream is reserved: running_), then marks it complete.
+  void execute(std::function<void()>& task) {
+    // Tasks catch their own kernel errors; this guard keeps the stream alive
+    // if something unexpected escapes.
+    try {
+      task();
+    } catch (...) {
+    }
+    task = nullptr;  // release captured arrays before signalling completion
+    {
+      std::unique_lock lk(mu_);
+      running_ = false;
+      completed_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    done_cv_.notify_all();
   }
 
   std::mutex mu_;
@@ -95,6 +124,7 @@ class StreamWorker {
   uint64_t submitted_ = 0;
   std::atomic<uint64_t> completed_{0};
   bool stop_ = false;
+  bool running_ = false;  // a task is executing, on the worker or claimed by a caller
   std::thread thread_;
 };
 
@@ -221,6 +251,14 @@ namespace scheduler {
 
 uint64_t enqueue(const Stream& s, std::function<void()> task) {
   return registry().worker(s.index).enqueue(std::move(task));
+}
+
+uint64_t enqueue_or_claim(const Stream& s, std::function<void()>& task) {
+  return registry().worker(s.index).enqueue_or_claim(task);
+}
+
+void run_claimed(const Stream& s, std::function<void()> task) {
+  registry().worker(s.index).run_claimed(std::move(task));
 }
 
 uint64_t next_seq(const Stream& s) { return registry().worker(s.index).next_seq(); }

@@ -15,6 +15,13 @@ namespace ember::scheduler {
 /// Submits `task` to stream `s`; returns its sequence number there. Tasks on a
 /// stream run in submission order on the stream's worker thread.
 uint64_t enqueue(const Stream& s, std::function<void()> task);
+/// Like enqueue, for a caller about to block on the result: when the stream is idle (no task
+/// queued or running), the task is not queued but stays in `task`, the stream is reserved
+/// for it, and the caller must run it with run_claimed (saving the hand-off to the worker
+/// thread). Otherwise the task is queued and `task` is left empty.
+uint64_t enqueue_or_claim(const Stream& s, std::function<void()>& task);
+/// Runs a task claimed by enqueue_or_claim in the calling thread and releases the stream.
+void run_claimed(const Stream& s, std::function<void()> task);
 /// The sequence number the next enqueue on `s` will get.
 uint64_t next_seq(const Stream& s);
 /// Blocks until the task with sequence number `seq` on stream `stream_index` finished.

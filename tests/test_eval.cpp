@@ -137,6 +137,39 @@ TEST(Eval, ManyThreadsEvaluateIndependentGraphs) {
   EXPECT_EQ(good.load(), 4);
 }
 
+TEST(Eval, InlineAndQueuedTasksKeepStreamOrder) {
+  // eval() runs a task on an idle CPU stream in the calling thread; tasks queued meanwhile
+  // (async_eval from other threads, other streams feeding this one) must still run in
+  // order and see finished inputs. Each thread builds chains that alternate streams and
+  // mixes eval with async_eval; every result is checked.
+  Stream side = new_stream(Device::cpu);
+  std::vector<std::thread> ts;
+  std::atomic<int> good{0};
+  const int threads = 4, rounds = 300;
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < rounds; ++i) {
+        array x(static_cast<float>(t));
+        array y = add(x, array(1.0f), side);         // on the side stream
+        array z = multiply(y, array(2.0f));          // back on the default stream
+        std::vector<array> chain{z};
+        for (int k = 0; k < 5; ++k) chain.push_back(add(chain.back(), array(1.0f)));
+        if (i % 3 == 0) {
+          async_eval({chain.back()});
+          chain.back().wait();
+        } else {
+          eval({chain.back()});
+        }
+        if (chain.back().item<float>() == 2.0f * (t + 1) + 5.0f) ++good;
+      }
+    });
+  }
+  for (auto& th : ts) th.join();
+  EXPECT_EQ(good.load(), threads * rounds);
+  synchronize(side);
+  synchronize();
+}
+
 TEST(Eval, MultiOutputSiblings) {
   auto qr = divmod(array({7, -7, 9}), array({2, 2, -4}));
   ASSERT_EQ(qr.size(), 2u);
