@@ -1,6 +1,9 @@
 // ember.core save / load: .npy, .npz, .safetensors and .gguf, as mlx.core.
-// Paths only (MLX also takes file objects).
+// Paths only (MLX also takes file objects). GGUF metadata converts as MLX's does.
 #include <nanobind/stl/unordered_map.h>
+
+#include <memory>
+#include <variant>
 
 #include "common.h"
 
@@ -37,6 +40,100 @@ std::unordered_map<std::string, array> named_arrays(const nb::args& args, const 
   }
   return out;
 }
+// ---- GGUF metadata <-> Python, as mlx.core: numbers become arrays (0-d, or 1-d for a
+// GGUF array), strings str, string arrays lists of str.
+
+template <class T>
+array numbers_of(const std::vector<GGUFValue>& vs) {
+  // Through a plain buffer: std::vector<bool> has no data().
+  std::unique_ptr<T[]> v(new T[vs.size()]);
+  for (size_t i = 0; i < vs.size(); ++i) v[i] = vs[i].get<T>();
+  return array(v.get(), Shape{static_cast<int32_t>(vs.size())});
+}
+
+nb::object from_gguf(const GGUFValue& v) {
+  return std::visit(
+      [&](const auto& x) -> nb::object {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return nb::str(x.c_str(), x.size());
+        } else if constexpr (std::is_same_v<T, GGUFArray>) {
+          switch (x.type) {
+            case GGUFType::uint8:
+              return nb::cast(numbers_of<uint8_t>(x.values));
+            case GGUFType::int8:
+              return nb::cast(numbers_of<int8_t>(x.values));
+            case GGUFType::uint16:
+              return nb::cast(numbers_of<uint16_t>(x.values));
+            case GGUFType::int16:
+              return nb::cast(numbers_of<int16_t>(x.values));
+            case GGUFType::uint32:
+              return nb::cast(numbers_of<uint32_t>(x.values));
+            case GGUFType::int32:
+              return nb::cast(numbers_of<int32_t>(x.values));
+            case GGUFType::float32:
+              return nb::cast(numbers_of<float>(x.values));
+            case GGUFType::bool_:
+              return nb::cast(numbers_of<bool>(x.values));
+            case GGUFType::uint64:
+              return nb::cast(numbers_of<uint64_t>(x.values));
+            case GGUFType::int64:
+              return nb::cast(numbers_of<int64_t>(x.values));
+            case GGUFType::float64:
+              return nb::cast(numbers_of<double>(x.values));
+            default: {  // strings and nested arrays: a list
+              nb::list l;
+              for (const auto& e : x.values) l.append(from_gguf(e));
+              return l;
+            }
+          }
+        } else {
+          return nb::cast(array(x));
+        }
+      },
+      v.value);
+}
+
+GGUFValue scalar_of(const array& a) {
+  array x = a;
+  x.eval();
+  return dispatch_dtype(x.dtype(), [&](auto t) -> GGUFValue {
+    using T = decltype(t);
+    if constexpr (std::is_same_v<T, uint8_t> || std::is_same_v<T, int8_t> || std::is_same_v<T, uint16_t> ||
+                  std::is_same_v<T, int16_t> || std::is_same_v<T, uint32_t> || std::is_same_v<T, int32_t> ||
+                  std::is_same_v<T, float> || std::is_same_v<T, bool> || std::is_same_v<T, uint64_t> ||
+                  std::is_same_v<T, int64_t> || std::is_same_v<T, double>) {
+      return GGUFValue(x.item<T>());
+    } else {
+      throw std::invalid_argument("[save_gguf] metadata arrays of dtype " + dtype_name(x.dtype()) +
+                                  " have no GGUF type");
+    }
+  });
+}
+
+GGUFValue to_gguf(const std::string& key, nb::handle v) {
+  if (PyUnicode_Check(v.ptr())) return GGUFValue(nb::cast<std::string>(v));
+  if (PyList_Check(v.ptr()) && nb::len(v) > 0 && PyUnicode_Check(nb::borrow<nb::list>(v)[0].ptr())) {
+    GGUFArray arr{GGUFType::string, {}};
+    for (auto e : nb::borrow<nb::list>(v)) {
+      if (!PyUnicode_Check(e.ptr()))
+        throw std::invalid_argument("[save_gguf] metadata '" + key + "': a list must hold only strings");
+      arr.values.emplace_back(nb::cast<std::string>(e));
+    }
+    return GGUFValue(std::move(arr));
+  }
+  array a = to_array(v);
+  if (a.ndim() == 0) return scalar_of(a);
+  if (a.ndim() != 1) {
+    throw std::invalid_argument("[save_gguf] metadata '" + key + "' must be 0-d or 1-d, got shape " +
+                                shape_to_string(a.shape()));
+  }
+  GGUFArray arr;
+  arr.type = a.size() ? scalar_of(take(a, 0)).type() : scalar_of(array(0, a.dtype())).type();
+  for (int i = 0; i < a.shape(0); ++i) arr.values.push_back(scalar_of(take(a, i)));
+  return GGUFValue(std::move(arr));
+}
+
 }  // namespace
 
 void init_io(nb::module_& m) {
@@ -65,19 +162,28 @@ void init_io(nb::module_& m) {
       "file"_a, "arrays"_a, "metadata"_a = nb::none(), "Saves a dict of arrays (and string metadata) as .safetensors.");
   m.def(
       "save_gguf",
-      [](nb::handle file, std::unordered_map<std::string, ArrayLike> arrays) {
+      [](nb::handle file, std::unordered_map<std::string, ArrayLike> arrays, std::optional<nb::dict> metadata) {
         std::unordered_map<std::string, array> a;
         for (auto& [k, v] : arrays) a.emplace(k, v.get());
-        save_gguf(path_of(file), a);
+        std::unordered_map<std::string, GGUFValue> md;
+        if (metadata) {
+          for (auto [k, v] : *metadata) {
+            std::string key = nb::cast<std::string>(k);
+            md.emplace(key, to_gguf(key, v));
+          }
+        }
+        save_gguf(path_of(file), a, md);
       },
-      "file"_a, "arrays"_a, "Saves a dict of float32/float16/bfloat16 arrays as GGUF (metadata not bound yet).");
+      "file"_a, "arrays"_a, "metadata"_a = nb::none(),
+      "Saves a dict of float32/float16/bfloat16 arrays as GGUF, with metadata values that are str, lists of str, "
+      "or 0-d / 1-d arrays (numbers).");
   m.def(
       "load",
       [](nb::handle file, std::optional<std::string> format, bool return_metadata) -> nb::object {
         std::string path = path_of(file);
         std::string fmt = format.value_or(extension(path));
         if (fmt == "npy") {
-          if (return_metadata) throw std::invalid_argument("[load] metadata is only returned for safetensors");
+          if (return_metadata) throw std::invalid_argument("[load] metadata is only returned for safetensors and gguf");
           return nb::cast(load(path));
         }
         if (fmt == "safetensors") {
@@ -87,9 +193,15 @@ void init_io(nb::module_& m) {
           for (auto& [k, v] : meta) md[k.c_str()] = v;
           return nb::make_tuple(to_dict(arrays), md);
         }
-        if (return_metadata) throw std::invalid_argument("[load] metadata is only returned for safetensors");
+        if (fmt == "gguf") {
+          GGUFLoad g = load_gguf(path);
+          if (!return_metadata) return to_dict(g.arrays);
+          nb::dict md;
+          for (auto& [k, v] : g.metadata) md[k.c_str()] = from_gguf(v);
+          return nb::make_tuple(to_dict(g.arrays), md);
+        }
+        if (return_metadata) throw std::invalid_argument("[load] metadata is only returned for safetensors and gguf");
         if (fmt == "npz") return to_dict(load_npz(path));
-        if (fmt == "gguf") return to_dict(load_gguf(path).arrays);
         throw std::invalid_argument("[load] unknown format '" + fmt + "' (npy, npz, safetensors or gguf)");
       },
       "file"_a, "format"_a = nb::none(), "return_metadata"_a = false,

@@ -121,3 +121,57 @@ def test_load_errors(tmp_path):
         mx.load(str(tmp_path / "x.txt"))
     with pytest.raises(TypeError):
         mx.save(123, mx.ones((1,)))
+
+
+def test_gguf_metadata_round_trip_and_against_gguf_py(tmp_path, rng):
+    # As mlx.core: numbers are arrays (0-d, or 1-d for a GGUF array), strings str,
+    # string arrays lists of str; values keep their dtype.
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    meta = {
+        "general.name": "tiny",
+        "tokenizer.ggml.tokens": ["<s>", "a", "bc"],
+        "llama.context_length": mx.array(2048, dtype=mx.uint32),
+        "llama.rope.freq_base": mx.array(10000.5),
+        "scores": mx.array([0.5, -1.0, 2.0]),
+        "ids": mx.array([3, -4], dtype=mx.int64),
+        "flag": mx.array(True),
+    }
+    path = str(tmp_path / "meta.gguf")
+    mx.save_gguf(path, {"w": mx.array(x)}, meta)
+    arrays, got = mx.load(path, return_metadata=True)
+    np.testing.assert_array_equal(np.array(arrays["w"]), x)
+    assert got["general.name"] == "tiny" and got["tokenizer.ggml.tokens"] == ["<s>", "a", "bc"]
+    for k in ("llama.context_length", "llama.rope.freq_base", "scores", "ids", "flag"):
+        assert got[k].dtype == meta[k].dtype and got[k].shape == meta[k].shape, k
+        np.testing.assert_array_equal(np.array(got[k]), np.array(meta[k]))
+    # An independent reader (gguf-py, from llama.cpp) sees the same fields and tensor.
+    gguf = pytest.importorskip("gguf")
+    reader = gguf.GGUFReader(path)
+    fields = reader.fields
+    name = fields["general.name"]
+    assert bytes(name.parts[name.data[0]]).decode() == "tiny"
+    ctx = fields["llama.context_length"]
+    assert int(ctx.parts[ctx.data[0]][0]) == 2048
+    scores = fields["scores"]
+    assert [float(scores.parts[i][0]) for i in scores.data] == [0.5, -1.0, 2.0]
+    np.testing.assert_array_equal(np.asarray(reader.tensors[0].data).reshape(2, 3), x)
+    # And a file gguf-py wrote loads with its metadata.
+    theirs = str(tmp_path / "theirs.gguf")
+    w = gguf.GGUFWriter(theirs, "llama")
+    w.add_uint32("llama.block_count", 7)
+    w.add_string("general.name", "theirs")
+    w.add_array("tokenizer.ggml.scores", [1.5, 2.5])
+    w.add_tensor("t", x)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    arrays, got = mx.load(theirs, return_metadata=True)
+    assert got["general.name"] == "theirs" and got["general.architecture"] == "llama"
+    assert got["llama.block_count"].dtype == mx.uint32 and got["llama.block_count"].item() == 7
+    np.testing.assert_array_equal(np.array(got["tokenizer.ggml.scores"]), np.array([1.5, 2.5], dtype=np.float32))
+    np.testing.assert_array_equal(np.array(arrays["t"]), x)
+    with pytest.raises(ValueError, match="must be 0-d or 1-d"):
+        mx.save_gguf(str(tmp_path / "bad.gguf"), {"w": mx.array(x)}, {"m": mx.zeros((2, 2))})
+    with pytest.raises(ValueError, match="metadata is only returned for safetensors and gguf"):
+        mx.load(str(tmp_path / "x.npz"), return_metadata=True)
