@@ -1,8 +1,16 @@
 // ember.core save / load: .npy, .npz, .safetensors and .gguf, as mlx.core.
-// Paths only (MLX also takes file objects). GGUF metadata converts as MLX's does.
+// Paths or binary file objects (through a temporary file). GGUF metadata converts as MLX's does.
 #include <nanobind/stl/unordered_map.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <optional>
 #include <variant>
 
 #include "common.h"
@@ -10,10 +18,48 @@
 namespace ember::py {
 
 namespace {
+bool is_path(nb::handle file) { return PyUnicode_Check(file.ptr()) || nb::hasattr(file, "__fspath__"); }
+
 std::string path_of(nb::handle file) {
   if (PyUnicode_Check(file.ptr())) return nb::cast<std::string>(file);
   if (nb::hasattr(file, "__fspath__")) return nb::cast<std::string>(file.attr("__fspath__")());
-  throw nb::type_error("[save/load] file must be a path (str or os.PathLike); file objects are not supported yet");
+  throw nb::type_error("[save/load] file must be a path (str or os.PathLike) or a binary file object");
+}
+
+// A temporary file named *.<ext>, removed when this goes away. The C++ writers and loaders
+// work on paths (the loaders memory-map), so file objects go through one; a mapping made
+// from it stays valid after the name is removed.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& ext) {
+    std::string templ = (std::filesystem::temp_directory_path() / "ember-io-XXXXXX").string() + "." + ext;
+    std::vector<char> buf(templ.begin(), templ.end());
+    buf.push_back('\0');
+    int fd = mkstemps(buf.data(), static_cast<int>(ext.size() + 1));
+    if (fd < 0) throw std::runtime_error("[save/load] cannot create a temporary file in " + templ);
+    close(fd);
+    path_ = buf.data();
+  }
+  ~TempFile() { std::remove(path_.c_str()); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Runs `write(path)` on the file's path, or for a file object on a temporary file whose
+// bytes then go to file.write().
+template <class F>
+void save_to(nb::handle file, const char* ext, F&& write) {
+  if (is_path(file)) return write(path_of(file));
+  if (!nb::hasattr(file, "write")) path_of(file);  // throws the TypeError
+  TempFile tmp(ext);
+  write(tmp.path());
+  std::ifstream in(tmp.path(), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  file.attr("write")(nb::bytes(bytes.data(), bytes.size()));
 }
 
 std::string extension(const std::string& path) {
@@ -138,17 +184,22 @@ GGUFValue to_gguf(const std::string& key, nb::handle v) {
 
 void init_io(nb::module_& m) {
   m.def(
-      "save", [](nb::handle file, const ArrayLike& arr) { save(path_of(file), arr); }, "file"_a, "arr"_a,
-      "Saves an array as a NumPy .npy file ('.npy' is appended when missing).");
+      "save",
+      [](nb::handle file, const ArrayLike& arr) { save_to(file, "npy", [&](const std::string& p) { save(p, arr); }); },
+      "file"_a, "arr"_a, "Saves an array as a NumPy .npy file ('.npy' is appended when missing).");
   m.def(
       "savez",
-      [](nb::handle file, nb::args args, nb::kwargs kwargs) { savez(path_of(file), named_arrays(args, kwargs)); },
+      [](nb::handle file, nb::args args, nb::kwargs kwargs) {
+        auto arrays = named_arrays(args, kwargs);
+        save_to(file, "npz", [&](const std::string& p) { savez(p, arrays); });
+      },
       "file"_a, "args"_a, "kwargs"_a,
       "Saves arrays in an uncompressed .npz archive (positional ones as arr_0, arr_1, ...).");
   m.def(
       "savez_compressed",
       [](nb::handle file, nb::args args, nb::kwargs kwargs) {
-        savez_compressed(path_of(file), named_arrays(args, kwargs));
+        auto arrays = named_arrays(args, kwargs);
+        save_to(file, "npz", [&](const std::string& p) { savez_compressed(p, arrays); });
       },
       "file"_a, "args"_a, "kwargs"_a, "Saves arrays in a deflate-compressed .npz archive.");
   m.def(
@@ -157,7 +208,8 @@ void init_io(nb::module_& m) {
          std::optional<std::unordered_map<std::string, std::string>> metadata) {
         std::unordered_map<std::string, array> a;
         for (auto& [k, v] : arrays) a.emplace(k, v.get());
-        save_safetensors(path_of(file), a, metadata.value_or(std::unordered_map<std::string, std::string>{}));
+        auto md = metadata.value_or(std::unordered_map<std::string, std::string>{});
+        save_to(file, "safetensors", [&](const std::string& p) { save_safetensors(p, a, md); });
       },
       "file"_a, "arrays"_a, "metadata"_a = nb::none(), "Saves a dict of arrays (and string metadata) as .safetensors.");
   m.def(
@@ -172,7 +224,7 @@ void init_io(nb::module_& m) {
             md.emplace(key, to_gguf(key, v));
           }
         }
-        save_gguf(path_of(file), a, md);
+        save_to(file, "gguf", [&](const std::string& p) { save_gguf(p, a, md); });
       },
       "file"_a, "arrays"_a, "metadata"_a = nb::none(),
       "Saves a dict of float32/float16/bfloat16 arrays as GGUF, with metadata values that are str, lists of str, "
@@ -180,8 +232,26 @@ void init_io(nb::module_& m) {
   m.def(
       "load",
       [](nb::handle file, std::optional<std::string> format, bool return_metadata) -> nb::object {
-        std::string path = path_of(file);
-        std::string fmt = format.value_or(extension(path));
+        // A file object is read whole into a temporary file of the format's extension.
+        std::optional<TempFile> tmp;
+        std::string path, fmt;
+        if (is_path(file)) {
+          path = path_of(file);
+          fmt = format.value_or(extension(path));
+        } else {
+          if (!nb::hasattr(file, "read")) path_of(file);  // throws the TypeError
+          std::string name = nb::hasattr(file, "name") && PyUnicode_Check(file.attr("name").ptr())
+                                 ? nb::cast<std::string>(file.attr("name"))
+                                 : std::string();
+          fmt = format.value_or(extension(name));
+          if (fmt.empty()) throw std::invalid_argument("[load] give format= to load from a file object without a name");
+          nb::bytes data = nb::cast<nb::bytes>(file.attr("read")());
+          tmp.emplace(fmt);
+          std::ofstream out(tmp->path(), std::ios::binary);
+          out.write(static_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+          if (!out) throw std::runtime_error("[load] cannot write the temporary file " + tmp->path());
+          path = tmp->path();
+        }
         if (fmt == "npy") {
           if (return_metadata) throw std::invalid_argument("[load] metadata is only returned for safetensors and gguf");
           return nb::cast(load(path));
