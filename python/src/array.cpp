@@ -69,6 +69,22 @@ void def_unary(nb::class_<array>& c, const char* name, F fn, const char* doc) {
 
 }  // namespace
 
+// The buffer protocol (memoryview(a), bytes(a), ...): the evaluated array exported
+// through the NumPy view __array__ gives (read-only; bfloat16 as float32), which the
+// Py_buffer keeps alive.
+int array_getbuffer(PyObject* self, Py_buffer* view, int flags) {
+  try {
+    nb::object np = to_numpy(nb::cast<const array&>(nb::handle(self)));
+    return PyObject_GetBuffer(np.ptr(), view, flags);
+  } catch (const std::exception& e) {
+    view->obj = nullptr;
+    PyErr_SetString(PyExc_BufferError, e.what());
+    return -1;
+  }
+}
+
+PyType_Slot array_slots[] = {{Py_bf_getbuffer, reinterpret_cast<void*>(array_getbuffer)}, {0, nullptr}};
+
 void init_array(nb::module_& m) {
   nb::class_<ArrayAtIndices>(m, "ArrayAtIndices", "The positions `a.at[idx]` updates.")
       .def(
@@ -96,7 +112,7 @@ void init_array(nb::module_& m) {
           },
           "index"_a.none());
 
-  nb::class_<array> c(m, "array", "A lazy n-dimensional array.");
+  nb::class_<array> c(m, "array", nb::type_slots(array_slots), "A lazy n-dimensional array.");
   c.def(
        "__init__",
        [](array* self, nb::handle val, std::optional<Dtype> dtype) { new (self) array(to_array(val, dtype)); }, "val"_a,

@@ -263,3 +263,16 @@ def test_buffer_protocol_inputs():
     assert mx.array(pyarray.array("h", [1, -2])).dtype == mx.int16
     with pytest.raises(TypeError):
         mx.array(b"bytes")
+
+
+def test_buffer_protocol():
+    # memoryview / bytes / np.frombuffer read the evaluated array (any layout) read-only.
+    x = np.arange(12, dtype=np.int32).reshape(3, 4)
+    a = mx.array(x).T + 0  # lazy, and transposed underneath
+    m = memoryview(a)
+    assert m.shape == (4, 3) and m.format == "i" and m.readonly
+    assert m.tolist() == x.T.tolist()
+    assert bytes(mx.array([1, 2, 255], dtype=mx.uint8)) == b"\x01\x02\xff"
+    np.testing.assert_array_equal(np.frombuffer(mx.array([1.5, -2.0]), dtype=np.float32), [1.5, -2.0])
+    with pytest.raises(TypeError):
+        memoryview(a).cast("B")[0] = 1
