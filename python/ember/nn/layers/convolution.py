@@ -14,6 +14,7 @@ def _ntuple(x, n):
 class _ConvNd(Module):
     _nd = 1
     _transpose = False
+    _op = "conv1d"  # the ember.core function that applies the layer
 
     def __init__(
         self,
@@ -35,10 +36,7 @@ class _ConvNd(Module):
             )
         kernel_size = _ntuple(kernel_size, n)
         scale = math.sqrt(1 / (in_channels * math.prod(kernel_size)))
-        if self._transpose:
-            wshape = (out_channels, *kernel_size, in_channels // groups)
-        else:
-            wshape = (out_channels, *kernel_size, in_channels // groups)
+        wshape = (out_channels, *kernel_size, in_channels // groups)
         self.weight = mx.random.uniform(low=-scale, high=scale, shape=wshape)
         if bias:
             self.bias = mx.zeros((out_channels,))
@@ -47,6 +45,11 @@ class _ConvNd(Module):
         self.dilation = dilation if n == 1 else _ntuple(dilation, n)
         self.output_padding = output_padding if n == 1 else _ntuple(output_padding, n)
         self.groups = groups
+
+    def __call__(self, x):
+        extra = (self.output_padding,) if self._transpose else ()
+        y = getattr(mx, self._op)(x, self.weight, self.stride, self.padding, self.dilation, *extra, self.groups)
+        return y + self.bias if "bias" in self else y
 
     def _extra_repr(self):
         w = self.weight.shape
@@ -60,174 +63,77 @@ class _ConvNd(Module):
         return s
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+    ):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+
+
+class _ConvTranspose(_ConvNd):
+    _transpose = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        output_padding=0,
+        groups: int = 1,
+        bias: bool = True,
+    ):
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, output_padding
+        )
+
+
+class Conv1d(_Conv):
     r"""1-D convolution over ``NLC`` input. ``weight`` has shape
     ``(out_channels, kernel_size, in_channels // groups)``, initialised from
     :math:`\mathcal{U}(-k, k)`, :math:`k = 1/\sqrt{C_{in} K}`; ``bias`` zeros."""
 
-    _nd = 1
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        stride: int = 1,
-        padding: int = 0,
-        dilation: int = 1,
-        groups: int = 1,
-        bias: bool = True,
-    ):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
-
-    def __call__(self, x):
-        y = mx.conv1d(x, self.weight, self.stride, self.padding, self.dilation, self.groups)
-        if "bias" in self:
-            y = y + self.bias
-        return y
+    _nd, _op = 1, "conv1d"
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     r"""2-D convolution over ``NHWC`` input; ``weight`` has shape
     ``(out_channels, kh, kw, in_channels // groups)``."""
 
-    _nd = 2
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-    ):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
-
-    def __call__(self, x):
-        y = mx.conv2d(x, self.weight, self.stride, self.padding, self.dilation, self.groups)
-        if "bias" in self:
-            y = y + self.bias
-        return y
+    _nd, _op = 2, "conv2d"
 
 
-class Conv3d(_ConvNd):
+class Conv3d(_Conv):
     r"""3-D convolution over ``NDHWC`` input; ``weight`` has shape
     ``(out_channels, kd, kh, kw, in_channels // groups)``."""
 
-    _nd = 3
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-    ):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
-
-    def __call__(self, x):
-        y = mx.conv3d(x, self.weight, self.stride, self.padding, self.dilation, self.groups)
-        if "bias" in self:
-            y = y + self.bias
-        return y
+    _nd, _op = 3, "conv3d"
 
 
-class ConvTranspose1d(_ConvNd):
+class ConvTranspose1d(_ConvTranspose):
     r"""1-D transposed convolution over ``NLC`` input; ``weight`` has shape
     ``(out_channels, kernel_size, in_channels // groups)``."""
 
-    _nd = 1
-    _transpose = True
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        stride: int = 1,
-        padding: int = 0,
-        dilation: int = 1,
-        output_padding: int = 0,
-        groups: int = 1,
-        bias: bool = True,
-    ):
-        super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, output_padding
-        )
-
-    def __call__(self, x):
-        y = mx.conv_transpose1d(
-            x, self.weight, self.stride, self.padding, self.dilation, self.output_padding, self.groups
-        )
-        if "bias" in self:
-            y = y + self.bias
-        return y
+    _nd, _op = 1, "conv_transpose1d"
 
 
-class ConvTranspose2d(_ConvNd):
+class ConvTranspose2d(_ConvTranspose):
     r"""2-D transposed convolution over ``NHWC`` input."""
 
-    _nd = 2
-    _transpose = True
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        output_padding=0,
-        groups: int = 1,
-        bias: bool = True,
-    ):
-        super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, output_padding
-        )
-
-    def __call__(self, x):
-        y = mx.conv_transpose2d(
-            x, self.weight, self.stride, self.padding, self.dilation, self.output_padding, self.groups
-        )
-        if "bias" in self:
-            y = y + self.bias
-        return y
+    _nd, _op = 2, "conv_transpose2d"
 
 
-class ConvTranspose3d(_ConvNd):
+class ConvTranspose3d(_ConvTranspose):
     r"""3-D transposed convolution over ``NDHWC`` input."""
 
-    _nd = 3
-    _transpose = True
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        output_padding=0,
-        groups: int = 1,
-        bias: bool = True,
-    ):
-        super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, output_padding
-        )
-
-    def __call__(self, x):
-        y = mx.conv_transpose3d(
-            x, self.weight, self.stride, self.padding, self.dilation, self.output_padding, self.groups
-        )
-        if "bias" in self:
-            y = y + self.bias
-        return y
+    _nd, _op = 3, "conv_transpose3d"
