@@ -33,6 +33,8 @@ bench: build
 	@$(BUILD)/bin/bench_core
 	@$(BUILD)/bin/bench_conv
 	@$(BUILD)/bin/bench_io
+	@PYTHONPATH=$(BUILD)/python python3 bench/bench_python.py
+	@PYTHONPATH=$(BUILD)/python python3 bench/bench_train.py
 
 demo: build
 	@$(BUILD)/bin/demo_regression
