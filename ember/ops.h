@@ -268,7 +268,8 @@ array argpartition(const array& a, int kth, StreamOrDevice s = {});
 array topk(const array& a, int k, int axis, StreamOrDevice s = {});
 array topk(const array& a, int k, StreamOrDevice s = {});
 /// out[..., i, ...] = a[..., indices[..., i, ...], ...] along `axis`; a and (integer) indices
-/// broadcast against each other on the other axes. Negative indices count from the end.
+/// broadcast against each other on the other axes. Negative indices count from the end; one
+/// still out of range makes eval throw std::out_of_range, as NumPy raises IndexError.
 array take_along_axis(const array& a, const array& indices, int axis, StreamOrDevice s = {});
 /// a with `values` added at `indices` along `axis` (repeated indices accumulate); indices and
 /// values broadcast to one shape, equal to a's on the other axes.

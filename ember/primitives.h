@@ -561,7 +561,7 @@ class ArgPartition : public UnaryPrimitive {
 
 /// out[..., i, ...] = a[..., indices[..., i, ...], ...] along `axis`. Inputs (a, indices) have equal
 /// shapes except along `axis`; the output has the indices' shape. Negative indices count from the
-/// end; indices still out of range give 0.
+/// end; an index still out of range makes eval throw std::out_of_range.
 class GatherAxis : public UnaryPrimitive {
  public:
   GatherAxis(Stream s, int axis) : UnaryPrimitive(s), axis_(axis) {}
@@ -577,7 +577,7 @@ class GatherAxis : public UnaryPrimitive {
 
 /// a with updates[..., i, ...] added at a[..., indices[..., i, ...], ...] along `axis`. Inputs
 /// (a, indices, updates): indices and updates share a shape, equal to a's except along `axis`.
-/// Negative indices count from the end; indices still out of range are skipped.
+/// Negative indices count from the end; an index still out of range makes eval throw std::out_of_range.
 class ScatterAddAxis : public UnaryPrimitive {
  public:
   ScatterAddAxis(Stream s, int axis) : UnaryPrimitive(s), axis_(axis) {}

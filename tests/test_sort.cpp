@@ -307,6 +307,28 @@ TEST(Partition, TopK) {
 
 // ---------------------------------------------------------------- take_along_axis, scatter_add_axis
 
+TEST(Sort, AxisGathersRejectOutOfRangeIndices) {
+  array a = zeros({3, 4});
+  expect_error<std::out_of_range>(
+      [&] {
+        take_along_axis(a, array({0, 4, 1}, {3, 1}), 1).eval();
+      },
+      "[take_along_axis] index 4 is out of bounds for axis 1 with size 4");
+  expect_error<std::out_of_range>(
+      [&] {
+        take_along_axis(a, array({-5}, {1, 1}), 1).eval();
+      },
+      "[take_along_axis] index -5 is out of bounds for axis 1 with size 4");
+  expect_error<std::out_of_range>(
+      [&] {
+        scatter_add_axis(a, array({3, 0, 0, 0}, {1, 4}), ones({1, 4}), 0).eval();
+      },
+      "[scatter_add_axis] index 3 is out of bounds for axis 0 with size 3");
+  // In range (negative ones wrap) they work, and the library stays usable after the errors.
+  EXPECT_EQ(take_along_axis(arange(4.0), array({-1, 0}), 0).shape(), Shape{2});
+  EXPECT_EQ(test_utils::values(take_along_axis(arange(4.0), array({-1, 0}), 0)), (std::vector<double>{3, 0}));
+}
+
 TEST(Sort, TakeAlongAxis) {
   std::mt19937 rng(23);
   array a = random_array({4, 6, 5}, float32, rng);

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "ember/allocator.h"
@@ -81,6 +83,12 @@ void sort_nan_last(It b, It e, Key key) {
 }
 
 // Sorts the values of each row: in place in the output when rows are contiguous, else via scratch.
+// Thrown from the kernels (eval rethrows it): an index still out of range after wrapping.
+[[noreturn]] void throw_index_error(const char* op, int64_t index, int axis, int64_t size) {
+  throw std::out_of_range(std::string("[") + op + "] index " + std::to_string(index) + " is out of bounds for axis " +
+                          std::to_string(axis) + " with size " + std::to_string(size));
+}
+
 template <class T>
 void sort_rows(const array& in, array& out, int axis) {
   using C = compute_t<T>;
@@ -261,7 +269,8 @@ void GatherAxis::eval_cpu(const std::vector<array>& inputs, array& out) {
           int64_t k = i % inner, o = i / (inner * ni);
           int64_t j = index_value(ind[i]);
           if (j < 0) j += na;
-          dst[i] = (j >= 0 && j < na) ? src[(o * na + j) * inner + k] : T{};
+          if (j < 0 || j >= na) throw_index_error("take_along_axis", index_value(ind[i]), axis_, na);
+          dst[i] = src[(o * na + j) * inner + k];
         }
       });
     });
@@ -296,7 +305,9 @@ void ScatterAddAxis::eval_cpu(const std::vector<array>& inputs, array& out) {
                                     int64_t src_off = (o * nu + j) * inner + k;
                                     int64_t d = index_value(ind[src_off]);
                                     if (d < 0) d += na;
-                                    if (d < 0 || d >= na) continue;
+                                    if (d < 0 || d >= na) {
+                                      throw_index_error("scatter_add_axis", index_value(ind[src_off]), axis_, na);
+                                    }
                                     T& y = dst[(o * na + d) * inner + k];
                                     y = static_cast<T>(static_cast<C>(y) + static_cast<C>(u[src_off]));
                                   }
