@@ -43,13 +43,8 @@ Shape broadcast_index_shape(const std::vector<array>& indices, const char* op) {
   return shape;
 }
 
-// Normalizes the indexed axes (distinct, one per index array).
-std::vector<int> normalize_index_axes(const array& a, const std::vector<array>& indices, const std::vector<int>& axes,
-                                      const char* op) {
-  if (indices.size() != axes.size()) {
-    throw std::invalid_argument(op_prefix(op) + "got " + std::to_string(indices.size()) + " index arrays but " +
-                                std::to_string(axes.size()) + " axes");
-  }
+// Normalizes the indexed axes (distinct, in range).
+std::vector<int> normalize_axes(const array& a, const std::vector<int>& axes, const char* op) {
   int nd = static_cast<int>(a.ndim());
   std::vector<int> out;
   std::vector<bool> seen(nd, false);
@@ -60,6 +55,16 @@ std::vector<int> normalize_index_axes(const array& a, const std::vector<array>& 
     out.push_back(n);
   }
   return out;
+}
+
+// The same, with one index array per axis.
+std::vector<int> normalize_index_axes(const array& a, const std::vector<array>& indices, const std::vector<int>& axes,
+                                      const char* op) {
+  if (indices.size() != axes.size()) {
+    throw std::invalid_argument(op_prefix(op) + "got " + std::to_string(indices.size()) + " index arrays but " +
+                                std::to_string(axes.size()) + " axes");
+  }
+  return normalize_axes(a, axes, op);
 }
 
 std::vector<array> broadcast_indices(const std::vector<array>& indices, const Shape& shape, Stream s) {
@@ -264,8 +269,7 @@ array detail::dynamic_slice(const array& a, const array& start, const std::vecto
     throw std::invalid_argument("[slice] slice_size " + shape_to_string(slice_size) + " needs one entry per axis (" +
                                 std::to_string(axes_in.size()) + ")");
   }
-  std::vector<array> dummy(axes_in.size(), start);
-  std::vector<int> axes = normalize_index_axes(a, dummy, axes_in, "slice");
+  std::vector<int> axes = normalize_axes(a, axes_in, "slice");
   Shape sizes = a.shape();
   for (size_t j = 0; j < axes.size(); ++j) {
     if (slice_size[j] < 0 || slice_size[j] > a.shape(axes[j])) {
@@ -281,8 +285,7 @@ array detail::dynamic_slice(const array& a, const array& start, const std::vecto
 array detail::dynamic_slice_update(const array& src, const array& update, const array& start,
                                    const std::vector<int>& axes_in, StreamOrDevice sd) {
   Stream s = to_stream(sd);
-  std::vector<array> dummy(axes_in.size(), start);
-  std::vector<int> axes = normalize_index_axes(src, dummy, axes_in, "slice_update");
+  std::vector<int> axes = normalize_axes(src, axes_in, "slice_update");
   if (update.ndim() != src.ndim()) {
     throw std::invalid_argument("[slice_update] update of shape " + shape_to_string(update.shape()) +
                                 " must have as many dimensions as src of shape " + shape_to_string(src.shape()));
