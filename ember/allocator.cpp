@@ -46,9 +46,10 @@ class CpuAllocator {
       record_alloc(bsize);
       return {p, bytes, bsize};
     }
-    if (memory_limit_ != 0 && active_ + block > memory_limit_) {
+    // The limit bounds every live array, host and GPU alike (as get_active_memory counts them).
+    if (memory_limit_ != 0 && active_ + device_active_ + block > memory_limit_) {
       free_cache_locked();
-      if (active_ + block > memory_limit_) throw_oom(bytes, "over the memory limit");
+      if (active_ + device_active_ + block > memory_limit_) throw_oom(bytes, "over the memory limit");
     }
     void* p = std::aligned_alloc(64, block);
     if (!p) {
@@ -74,7 +75,13 @@ class CpuAllocator {
 
   size_t active() {
     std::unique_lock lk(mu_);
-    return active_;
+    return active_ + device_active_;
+  }
+  // GPU buffers count in the statistics (not against the host memory limit).
+  void record_device(int64_t delta) {
+    std::unique_lock lk(mu_);
+    device_active_ += delta;
+    peak_ = std::max(peak_, active_ + device_active_);
   }
   size_t peak() {
     std::unique_lock lk(mu_);
@@ -82,7 +89,7 @@ class CpuAllocator {
   }
   void reset_peak() {
     std::unique_lock lk(mu_);
-    peak_ = active_;
+    peak_ = active_ + device_active_;
   }
   size_t cache() {
     std::unique_lock lk(mu_);
@@ -116,7 +123,7 @@ class CpuAllocator {
  private:
   void record_alloc(size_t block) {
     active_ += block;
-    peak_ = std::max(peak_, active_);
+    peak_ = std::max(peak_, active_ + device_active_);
   }
   void free_cache_locked() {
     for (auto& [sz, p] : cache_) std::free(p);
@@ -125,16 +132,17 @@ class CpuAllocator {
   }
   [[noreturn]] void throw_oom(size_t bytes, const char* why) {
     std::ostringstream msg;
-    msg << "[malloc] out of memory: cannot allocate " << bytes << " bytes (" << why << "; " << active_
-        << " bytes in use, limit " << memory_limit_ << ")";
+    msg << "[malloc] out of memory: cannot allocate " << bytes << " bytes (" << why << "; "
+        << active_ + device_active_ << " bytes in use, limit " << memory_limit_ << ")";
     throw out_of_memory(msg.str());
   }
 
   std::mutex mu_;
   std::multimap<size_t, void*> cache_;
   size_t cache_bytes_ = 0;
-  size_t active_ = 0;
-  size_t peak_ = 0;
+  size_t active_ = 0;         // host bytes
+  size_t device_active_ = 0;  // GPU bytes
+  size_t peak_ = 0;           // of both together
   size_t memory_limit_;
   size_t cache_limit_;
 };
@@ -151,6 +159,7 @@ namespace allocator {
 
 Buffer malloc(size_t bytes) { return cpu_allocator().malloc(bytes); }
 void free(Buffer b) { cpu_allocator().free(b, b.block); }
+void record_device_memory(int64_t delta) { cpu_allocator().record_device(delta); }
 
 }  // namespace allocator
 

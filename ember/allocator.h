@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -29,12 +30,15 @@ struct Buffer {
 Buffer malloc(size_t bytes);
 /// Returns a block to the cache (or to the system if the cache is full).
 void free(Buffer b);
+/// GPU backends report their allocations (+bytes) and frees (-bytes) here, so the
+/// statistics below count every live array wherever it lives.
+void record_device_memory(int64_t delta);
 
 }  // namespace allocator
 
-/// Bytes held by live arrays.
+/// Bytes held by live arrays (host and GPU).
 size_t get_active_memory();
-/// Highest active memory since start or the last reset_peak_memory().
+/// Highest active memory (host and GPU) since start or the last reset_peak_memory().
 size_t get_peak_memory();
 void reset_peak_memory();
 /// Bytes kept in the cache for reuse.

@@ -4,6 +4,7 @@
 #include <limits>
 #include <sstream>
 
+#include "ember/backend/gpu.h"
 #include "ember/ops_common.h"
 #include "ember/primitives.h"
 #include "ember/scheduler.h"
@@ -16,11 +17,20 @@ std::atomic<uint64_t> next_id{1};
 }
 
 Data::~Data() {
+  if (device_ptr) gpu::free_device(*this);
   if (deleter) {
     deleter(buffer.ptr);
-  } else {
+  } else if (buffer.ptr) {
     allocator::free(buffer);
   }
+}
+
+void Data::make_host_valid() {
+  std::lock_guard lk(mu);
+  if (host_valid.load(std::memory_order_relaxed)) return;
+  if (!buffer.ptr) buffer = allocator::malloc(bytes);
+  gpu::copy_to_host(*this);
+  host_valid.store(true, std::memory_order_release);
 }
 
 ArrayDesc::ArrayDesc(Shape s, Dtype t) : shape(std::move(s)), dtype(t), id(next_id.fetch_add(1)) {
@@ -94,6 +104,7 @@ array::array(void* data, Shape shape, Dtype dtype, std::function<void(void*)> de
     : array(std::move(shape), dtype) {
   auto d = std::make_shared<Data>(data, std::move(deleter));
   d->buffer.size = nbytes();
+  d->bytes = nbytes();
   desc_->data = std::move(d);
   desc_->data_size = size();
   desc_->status = Status::available;
@@ -194,7 +205,7 @@ void* array::raw_ptr() const {
   if (!desc_->data) {
     throw std::runtime_error("[data] array is not evaluated; call eval() first");
   }
-  return static_cast<char*>(desc_->data->buffer.ptr) + desc_->offset * static_cast<int64_t>(itemsize());
+  return static_cast<char*>(desc_->data->host()) + desc_->offset * static_cast<int64_t>(itemsize());
 }
 
 void array::set_data(allocator::Buffer b) {
@@ -207,6 +218,14 @@ void array::set_data(allocator::Buffer b) {
 
 void array::set_data(allocator::Buffer b, size_t data_size, Strides strides, Flags flags) {
   desc_->data = std::make_shared<Data>(b);
+  desc_->offset = 0;
+  desc_->data_size = data_size;
+  desc_->strides = std::move(strides);
+  desc_->flags = flags;
+}
+
+void array::set_data(std::shared_ptr<Data> d, size_t data_size, Strides strides, Flags flags) {
+  desc_->data = std::move(d);
   desc_->offset = 0;
   desc_->data_size = data_size;
   desc_->strides = std::move(strides);
@@ -228,7 +247,10 @@ void array::copy_shared_buffer(const array& other) {
 bool array::is_donatable() const {
   // Only the graph holds this input and no view shares its buffer; borrowed
   // memory is never written to.
-  return desc_.use_count() == 1 && desc_->data && desc_->data.use_count() == 1 && !desc_->data->deleter;
+  // A buffer with a device copy is not donated to CPU kernels (a host write would leave the
+  // device bytes stale); GPU kernels check residency themselves.
+  return desc_.use_count() == 1 && desc_->data && desc_->data.use_count() == 1 && !desc_->data->deleter &&
+         !desc_->data->device_ptr;
 }
 
 void array::detach() {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
@@ -26,14 +27,38 @@ class array;
 struct ArrayDesc;
 
 /// Owner of the bytes behind one or more arrays (views share it).
+///
+/// With the CUDA backend the bytes can live on the host, on a GPU, or both
+/// (residency): a GPU op makes its inputs device-resident, and a host read
+/// (`host()`, which array::data goes through) copies device bytes back first.
+/// A buffer written on the GPU may have no host allocation until then.
 struct Data {
-  allocator::Buffer buffer;
+  allocator::Buffer buffer;            // host bytes; buffer.ptr is null until a host copy exists
   std::function<void(void*)> deleter;  // set for borrowed memory; else the allocator frees
-  explicit Data(allocator::Buffer b) : buffer(b) {}
+  size_t bytes = 0;                    // size of the contents, wherever they live
+
+  // Residency. Guarded by `mu`, except the fast-path read of host_valid.
+  std::atomic<bool> host_valid{true};
+  bool device_valid = false;
+  void* device_ptr = nullptr;     // device allocation (bytes long), or null
+  int device = -1;                // its CUDA device
+  void* device_stream = nullptr;  // cudaStream_t of the last GPU use: copies and frees are ordered on it
+  std::mutex mu;
+
+  explicit Data(allocator::Buffer b) : buffer(b), bytes(b.size) {}
   Data(void* ptr, std::function<void(void*)> d) : deleter(std::move(d)) { buffer.ptr = ptr; }
   Data(const Data&) = delete;
   Data& operator=(const Data&) = delete;
   ~Data();
+
+  /// Pointer to valid host bytes (copies them from the GPU first when only the device copy is current).
+  void* host() {
+    if (!host_valid.load(std::memory_order_acquire)) make_host_valid();
+    return buffer.ptr;
+  }
+
+ private:
+  void make_host_valid();
 };
 
 /// One recipe shared by the outputs of an op (several for split, divmod, ...).
@@ -195,6 +220,8 @@ class array {
   void set_data(allocator::Buffer b);
   /// Gives this array a buffer with explicit layout.
   void set_data(allocator::Buffer b, size_t data_size, Strides strides, Flags flags);
+  /// Gives this array existing storage (a device-resident buffer, say) with explicit layout.
+  void set_data(std::shared_ptr<Data> d, size_t data_size, Strides strides, Flags flags);
   /// Makes this array a view into `other`'s buffer.
   void copy_shared_buffer(const array& other, Strides strides, Flags flags, size_t data_size, int64_t offset = 0);
   void copy_shared_buffer(const array& other);

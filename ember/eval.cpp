@@ -37,7 +37,8 @@ void mark_error(std::vector<array>& outs, std::exception_ptr e) {
   }
 }
 
-// Runs one node on the current stream worker. `outs` are all of its outputs.
+// Runs one node on the current stream worker. `outs` are all of its outputs. GPU nodes
+// only queue work: their task marks them available once the stream has finished.
 void run_node(Primitive& p, std::vector<array>& outs) {
   const auto& inputs = outs[0].inputs();
   int my_stream = p.stream().index;
@@ -55,7 +56,7 @@ void run_node(Primitive& p, std::vector<array>& outs) {
     if (p.stream().device.type == Device::cpu) {
       p.eval_cpu(inputs, outs);
     } else {
-      gpu::eval(p, inputs, outs);
+      p.eval_gpu(inputs, outs);
     }
     if (debug_enabled()) {
       double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
@@ -71,7 +72,32 @@ void run_node(Primitive& p, std::vector<array>& outs) {
     mark_error(outs, std::current_exception());
     return;
   }
-  for (auto& o : outs) o.set_status(Status::available);
+  if (p.stream().device.type == Device::cpu) {
+    for (auto& o : outs) o.set_status(Status::available);
+  }
+}
+
+// Ends a GPU task: waits for its stream, then publishes the nodes' outputs (or the error
+// of a kernel that failed while running asynchronously). Outputs are held weakly, so
+// intermediates nobody needs are freed as soon as the graph lets go of them.
+void finish_gpu_task(const Stream& s, const std::vector<std::weak_ptr<ArrayDesc>>& outputs) {
+  std::exception_ptr err;
+  try {
+    gpu::finish(s);
+  } catch (...) {
+    err = std::current_exception();
+  }
+  for (auto& w : outputs) {
+    auto d = w.lock();
+    if (!d || d->status.load() == Status::error) continue;
+    if (err) {
+      d->data.reset();
+      d->error = err;
+      d->status.store(Status::error, std::memory_order_release);
+    } else {
+      d->status.store(Status::available, std::memory_order_release);
+    }
+  }
 }
 
 struct Task {
@@ -145,14 +171,21 @@ std::optional<Claimed> schedule(const std::vector<array>& outputs, bool claim_la
     }
     auto nodes = std::make_shared<std::vector<array>>(std::move(t.nodes));
     bool keep_graph = detail::is_tracing();
-    std::function<void()> task = [nodes, keep_graph]() {
+    Stream stream = t.stream;
+    std::function<void()> task = [nodes, keep_graph, stream]() {
+      bool gpu = stream.device.type == Device::gpu;
+      std::vector<std::weak_ptr<ArrayDesc>> gpu_outputs;
       for (auto& a : *nodes) {
         array node = std::move(a);  // the tape lets go, so inputs may be donated
         std::vector<array> outs = node.outputs();
         auto prim = node.primitive_ptr();
         run_node(*prim, outs);
         if (!keep_graph) node.detach();
+        if (gpu) {
+          for (auto& o : outs) gpu_outputs.push_back(o.desc());
+        }
       }
+      if (gpu) finish_gpu_task(stream, gpu_outputs);
     };
     bool last = &t == &tasks.back();
     if (claim_last && last && t.stream.device == Device::cpu) {

@@ -205,6 +205,7 @@ class AsType : public UnaryPrimitive {
   bool is_equivalent(const Primitive& other) const override;
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "AsType"; }
+  Dtype dtype() const { return dtype_; }
 
  private:
   Dtype dtype_;
@@ -257,6 +258,8 @@ class Arange : public UnaryPrimitive {
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Arange"; }
   void print(std::ostream& os) const override { os << "Arange(" << start_ << ", " << step_ << ")"; }
+  double start() const { return start_; }
+  double step() const { return step_; }
 
  private:
   double start_, step_;
@@ -314,6 +317,7 @@ class ArgReduce : public UnaryPrimitive {
  public:
   ArgReduce(Stream s, ArgReduceOp op, int axis) : UnaryPrimitive(s), op_(op), axis_(axis) {}
   ArgReduceOp op() const { return op_; }
+  int axis() const { return axis_; }
   void eval_cpu(const std::vector<array>& inputs, array& out) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& other) const override;
@@ -334,6 +338,10 @@ class Softmax : public UnaryPrimitive {
   bool is_equivalent(const Primitive& other) const override;
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return log_ ? "LogSoftmax" : "Softmax"; }
+  /// Whether half inputs must compute in float32 (the CPU and CUDA kernels always do).
+  bool precise() const { return precise_; }
+  /// Whether this is log_softmax.
+  bool is_log() const { return log_; }
 
  private:
   bool precise_, log_;
@@ -611,6 +619,8 @@ class AddMM : public UnaryPrimitive {
   bool is_equivalent(const Primitive& other) const override;
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "AddMM"; }
+  float alpha() const { return alpha_; }
+  float beta() const { return beta_; }
 
  private:
   float alpha_, beta_;

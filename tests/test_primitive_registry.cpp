@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "test_utils.h"
+
 namespace {
 
 // Classes whose names() are listed in test_grad_coverage.cpp's all_primitive_names().
@@ -28,7 +30,7 @@ const std::set<std::string> kKnownClasses = {
 TEST(PrimitiveRegistry, EveryDeclaredPrimitiveIsKnownToCoverage) {
   // primitives.h plus the family headers beside it (primitives_linalg.h, ...).
   std::string src;
-  for (const auto& entry : std::filesystem::directory_iterator(std::string(EMBER_SOURCE_DIR) + "/ember")) {
+  for (const auto& entry : std::filesystem::directory_iterator(test_utils::source_dir() + "/ember")) {
     std::string file = entry.path().filename().string();
     if (file.rfind("primitives", 0) != 0 || entry.path().extension() != ".h") continue;
     std::ifstream in(entry.path());

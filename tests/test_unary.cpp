@@ -178,8 +178,14 @@ std::vector<double> case_inputs(const UnaryCase& c, int n, std::mt19937_64& rng)
   return x;
 }
 
+// float32 ulps allowed for a case whose CPU bound is `cpu_ulps`: CUDA's math library documents
+// up to 4 ulp for its float functions (tanf; expf and sinf 2), so GPU results get that much.
+double f32_ulps(double cpu_ulps) {
+  return default_device() == Device::gpu ? std::max(cpu_ulps, 4.0) : cpu_ulps;
+}
+
 double tolerance(const UnaryCase& c, Dtype t) {
-  return t == float32 ? c.f32_ulps : t == float64 ? c.f64_ulps : c.low_ulps;
+  return t == float32 ? f32_ulps(c.f32_ulps) : t == float64 ? c.f64_ulps : c.low_ulps;
 }
 
 // Runs `c` on `x` (as dtype t) and compares every element with the reference
@@ -527,7 +533,7 @@ TEST(Unary, LargeArraysSplitAcrossThreads) {
     if (c.name != "exp" && c.name != "sigmoid" && c.name != "sin" && c.name != "abs") continue;
     SCOPED_TRACE(c.name);
     auto got = doubles(c.op(x));
-    for (size_t i = 0; i < xs.size(); ++i) ASSERT_TRUE(near_ref(got[i], c.ref(xs[i]), float32, 2)) << i;
+    for (size_t i = 0; i < xs.size(); ++i) ASSERT_TRUE(near_ref(got[i], c.ref(xs[i]), float32, f32_ulps(2))) << i;
     auto got_t = doubles(c.op(transpose(x)));
     for (size_t i = 0; i < 300; ++i) {
       for (size_t j = 0; j < 600; ++j) ASSERT_EQ(got_t[i * 600 + j], got[j * 300 + i]);

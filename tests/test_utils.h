@@ -9,6 +9,7 @@
 
 #include <complex>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -20,6 +21,17 @@ namespace test_utils {
 
 using ember::array;
 using ember::Shape;
+
+/// The source tree the tests read files from: EMBER_SOURCE_DIR from the environment when
+/// set (a test bundle run on another machine, see scripts/gpu-check), else the build's.
+inline std::string source_dir() {
+  const char* env = std::getenv("EMBER_SOURCE_DIR");
+#ifdef EMBER_SOURCE_DIR
+  return env && *env ? std::string(env) : std::string(EMBER_SOURCE_DIR);
+#else
+  return env ? std::string(env) : std::string();
+#endif
+}
 
 // ------------------------------------------------------------ shapes
 

@@ -2,12 +2,16 @@
 // stubs (backend/cuda/no_cuda.cpp) that say so.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
+
+#include "ember/device.h"
 
 namespace ember {
 class array;
 class Primitive;
+struct Data;
 }  // namespace ember
 
 namespace ember::gpu {
@@ -18,7 +22,20 @@ bool is_available();
 int device_count();
 /// Why is_available() is false, for error messages.
 std::string unavailable_reason();
-/// Runs `p` on the GPU (throws until the backend has a kernel for it).
+
+/// Runs `p` on the GPU stream p.stream(): its CUDA kernel when it has one, else its CPU
+/// kernel on host copies of the inputs (residency tracking keeps that correct).
 void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
+/// Waits for the work queued on GPU stream `s`; throws the error of a failed kernel.
+void finish(const Stream& s);
+
+/// Copies a buffer's device bytes into its (allocated) host buffer. Called with d.mu held.
+void copy_to_host(Data& d);
+/// Releases a buffer's device allocation (from Data's destructor).
+void free_device(Data& d);
+
+/// Device memory statistics of GPU `device` in bytes (0 without CUDA).
+size_t active_memory(int device = 0);
+size_t peak_memory(int device = 0);
 
 }  // namespace ember::gpu

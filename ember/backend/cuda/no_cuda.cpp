@@ -1,16 +1,27 @@
 // Linked into builds without CUDA: every GPU entry point explains itself.
 #include <stdexcept>
 
+#include "ember/array.h"
 #include "ember/backend/gpu.h"
 #include "ember/primitives.h"
 
 namespace ember::gpu {
 
+namespace {
+[[noreturn]] void no_cuda(const std::string& what) {
+  throw std::runtime_error("[" + what + "] cannot run on the GPU: Ember was built without CUDA");
+}
+}  // namespace
+
 bool is_available() { return false; }
 int device_count() { return 0; }
 std::string unavailable_reason() { return "Ember was built without CUDA"; }
-void eval(Primitive& p, const std::vector<array>&, std::vector<array>&) {
-  throw std::runtime_error(std::string("[") + p.name() + "] cannot run on the GPU: Ember was built without CUDA");
-}
+void eval(Primitive& p, const std::vector<array>&, std::vector<array>&) { no_cuda(p.name()); }
+void finish(const Stream&) { no_cuda("synchronize"); }
+// Without CUDA no buffer ever gets a device copy, so these are never reached.
+void copy_to_host(Data&) { no_cuda("copy_to_host"); }
+void free_device(Data&) {}
+size_t active_memory(int) { return 0; }
+size_t peak_memory(int) { return 0; }
 
 }  // namespace ember::gpu

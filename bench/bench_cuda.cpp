@@ -1,0 +1,367 @@
+// CUDA benchmark: Ember's GPU ops against peers run in the same process on the
+// same device. Ember ops are timed end to end through eval() (which waits for
+// the GPU); peers (a device-to-device cudaMemcpyAsync, cuBLASLt called directly
+// with its best heuristic algorithm) with CUDA events. Medians of repeats after
+// warm-ups, on random non-zero inputs. Prints one table of ratios at the end
+// (after "== summary"); never fails on performance. About 30-60 s on an H100.
+//
+//   bench_cuda [--quick]     --quick: smaller sizes, fewer repeats (a smoke run)
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <ember/ember.h>
+
+using namespace ember;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+#define CUDA_OK(call)                                                                                                 \
+  do {                                                                                                                \
+    cudaError_t e_ = (call);                                                                                          \
+    if (e_ != cudaSuccess) {                                                                                          \
+      std::fprintf(stderr, "bench_cuda: %s failed: %s (%s:%d)\n", #call, cudaGetErrorString(e_), __FILE__, __LINE__); \
+      std::exit(2);                                                                                                   \
+    }                                                                                                                 \
+  } while (0)
+#define LT_OK(call)                                                                                             \
+  do {                                                                                                          \
+    cublasStatus_t s_ = (call);                                                                                 \
+    if (s_ != CUBLAS_STATUS_SUCCESS) {                                                                          \
+      std::fprintf(stderr, "bench_cuda: %s failed: status %d (%s:%d)\n", #call, static_cast<int>(s_), __FILE__, \
+                   __LINE__);                                                                                   \
+      std::exit(2);                                                                                             \
+    }                                                                                                           \
+  } while (0)
+
+const Device kGpu{Device::gpu, 0};
+bool g_quick = false;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// Median seconds of `reps` end-to-end runs of an Ember computation (eval waits for the GPU).
+double time_ember(const std::function<array()>& f, int warmup, int reps) {
+  for (int i = 0; i < warmup; ++i) f().eval();
+  std::vector<double> ts;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = Clock::now();
+    array r = f();
+    r.eval();
+    ts.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  return median(ts);
+}
+
+// Like time_ember, for `count` independent results evaluated together (one wait for all):
+// seconds per result, with the per-eval overhead amortized.
+double time_ember_many(const std::function<array()>& f, int count, int warmup, int reps) {
+  auto run = [&] {
+    std::vector<array> outs;
+    for (int i = 0; i < count; ++i) outs.push_back(f());
+    eval(outs);
+  };
+  for (int i = 0; i < warmup; ++i) run();
+  std::vector<double> ts;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = Clock::now();
+    run();
+    ts.push_back(std::chrono::duration<double>(Clock::now() - t0).count() / count);
+  }
+  return median(ts);
+}
+
+// Median seconds of `reps` runs of GPU work queued by `f` on `stream`, timed with events;
+// each run queues `per` calls back to back and counts their mean (as time_ember_many does).
+double time_events(const std::function<void(cudaStream_t)>& f, cudaStream_t stream, int warmup, int reps, int per = 1) {
+  for (int i = 0; i < warmup; ++i) f(stream);
+  CUDA_OK(cudaStreamSynchronize(stream));
+  cudaEvent_t e0, e1;
+  CUDA_OK(cudaEventCreate(&e0));
+  CUDA_OK(cudaEventCreate(&e1));
+  std::vector<double> ts;
+  for (int i = 0; i < reps; ++i) {
+    CUDA_OK(cudaEventRecord(e0, stream));
+    for (int j = 0; j < per; ++j) f(stream);
+    CUDA_OK(cudaEventRecord(e1, stream));
+    CUDA_OK(cudaEventSynchronize(e1));
+    float ms = 0;
+    CUDA_OK(cudaEventElapsedTime(&ms, e0, e1));
+    ts.push_back(ms * 1e-3 / per);
+  }
+  CUDA_OK(cudaEventDestroy(e0));
+  CUDA_OK(cudaEventDestroy(e1));
+  return median(ts);
+}
+
+struct Row {
+  std::string name;
+  std::string ember;  // measured value with unit
+  std::string peer;
+  double ratio;   // ember / peer, higher is better
+  double target;  // the ratio we aim for
+};
+std::vector<Row> g_rows;
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), f, v);
+  return buf;
+}
+
+void add_row(Row r) {
+  std::printf("  %-34s ember %-14s peer %-14s ratio %.3f (target %.2f)\n", r.name.c_str(), r.ember.c_str(),
+              r.peer.c_str(), r.ratio, r.target);
+  std::fflush(stdout);
+  g_rows.push_back(std::move(r));
+}
+
+// Random non-zero values in [1, 2), made on the GPU stream and evaluated.
+array rand_gpu(const Shape& shape, Dtype t, uint64_t seed) {
+  array x = astype(random::uniform(array(1.0f), array(2.0f), shape, float32, random::key(seed), kGpu), t, kGpu);
+  x.eval();
+  return x;
+}
+
+// ---------------------------------------------------------------- bandwidth
+
+// Device-to-device copy of `bytes`: the peer for memory-bound ops. Returns GB/s counting read + write.
+double copy_bandwidth(size_t bytes, cudaStream_t stream) {
+  void *src = nullptr, *dst = nullptr;
+  CUDA_OK(cudaMalloc(&src, bytes));
+  CUDA_OK(cudaMalloc(&dst, bytes));
+  CUDA_OK(cudaMemset(src, 1, bytes));
+  double t =
+      time_events([&](cudaStream_t s) { CUDA_OK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s)); },
+                  stream, 3, g_quick ? 5 : 15);
+  CUDA_OK(cudaFree(src));
+  CUDA_OK(cudaFree(dst));
+  return 2.0 * bytes / t / 1e9;
+}
+
+void bench_bandwidth(cudaStream_t stream) {
+  const int64_t n = g_quick ? (1 << 24) : (1 << 28);
+  const size_t bytes = n * sizeof(float);
+  std::printf("memory-bound ops on %lld float32 (%.2f GiB per array)\n", static_cast<long long>(n),
+              bytes / double(1 << 30));
+  double copy_bw = copy_bandwidth(bytes, stream);
+  std::printf("  device-to-device copy: %.0f GB/s (read + write)\n", copy_bw);
+  std::string peer = fmt("%.0f GB/s", copy_bw);
+  int reps = g_quick ? 5 : 15;
+  {
+    array x = rand_gpu({static_cast<int32_t>(n)}, float32, 1);
+    array y = rand_gpu({static_cast<int32_t>(n)}, float32, 2);
+    double t = time_ember([&] { return add(x, y, kGpu); }, 3, reps);
+    double bw = 3.0 * bytes / t / 1e9;  // two reads, one write
+    add_row({"add f32 2^28", fmt("%.0f GB/s", bw), peer, bw / copy_bw, 0.85});
+  }
+  {
+    array x = rand_gpu({static_cast<int32_t>(n)}, float32, 3);
+    double t = time_ember([&] { return sum(x, false, kGpu); }, 3, reps);
+    double bw = 1.0 * bytes / t / 1e9;
+    add_row({"sum f32 2^28", fmt("%.0f GB/s", bw), peer, bw / copy_bw, 0.75});
+    t = time_ember([&] { return argmax(x, false, kGpu); }, 3, reps);
+    bw = 1.0 * bytes / t / 1e9;
+    add_row({"argmax f32 2^28", fmt("%.0f GB/s", bw), peer, bw / copy_bw, 0.75});
+  }
+}
+
+// ---------------------------------------------------------------- matmul
+
+struct LtPeer {
+  cublasLtHandle_t handle = nullptr;
+  void* ws = nullptr;
+  static constexpr size_t kWs = 32u << 20;
+  LtPeer() {
+    LT_OK(cublasLtCreate(&handle));
+    CUDA_OK(cudaMalloc(&ws, kWs));
+  }
+  ~LtPeer() {
+    cudaFree(ws);
+    cublasLtDestroy(handle);
+  }
+};
+
+// Row-major out (M, N) = a (M, K) @ b (K, N), all contiguous, through cuBLASLt as
+// out^T = b^T a^T (column-major, no transposes): the best heuristic algorithm, timed with events.
+// `bs` holds one or more copies of b, used in turn (several copies keep a small product's
+// weights from staying in L2 between calls, as in a real decode step).
+double time_cublaslt(LtPeer& lt, Dtype t, int64_t M, int64_t N, int64_t K, const void* a, const std::vector<void*>& bs,
+                     void* out, cudaStream_t stream, int reps, int per) {
+  cudaDataType_t dt = t == float16 ? CUDA_R_16F : t == bfloat16 ? CUDA_R_16BF : CUDA_R_32F;
+  cublasLtMatmulDesc_t desc;
+  LT_OK(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  cublasLtMatrixLayout_t la, lb, lc;
+  LT_OK(cublasLtMatrixLayoutCreate(&la, dt, N, K, N));  // b^T stored column-major: N x K, ld N
+  LT_OK(cublasLtMatrixLayoutCreate(&lb, dt, K, M, K));  // a^T: K x M, ld K
+  LT_OK(cublasLtMatrixLayoutCreate(&lc, dt, N, M, N));  // out^T: N x M, ld N
+  cublasLtMatmulPreference_t pref;
+  LT_OK(cublasLtMatmulPreferenceCreate(&pref));
+  uint64_t ws = LtPeer::kWs;
+  LT_OK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
+  cublasLtMatmulHeuristicResult_t res{};
+  int count = 0;
+  LT_OK(cublasLtMatmulAlgoGetHeuristic(lt.handle, desc, la, lb, lc, lc, pref, 1, &res, &count));
+  if (count == 0) {
+    std::fprintf(stderr, "bench_cuda: cuBLASLt has no algorithm for %lldx%lldx%lld\n", (long long)M, (long long)K,
+                 (long long)N);
+    std::exit(2);
+  }
+  float alpha = 1.0f, beta = 0.0f;
+  size_t turn = 0;
+  double sec = time_events(
+      [&](cudaStream_t s) {
+        const void* b = bs[turn++ % bs.size()];
+        LT_OK(cublasLtMatmul(lt.handle, desc, &alpha, b, la, a, lb, &beta, out, lc, out, lc, &res.algo, lt.ws,
+                             LtPeer::kWs, s));
+      },
+      stream, 3, reps, per);
+  cublasLtMatmulPreferenceDestroy(pref);
+  cublasLtMatrixLayoutDestroy(la);
+  cublasLtMatrixLayoutDestroy(lb);
+  cublasLtMatrixLayoutDestroy(lc);
+  cublasLtMatmulDescDestroy(desc);
+  return sec;
+}
+
+void bench_matmul(cudaStream_t stream) {
+  struct Case {
+    int M, K, N;
+    const char* label;
+  };
+  std::vector<Case> cases = {
+      {4096, 4096, 4096, "4096^3"}, {1, 4096, 4096, "1x4096x4096"}, {512, 4096, 11008, "512x4096x11008"}};
+  if (g_quick) cases = {{1024, 1024, 1024, "1024^3"}, {1, 1024, 1024, "1x1024x1024"}};
+  std::printf(
+      "matmul (M x K x N): ember, several products per eval, vs cuBLASLt (best heuristic algo) as many\n"
+      "calls back to back, timed with events; the one-product eval latency is printed too\n");
+  LtPeer lt;
+  for (Dtype t : {float16, bfloat16, float32}) {
+    for (auto c : cases) {
+      int reps = g_quick ? 5 : (int64_t(c.M) * c.N * c.K > (int64_t(1) << 32) ? 10 : 30);
+      array a = rand_gpu({c.M, c.K}, t, 10);
+      array b = rand_gpu({c.K, c.N}, t, 11);
+      // Matrix-vector products read only the weights: rotate four copies (over the 50 MB L2).
+      const int copies = c.M == 1 ? 4 : 1;
+      std::vector<array> bcopies = {b};
+      for (int i = 1; i < copies; ++i) bcopies.push_back(rand_gpu({c.K, c.N}, t, 11 + i));
+      // Products per measurement, ember and peer alike: one eval's launch-and-wait (tens of us)
+      // would otherwise dominate the small products; it is printed separately.
+      const int per = c.M == 1 ? 32 : 8;
+      size_t turn = 0;
+      auto rotating = [&] { return matmul(a, bcopies[turn++ % bcopies.size()], kGpu); };
+      double t1 = time_ember([&] { return matmul(a, b, kGpu); }, 3, reps);
+      // The peer reads the very same device buffers and writes its own output.
+      array out = matmul(a, b, kGpu);
+      out.eval();
+      void* pa = nullptr;
+      void* po = nullptr;
+      size_t isz = t.size();
+      CUDA_OK(cudaMalloc(&pa, size_t(c.M) * c.K * isz));
+      CUDA_OK(cudaMalloc(&po, size_t(c.M) * c.N * isz));
+      // Same values as Ember's inputs (copied from the host view of them).
+      CUDA_OK(cudaMemcpy(pa, a.data<char>(), a.nbytes(), cudaMemcpyHostToDevice));
+      std::vector<void*> pbs(copies, nullptr);
+      for (int i = 0; i < copies; ++i) {
+        CUDA_OK(cudaMalloc(&pbs[i], size_t(c.K) * c.N * isz));
+        CUDA_OK(cudaMemcpy(pbs[i], bcopies[i].data<char>(), b.nbytes(), cudaMemcpyHostToDevice));
+      }
+      // Ember and the peer alternate for a few rounds and each keeps its best median, so
+      // neither pays alone for the GPU's clocks ramping up after the host-side setup.
+      double te = 1e30, tp = 1e30;
+      for (int round = 0; round < (g_quick ? 1 : 3); ++round) {
+        te = std::min(te, time_ember_many(rotating, per, 2, reps));
+        tp = std::min(tp, time_cublaslt(lt, t, c.M, c.N, c.K, pa, pbs, po, stream, reps, per));
+      }
+      CUDA_OK(cudaFree(pa));
+      for (void* p : pbs) CUDA_OK(cudaFree(p));
+      CUDA_OK(cudaFree(po));
+      double flops = 2.0 * c.M * c.N * c.K;
+      bool tiny = flops < 1e9;  // latency-bound: microseconds read better than TFLOP/s
+      std::string ev = tiny ? fmt("%.1f us", te * 1e6) : fmt("%.1f TFLOP/s", flops / te / 1e12);
+      std::string pv = tiny ? fmt("%.1f us", tp * 1e6) : fmt("%.1f TFLOP/s", flops / tp / 1e12);
+      add_row({"matmul " + dtype_name(t) + " " + c.label + " x" + std::to_string(per), ev, pv, tp / te, 0.9});
+      std::printf("    one product per eval: %.1f us end to end (%.1f us per product at %d per eval)\n", t1 * 1e6,
+                  te * 1e6, per);
+      if (c.M == 1) {
+        // The hand-written matrix-vector kernels (backend/cuda/matmul_gemv.cu), same inputs.
+        setenv("EMBER_CUDA_GEMV", "1", 1);
+        double tg = time_ember_many(rotating, per, 2, reps);
+        unsetenv("EMBER_CUDA_GEMV");
+        add_row({"  same, EMBER_CUDA_GEMV=1", fmt("%.1f us", tg * 1e6), pv, tp / tg, 0.9});
+        // Bandwidth view: the weights dominate the bytes.
+        double bytes = (double(c.K) * c.N + c.K + c.N) * isz;
+        std::printf("    weights+io %.1f MB: cuBLASLt %.0f GB/s, ember %.0f GB/s, ember gemv %.0f GB/s\n", bytes / 1e6,
+                    bytes / tp / 1e9, bytes / te / 1e9, bytes / tg / 1e9);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- unified memory
+
+void bench_residency() {
+  const int n = g_quick ? 1024 : 4096;
+  std::printf("residency: %dx%d float32 matmul whose inputs were last written by a CPU op\n", n, n);
+  const Device cpu{Device::cpu, 0};
+  // Device-resident reference: inputs written by GPU ops.
+  array ga = rand_gpu({n, n}, float32, 20), gb = rand_gpu({n, n}, float32, 21);
+  double t_res = time_ember([&] { return matmul(ga, gb, kGpu); }, 3, g_quick ? 5 : 15);
+  // Inputs written on the CPU: the first GPU use copies them to the device.
+  array ca = multiply(ga, array(1.5f), cpu), cb = multiply(gb, array(0.5f), cpu);
+  eval(ca, cb);
+  auto t0 = Clock::now();
+  matmul(ca, cb, kGpu).eval();
+  double t_first = std::chrono::duration<double>(Clock::now() - t0).count();
+  double t_second = time_ember([&] { return matmul(ca, cb, kGpu); }, 0, g_quick ? 5 : 15);
+  std::printf("  first call %.2f ms (includes the host-to-device copy), device-resident %.2f ms\n", t_first * 1e3,
+              t_res * 1e3);
+  add_row({"matmul after CPU write, 1st call", fmt("%.2f ms", t_first * 1e3), fmt("%.2f ms", t_res * 1e3),
+           t_res / t_first, 0.0});
+  add_row({"matmul after CPU write, 2nd+", fmt("%.2f ms", t_second * 1e3), fmt("%.2f ms", t_res * 1e3),
+           t_res / t_second, 0.95});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) g_quick = true;
+  }
+  if (!is_available(kGpu)) {
+    std::fprintf(stderr, "bench_cuda: no GPU available to Ember\n");
+    return 2;
+  }
+  cudaDeviceProp prop{};
+  CUDA_OK(cudaGetDeviceProperties(&prop, 0));
+  std::printf("bench_cuda on %s (%d SMs, %.0f GiB)%s\n", prop.name, prop.multiProcessorCount,
+              prop.totalGlobalMem / double(1 << 30), g_quick ? ", quick" : "");
+  cudaStream_t stream;
+  CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  auto t0 = Clock::now();
+  bench_bandwidth(stream);
+  bench_matmul(stream);
+  bench_residency();
+  CUDA_OK(cudaStreamDestroy(stream));
+
+  std::printf("\n== summary (%s, %.0f s; ratio = ember / peer in throughput, >= target is good)\n", prop.name,
+              std::chrono::duration<double>(Clock::now() - t0).count());
+  std::printf("%-34s %-15s %-15s %7s %7s\n", "name", "ember", "peer", "ratio", "target");
+  for (auto& r : g_rows) {
+    std::printf("%-34s %-15s %-15s %7.3f %7s%s\n", r.name.c_str(), r.ember.c_str(), r.peer.c_str(), r.ratio,
+                r.target > 0 ? fmt("%.2f", r.target).c_str() : "-",
+                r.target > 0 && r.ratio < r.target ? "  below" : "");
+  }
+  return 0;
+}

@@ -1,0 +1,87 @@
+// Internal to the CUDA backend: error checking, streams, residency, and the
+// per-primitive kernel registry. Nothing outside ember/backend/cuda includes this.
+#pragma once
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+#include <typeindex>
+#include <vector>
+
+#include "ember/array.h"
+#include "ember/primitives.h"
+
+namespace ember::gpu {
+
+// ---------------------------------------------------------------- error checking
+
+/// Throws std::runtime_error naming the call, its error and where it was made.
+/// cudaErrorMemoryAllocation becomes ember::out_of_memory, as on the CPU.
+[[noreturn]] void throw_cuda_error(cudaError_t err, const char* call, const char* file, int line);
+[[noreturn]] void throw_cublas_error(int status, const char* call, const char* file, int line);
+[[noreturn]] void throw_nvrtc_error(int result, const char* call, const char* file, int line, const std::string& log);
+
+#define EMBER_CUDA_CHECK(call)                                                                  \
+  do {                                                                                          \
+    cudaError_t ember_err_ = (call);                                                            \
+    if (ember_err_ != cudaSuccess) ::ember::gpu::throw_cuda_error(ember_err_, #call, __FILE__, __LINE__); \
+  } while (0)
+
+#define EMBER_CUBLAS_CHECK(call)                                                                \
+  do {                                                                                          \
+    cublasStatus_t ember_st_ = (call);                                                          \
+    if (ember_st_ != CUBLAS_STATUS_SUCCESS)                                                     \
+      ::ember::gpu::throw_cublas_error(static_cast<int>(ember_st_), #call, __FILE__, __LINE__); \
+  } while (0)
+
+/// After a kernel launch: throws if the launch failed (bad configuration, no kernel image, ...).
+#define EMBER_CUDA_CHECK_LAUNCH(kernel_name) \
+  ::ember::gpu::check_launch(kernel_name, __FILE__, __LINE__)
+void check_launch(const char* kernel_name, const char* file, int line);
+
+// ---------------------------------------------------------------- device and streams
+
+/// The CUDA stream behind an Ember GPU stream (created on first use; non-blocking).
+cudaStream_t cuda_stream(const Stream& s);
+/// Properties of the current device (cached).
+const cudaDeviceProp& device_props();
+/// The cuBLASLt handle of this process.
+cublasLtHandle_t cublaslt_handle();
+/// A device workspace of at least `bytes`, valid for work queued on `stream` (grows as needed).
+void* workspace(size_t bytes, cudaStream_t stream);
+
+// ---------------------------------------------------------------- memory and residency
+
+/// Device address of a's first element (offset applied). Copies the buffer to the device,
+/// ordered on `stream`, when its device copy is missing or stale.
+void* device_ptr(const array& a, cudaStream_t stream);
+template <class T>
+T* device_data(const array& a, cudaStream_t stream) {
+  return static_cast<T*>(device_ptr(a, stream));
+}
+/// Gives `out` a fresh row-contiguous device-only buffer of out.nbytes() and returns its address.
+void* alloc_output(array& out, cudaStream_t stream);
+/// A device-only buffer of `bytes` (for scratch arrays and layouts other than row-contiguous).
+std::shared_ptr<Data> alloc_device(size_t bytes, cudaStream_t stream);
+
+// ---------------------------------------------------------------- kernel registry
+
+/// A primitive's GPU implementation. Returns false to decline (an unsupported dtype, say):
+/// the op then runs on the CPU kernel instead. Declining must happen before any work is queued.
+using KernelFn = bool (*)(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
+                          cudaStream_t stream);
+/// Registers `fn` for primitives whose dynamic type is `type`.
+void register_kernel(std::type_index type, KernelFn fn);
+
+// Each kernel family registers its primitives here (called once, in device.cpp).
+void register_elementwise_kernels();
+void register_reduce_kernels();
+void register_matmul_kernels();
+
+// ---------------------------------------------------------------- launch helpers
+
+inline unsigned int ceil_div(size_t a, size_t b) { return static_cast<unsigned int>((a + b - 1) / b); }
+
+}  // namespace ember::gpu

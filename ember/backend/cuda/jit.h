@@ -1,0 +1,34 @@
+// Run-time compilation of CUDA C++ kernels with NVRTC, cached in memory and on
+// disk. Compiling needs no GPU (CI compiles every generated kernel to PTX);
+// loading and launching do.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <string>
+
+namespace ember::gpu::jit {
+
+/// Compiles `source` (CUDA C++; kernels declared extern "C") with NVRTC for `arch`:
+/// "compute_XY" gives PTX, "sm_XY" a cubin. Throws std::runtime_error with NVRTC's log on
+/// a compile error; `name` labels the program in that message.
+std::string compile(const std::string& source, const std::string& name, const std::string& arch);
+
+/// The NVRTC architecture for the current device ("sm_90" on an H100).
+std::string device_arch();
+
+/// Kernel `kernel` of the module built from `source` for the current device. Modules are
+/// kept in memory and their cubins on disk under EMBER_KERNEL_CACHE (default
+/// $XDG_CACHE_HOME/ember/kernels or ~/.cache/ember/kernels; an empty value turns the disk
+/// cache off), keyed by a hash of the source, the architecture and NVRTC's version.
+cudaKernel_t get_kernel(const std::string& source, const std::string& kernel);
+
+/// Launches `k`, then checks the launch (throws naming `name`).
+void launch(cudaKernel_t k, dim3 grid, dim3 block, void** args, size_t shared_bytes, cudaStream_t stream,
+            const char* name);
+
+/// Device code every generated kernel starts with: fixed-width integers, float16/bfloat16
+/// (cuda_fp16.h, cuda_bf16.h), complex64 and the index helpers.
+const std::string& prelude();
+
+}  // namespace ember::gpu::jit

@@ -1,0 +1,27 @@
+// Internal to the CUDA matmul: matrix-vector kernels (matmul_gemv.cu).
+// Preconditions (checked by the caller): every pointer and every row start
+// (ld * element size) 16-byte aligned; K (gemv_rows) or N (gemv_cols) a
+// multiple of 16 / element size. Launches are not checked here.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace ember::gpu {
+
+enum class GemvType { f16, bf16, f32 };
+
+/// y (rows,) = w (rows, K; row stride ldw) @ x (K,). One warp per output.
+void gemv_rows(GemvType t, const void* w, const void* x, void* y, int64_t rows, int64_t K, int64_t ldw,
+               cudaStream_t stream);
+
+/// y (N,) = x (K,) @ b (K, N; row stride ldb), K split over `splits` blocks whose partial
+/// sums go to `partial` (splits * N floats).
+void gemv_cols(GemvType t, const void* b, const void* x, void* y, int64_t N, int64_t K, int64_t ldb, float* partial,
+               int splits, cudaStream_t stream);
+
+/// How many K-splits gemv_cols should use on a GPU with `sm_count` SMs.
+int gemv_cols_splits(int64_t N, int64_t K, int elem_bytes, int sm_count);
+
+}  // namespace ember::gpu
