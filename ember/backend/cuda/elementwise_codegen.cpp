@@ -822,10 +822,20 @@ std::string kernel_name(const Variant& v, Pattern p) {
   return s + "_" + pattern_suffix(p);
 }
 
-std::string program_source(const std::vector<Variant>& variants) {
-  std::string s = jit::prelude();
+std::string program_source(const std::vector<Variant>& variants, Target target) {
+  std::string s = target == Target::Device ? jit::prelude() : jit::emulator_prelude();
   s += kKernels;
   for (const auto& v : variants) s += wrappers(v);
+  if (target == Target::Emulator) {
+    // Host entry points taking cudaLaunchKernel's argument array.
+    for (const auto& v : variants) {
+      for (Pattern p : patterns(v.family)) {
+        std::string k = kernel_name(v, p);
+        s += "extern \"C\" void emu_" + k + "(unsigned grid, unsigned block, uint64_t seed, void** args) {\n" +
+             "  ember::emu::launch_args(dim3(grid), dim3(block), 0, seed, &" + k + ", args);\n}\n";
+      }
+    }
+  }
   return s;
 }
 

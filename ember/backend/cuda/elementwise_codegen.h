@@ -56,7 +56,12 @@ std::string kernel_name(const Variant& v, Pattern p);
 /// The full NVRTC source of the programs holding `variants` (prelude, the device
 /// library of templates and functors, then each variant's extern "C" kernels).
 /// The runtime compiles one variant per program; the test batches many.
-std::string program_source(const std::vector<Variant>& variants);
+enum class Target : uint8_t { Device, Emulator };
+/// Target::Emulator gives the same kernels for the host compiler and the CPU emulator
+/// (emu/emu.h), plus for each kernel K an entry point
+/// `extern "C" void emu_K(unsigned grid, unsigned block, uint64_t seed, void** args)`
+/// taking the argument array cudaLaunchKernel would.
+std::string program_source(const std::vector<Variant>& variants, Target target = Target::Device);
 
 /// Every variant the GPU supports: all unary and binary ops on each dtype they accept,
 /// Select on every dtype, AsType between every pair of dtypes (Copy is AsType T -> T),

@@ -30,5 +30,8 @@ void launch(cudaKernel_t k, dim3 grid, dim3 block, void** args, size_t shared_by
 /// Device code every generated kernel starts with: fixed-width integers, float16/bfloat16
 /// (cuda_fp16.h, cuda_bf16.h), complex64 and the index helpers.
 const std::string& prelude();
+/// The same prelude for the host compiler and the CPU emulator (emu/emu.h), so a generated
+/// program also runs on machines without a GPU (tests/test_cuda_emulated_kernels.cpp).
+const std::string& emulator_prelude();
 
 }  // namespace ember::gpu::jit

@@ -8,7 +8,7 @@ namespace {
 // NVRTC has no C library headers: the fixed-width integers are spelled out. The half
 // types come from the toolkit's cuda_fp16.h / cuda_bf16.h (jit::compile passes -I).
 // Guarded, so a source that pastes the prelude twice still compiles.
-const char* kPrelude = R"ember_prelude(
+const char* kDeviceHead = R"ember_prelude(
 #ifndef EMBER_JIT_PRELUDE
 #define EMBER_JIT_PRELUDE
 #include <cuda_fp16.h>
@@ -24,6 +24,22 @@ typedef unsigned int uint32_t;
 typedef unsigned long long uint64_t;
 typedef __half float16_t;
 typedef __nv_bfloat16 bfloat16_t;
+)ember_prelude";
+
+// The same program compiled by the host compiler for the CPU emulator (emu/emu.h): the
+// CUDA spellings and device functions come from the emulator's headers.
+const char* kEmulatorHead = R"ember_prelude(
+#ifndef EMBER_JIT_PRELUDE
+#define EMBER_JIT_PRELUDE
+#include <stdint.h>
+#include "ember/backend/cuda/emu/emu.h"
+#include "ember/backend/cuda/emu/device_math.h"
+#define __align__(n) alignas(n)
+typedef __half float16_t;
+typedef __nv_bfloat16 bfloat16_t;
+)ember_prelude";
+
+const char* kPrelude = R"ember_prelude(
 
 namespace ember {
 
@@ -180,7 +196,12 @@ __device__ inline int64_t grid_threads() { return static_cast<int64_t>(gridDim.x
 }  // namespace
 
 const std::string& prelude() {
-  static const std::string s(kPrelude);
+  static const std::string s = std::string(kDeviceHead) + kPrelude;
+  return s;
+}
+
+const std::string& emulator_prelude() {
+  static const std::string s = std::string(kEmulatorHead) + kPrelude;
   return s;
 }
 

@@ -34,6 +34,8 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ember/half.h"
@@ -329,6 +331,20 @@ void launch(dim3 grid, dim3 block, size_t dynamic_shared_bytes, uint64_t order_s
       }
     }
   }
+}
+
+namespace detail {
+template <class... A, size_t... I>
+void launch_args(dim3 grid, dim3 block, size_t shared, uint64_t seed, void (*kernel)(A...), void** args,
+                 std::index_sequence<I...>) {
+  launch(grid, block, shared, seed, kernel, *static_cast<std::remove_cv_t<std::remove_reference_t<A>>*>(args[I])...);
+}
+}  // namespace detail
+
+/// launch() with the arguments as cudaLaunchKernel takes them: args[i] points to argument i.
+template <class... A>
+void launch_args(dim3 grid, dim3 block, size_t shared, uint64_t seed, void (*kernel)(A...), void** args) {
+  detail::launch_args(grid, block, shared, seed, kernel, args, std::index_sequence_for<A...>{});
 }
 
 }  // namespace ember::emu
