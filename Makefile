@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build test test-asan bench demo install format clean
+.PHONY: deps configure build test test-asan test-emu bench demo install format clean
 
 deps:
 	@scripts/install-deps
@@ -28,6 +28,17 @@ test-asan: deps
 	@# Paths relative to the checkout in ccache's keys, so a clone elsewhere (CI) reuses the objects.
 	@CCACHE_BASEDIR=$(CURDIR) CCACHE_NOHASHDIR=true cmake --build $(ASAN_BUILD) -j $(JOBS) --target ember_io_tests
 	@$(ASAN_BUILD)/bin/ember_io_tests --gtest_brief=1
+
+# The CUDA backend built against the CPU emulator (no GPU, no CUDA toolkit needed): the GPU
+# tests run with the GPU as the default device, every Ember-written kernel on the emulator.
+EMU_BUILD ?= build-emu
+EMU_TESTS ?= CudaBackend.*:CudaReduce.*:CudaSoftmax.*:CudaArgReduce.EveryDtypeLayoutAndAxis:CudaIndexing.*:CudaRandomScan.*:CudaEmulator.*
+test-emu: deps
+	@cmake -S . -B $(EMU_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_CUDA_EMULATOR=ON \
+	  -DEMBER_BUILD_BENCHMARKS=OFF -DEMBER_BUILD_EXAMPLES=OFF -DEMBER_BUILD_PYTHON=OFF >/dev/null
+	@CCACHE_BASEDIR=$(CURDIR) CCACHE_NOHASHDIR=true cmake --build $(EMU_BUILD) -j $(JOBS) --target ember_emu_tests
+	@EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
+	  $(EMU_BUILD)/bin/ember_emu_tests --gtest_brief=1 --gtest_filter='$(EMU_TESTS)'
 
 bench: build
 	@$(BUILD)/bin/bench_core

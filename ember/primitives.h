@@ -448,6 +448,9 @@ class SliceUpdate : public UnaryPrimitive {
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "SliceUpdate"; }
 
+  const Shape& start() const { return start_; }
+  const Shape& strides() const { return strides_; }
+
  private:
   Shape start_, stop_, strides_;
 };
@@ -476,6 +479,8 @@ class Concatenate : public UnaryPrimitive {
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Concatenate"; }
 
+  int axis() const { return axis_; }
+
  private:
   int axis_;
 };
@@ -503,6 +508,9 @@ class Pad : public UnaryPrimitive {
   bool is_equivalent(const Primitive& other) const override;
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Pad"; }
+
+  const std::vector<int>& axes() const { return axes_; }
+  const Shape& low() const { return low_; }
 
  private:
   std::vector<int> axes_;
@@ -579,6 +587,8 @@ class GatherAxis : public UnaryPrimitive {
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "GatherAxis"; }
 
+  int axis() const { return axis_; }
+
  private:
   int axis_;
 };
@@ -594,6 +604,8 @@ class ScatterAddAxis : public UnaryPrimitive {
   bool is_equivalent(const Primitive& other) const override;
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "ScatterAddAxis"; }
+
+  int axis() const { return axis_; }
 
  private:
   int axis_;

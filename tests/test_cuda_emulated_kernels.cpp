@@ -23,6 +23,7 @@
 #include "ember/backend/cuda/elementwise_codegen.h"
 #include "ember/ember.h"
 #include "ember/primitives.h"
+#include "emulated_program.h"
 #include "test_utils.h"
 
 using namespace ember;
@@ -31,42 +32,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using EmuEntry = void (*)(unsigned grid, unsigned block, uint64_t seed, void** args);
-
-// A generated program compiled for the emulator and loaded.
-class EmulatedProgram {
+// A generated elementwise program compiled for the emulator and loaded.
+class EmulatedProgram : public test_utils::EmulatedProgram {
  public:
-  EmulatedProgram(const std::vector<ew::Variant>& variants, const std::string& name) {
-    dir_ = fs::temp_directory_path() / ("ember-emu-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-    fs::path src = dir_ / (name + ".cpp"), lib = dir_ / (name + ".so"), log = dir_ / (name + ".log");
-    std::ofstream(src) << ew::program_source(variants, ew::Target::Emulator);
-    const char* cxx = std::getenv("CXX");
-    std::string cmd = std::string(cxx && *cxx ? cxx : "c++") + " -std=c++20 -O1 -fPIC -shared -w -I" +
-                      test_utils::source_dir() + " -o " + lib.string() + " " + src.string() + " > " + log.string() +
-                      " 2>&1";
-    if (std::system(cmd.c_str()) != 0) {
-      std::ifstream in(log);
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      throw std::runtime_error("compiling " + src.string() + " failed:\n" + text.substr(0, 4000));
-    }
-    handle_ = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle_) throw std::runtime_error(std::string("dlopen: ") + dlerror());
-  }
-  ~EmulatedProgram() {
-    if (handle_) dlclose(handle_);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  EmuEntry entry(const std::string& kernel) const {
-    auto f = reinterpret_cast<EmuEntry>(dlsym(handle_, ("emu_" + kernel).c_str()));
-    if (!f) throw std::runtime_error("no kernel " + kernel + " in the emulated program");
-    return f;
-  }
-
- private:
-  fs::path dir_;
-  void* handle_ = nullptr;
+  EmulatedProgram(const std::vector<ew::Variant>& variants, const std::string& name)
+      : test_utils::EmulatedProgram(ew::program_source(variants, ew::Target::Emulator), name) {}
 };
 
 // Values of dtype t; `divisor`: small positive integers (integer division, shifts and powers

@@ -79,9 +79,26 @@ void register_kernel(std::type_index type, KernelFn fn);
 void register_elementwise_kernels();
 void register_reduce_kernels();
 void register_matmul_kernels();
+void register_indexing_kernels();
+void register_random_scan_kernels();
 
 // ---------------------------------------------------------------- launch helpers
 
 inline unsigned int ceil_div(size_t a, size_t b) { return static_cast<unsigned int>((a + b - 1) / b); }
+
+/// Launches __global__ function `kernel` on `stream`: nvcc's <<<grid, block, shared, stream>>>,
+/// or, in the emulated build (EMBER_CUDA_EMULATOR), a run on the CPU emulator. Check the
+/// launch with EMBER_CUDA_CHECK_LAUNCH afterwards, as after <<<>>>.
+template <class... KArgs, class... Args>
+void launch_kernel(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t shared, cudaStream_t stream,
+                   Args&&... args) {
+#if defined(EMBER_CUDA_EMULATED)
+  ::ember::emu::launch(grid, block, shared, ::ember::emu::launch_seed(), kernel, static_cast<KArgs>(args)...);
+#elif defined(__CUDACC__)
+  kernel<<<grid, block, shared, stream>>>(static_cast<KArgs>(args)...);
+#else
+  static_assert(sizeof...(KArgs) != sizeof...(KArgs), "launch_kernel launches from .cu files");
+#endif
+}
 
 }  // namespace ember::gpu

@@ -299,6 +299,8 @@ void register_all() {
     register_elementwise_kernels();
     register_reduce_kernels();
     register_matmul_kernels();
+    register_indexing_kernels();
+    register_random_scan_kernels();
   });
 }
 

@@ -61,7 +61,13 @@ enum class Target : uint8_t { Device, Emulator };
 /// (emu/emu.h), plus for each kernel K an entry point
 /// `extern "C" void emu_K(unsigned grid, unsigned block, uint64_t seed, void** args)`
 /// taking the argument array cudaLaunchKernel would.
-std::string program_source(const std::vector<Variant>& variants, Target target = Target::Device);
+/// What the backend compiles: the device form, or the emulator form in the emulated build.
+#ifdef EMBER_CUDA_EMULATED
+inline constexpr Target kBackendTarget = Target::Emulator;
+#else
+inline constexpr Target kBackendTarget = Target::Device;
+#endif
+std::string program_source(const std::vector<Variant>& variants, Target target = kBackendTarget);
 
 /// Every variant the GPU supports: all unary and binary ops on each dtype they accept,
 /// Select on every dtype, AsType between every pair of dtypes (Copy is AsType T -> T),

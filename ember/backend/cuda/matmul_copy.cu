@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "ember/backend/cuda/cuda.h"
 #include "ember/backend/cuda/matmul_copy.h"
 
 namespace ember::gpu {
@@ -37,11 +38,11 @@ void launch_gather(const void* src, void* dst, const StridedShape& s, int64_t n,
   int64_t blocks = (n + kThreads - 1) / kThreads;
   if (blocks > 65535LL * 8) blocks = 65535LL * 8;
   if (n <= INT32_MAX) {
-    gather_general<W, int32_t><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
-        static_cast<const W*>(src), static_cast<W*>(dst), s, static_cast<int32_t>(n));
+    launch_kernel(gather_general<W, int32_t>, static_cast<unsigned>(blocks), kThreads, 0, stream,
+                  static_cast<const W*>(src), static_cast<W*>(dst), s, static_cast<int32_t>(n));
   } else {
-    gather_general<W, int64_t><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(static_cast<const W*>(src),
-                                                                                       static_cast<W*>(dst), s, n);
+    launch_kernel(gather_general<W, int64_t>, static_cast<unsigned>(blocks), kThreads, 0, stream,
+                  static_cast<const W*>(src), static_cast<W*>(dst), s, n);
   }
 }
 

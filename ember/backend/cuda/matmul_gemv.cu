@@ -15,6 +15,7 @@
 
 #include <cstdint>
 
+#include "ember/backend/cuda/cuda.h"
 #include "ember/backend/cuda/matmul_gemv.h"
 
 namespace ember::gpu {
@@ -132,8 +133,8 @@ __global__ void gemv_cols_finish_kernel(const float* __restrict__ partial, T* __
 template <class T>
 void rows_impl(const void* w, const void* x, void* y, int64_t rows, int64_t K, int64_t ldw, cudaStream_t stream) {
   unsigned blocks = static_cast<unsigned>((rows + kWarps - 1) / kWarps);
-  gemv_rows_kernel<T><<<blocks, 32 * kWarps, 0, stream>>>(static_cast<const T*>(w), static_cast<const T*>(x),
-                                                          static_cast<T*>(y), rows, K, ldw);
+  launch_kernel(gemv_rows_kernel<T>, blocks, 32 * kWarps, 0, stream, static_cast<const T*>(w), static_cast<const T*>(x),
+                static_cast<T*>(y), rows, K, ldw);
 }
 
 template <class T>
@@ -142,10 +143,10 @@ void cols_impl(const void* b, const void* x, void* y, int64_t N, int64_t K, int6
   constexpr int V = 16 / sizeof(T);
   int64_t chunk = (K + splits - 1) / splits;
   dim3 grid(static_cast<unsigned>((N + 32 * V - 1) / (32 * V)), static_cast<unsigned>(splits));
-  gemv_cols_partial_kernel<T><<<grid, dim3(32, kWarps), 0, stream>>>(static_cast<const T*>(b), static_cast<const T*>(x),
-                                                                     partial, N, K, ldb, chunk);
-  gemv_cols_finish_kernel<T>
-      <<<static_cast<unsigned>((N + 255) / 256), 256, 0, stream>>>(partial, static_cast<T*>(y), N, splits);
+  launch_kernel(gemv_cols_partial_kernel<T>, grid, dim3(32, kWarps), 0, stream, static_cast<const T*>(b),
+                static_cast<const T*>(x), partial, N, K, ldb, chunk);
+  launch_kernel(gemv_cols_finish_kernel<T>, static_cast<unsigned>((N + 255) / 256), 256, 0, stream, partial,
+                static_cast<T*>(y), N, splits);
 }
 
 }  // namespace

@@ -25,8 +25,8 @@ struct RowArgs {
   int64_t n = 1;      // length of the innermost reduced dim (contiguous runs when vec)
   int64_t chunk = 1;  // elements per split
   int64_t splits = 1;
-  bool vec = false;   // the innermost reduced dim has stride 1: walk runs with vector loads
-  Dims kept, red;     // outputs (in and out strides) and the reduction (in strides, innermost last)
+  bool vec = false;  // the innermost reduced dim has stride 1: walk runs with vector loads
+  Dims kept, red;    // outputs (in and out strides) and the reduction (in strides, innermost last)
 };
 
 struct ColArgs {
@@ -46,8 +46,8 @@ struct CombineFn {
 
 // x: strided input; out: U at kept.out offsets, or (kPartial) A at [split * K + k].
 template <int G, bool kPartial, class P>
-__global__ void __launch_bounds__(kBlock) reduce_row_kernel(const typename P::In* __restrict__ x, void* out,
-                                                            RowArgs a) {
+__global__ void __launch_bounds__(kBlock)
+    reduce_row_kernel(const typename P::In* __restrict__ x, void* out, RowArgs a) {
   using In = typename P::In;
   using A = typename P::A;
   const int lane = threadIdx.x % G;
@@ -153,8 +153,8 @@ void launch_combine_partials(const void* partials, void* out, const Dims& kept, 
   b.red.nd = 1;
   b.red.shape[0] = splits;
   b.red.in[0] = K;
-  reduce_col_kernel<true, false, P>
-      <<<dim3(static_cast<unsigned>(cdiv(K, kColX)), 1), dim3(kColX, kColY), 0, stream>>>(partials, out, b);
+  launch_kernel(reduce_col_kernel<true, false, P>, dim3(static_cast<unsigned>(cdiv(K, kColX)), 1), dim3(kColX, kColY),
+                0, stream, partials, out, b);
   EMBER_CUDA_CHECK_LAUNCH("reduce_col_kernel(partials)");
 }
 
@@ -176,8 +176,8 @@ void launch_reduce(const typename P::In* x, void* out, const Dims& kept, const D
     if (R <= 1024) {  // a warp per output, 8 outputs per block
       a.splits = 1;
       a.chunk = R;
-      reduce_row_kernel<32, false, P>
-          <<<static_cast<unsigned>(cdiv(K, kBlock / 32)), kBlock, 0, stream>>>(x, out, a);
+      launch_kernel(reduce_row_kernel<32, false, P>, static_cast<unsigned>(cdiv(K, kBlock / 32)), kBlock, 0, stream, x,
+                    out, a);
       EMBER_CUDA_CHECK_LAUNCH("reduce_row_kernel<32>");
       return;
     }
@@ -188,13 +188,13 @@ void launch_reduce(const typename P::In* x, void* out, const Dims& kept, const D
     a.chunk = cdiv(cdiv(R, splits), 16) * 16;
     a.splits = cdiv(R, a.chunk);
     if (a.splits == 1) {
-      reduce_row_kernel<kBlock, false, P><<<static_cast<unsigned>(K), kBlock, 0, stream>>>(x, out, a);
+      launch_kernel(reduce_row_kernel<kBlock, false, P>, static_cast<unsigned>(K), kBlock, 0, stream, x, out, a);
       EMBER_CUDA_CHECK_LAUNCH("reduce_row_kernel<256>");
       return;
     }
     auto partials = alloc_device(static_cast<size_t>(a.splits * K) * sizeof(A), stream);
-    reduce_row_kernel<kBlock, true, P>
-        <<<static_cast<unsigned>(K * a.splits), kBlock, 0, stream>>>(x, partials->device_ptr, a);
+    launch_kernel(reduce_row_kernel<kBlock, true, P>, static_cast<unsigned>(K * a.splits), kBlock, 0, stream, x,
+                  partials->device_ptr, a);
     EMBER_CUDA_CHECK_LAUNCH("reduce_row_kernel<256, partial>");
     launch_combine_partials<P>(partials->device_ptr, out, kept, K, a.splits, stream);
     return;  // `partials` is freed in stream order, after the kernels above
@@ -211,14 +211,14 @@ void launch_reduce(const typename P::In* x, void* out, const Dims& kept, const D
   a.chunk = std::max<int64_t>(1, cdiv(R, splits));
   splits = std::max<int64_t>(1, cdiv(R, a.chunk));
   if (splits == 1) {
-    reduce_col_kernel<false, false, P>
-        <<<dim3(static_cast<unsigned>(bx), 1), dim3(kColX, kColY), 0, stream>>>(x, out, a);
+    launch_kernel(reduce_col_kernel<false, false, P>, dim3(static_cast<unsigned>(bx), 1), dim3(kColX, kColY), 0, stream,
+                  x, out, a);
     EMBER_CUDA_CHECK_LAUNCH("reduce_col_kernel");
     return;
   }
   auto partials = alloc_device(static_cast<size_t>(splits * K) * sizeof(A), stream);
-  reduce_col_kernel<false, true, P><<<dim3(static_cast<unsigned>(bx), static_cast<unsigned>(splits)),
-                                      dim3(kColX, kColY), 0, stream>>>(x, partials->device_ptr, a);
+  launch_kernel(reduce_col_kernel<false, true, P>, dim3(static_cast<unsigned>(bx), static_cast<unsigned>(splits)),
+                dim3(kColX, kColY), 0, stream, x, partials->device_ptr, a);
   EMBER_CUDA_CHECK_LAUNCH("reduce_col_kernel(partial)");
   launch_combine_partials<P>(partials->device_ptr, out, kept, K, splits, stream);
 }

@@ -96,8 +96,7 @@ struct SoftmaxArgs {
 
 // kMode: 0 softmax, 1 log_softmax, 2 logsumexp (y: one value per row).
 template <class T, int G, int kMode>
-__global__ void __launch_bounds__(256) softmax_rows_kernel(const T* __restrict__ x, T* __restrict__ y,
-                                                           SoftmaxArgs a) {
+__global__ void __launch_bounds__(256) softmax_rows_kernel(const T* __restrict__ x, T* __restrict__ y, SoftmaxArgs a) {
   using C = std::conditional_t<std::is_same_v<T, double>, double, float>;
   const int lane = threadIdx.x % G;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * (256 / G) + threadIdx.x / G;
@@ -133,10 +132,9 @@ __global__ void __launch_bounds__(256) softmax_rows_kernel(const T* __restrict__
 template <class T, int kMode>
 void launch_softmax(const T* x, T* y, const SoftmaxArgs& a, cudaStream_t stream) {
   if (a.n <= 1024) {
-    softmax_rows_kernel<T, 32, kMode>
-        <<<static_cast<unsigned>((a.rows + 7) / 8), 256, 0, stream>>>(x, y, a);
+    launch_kernel(softmax_rows_kernel<T, 32, kMode>, static_cast<unsigned>((a.rows + 7) / 8), 256, 0, stream, x, y, a);
   } else {
-    softmax_rows_kernel<T, 256, kMode><<<static_cast<unsigned>(a.rows), 256, 0, stream>>>(x, y, a);
+    launch_kernel(softmax_rows_kernel<T, 256, kMode>, static_cast<unsigned>(a.rows), 256, 0, stream, x, y, a);
   }
   EMBER_CUDA_CHECK_LAUNCH("softmax_rows_kernel");
 }
@@ -183,14 +181,12 @@ bool run_softmax(const array& in, array& out, int mode, cudaStream_t stream) {
   });
 }
 
-bool eval_softmax(Primitive& prim, const std::vector<array>& inputs, std::vector<array>& outputs,
-                  cudaStream_t stream) {
+bool eval_softmax(Primitive& prim, const std::vector<array>& inputs, std::vector<array>& outputs, cudaStream_t stream) {
   auto& p = static_cast<Softmax&>(prim);
   return run_softmax(inputs[0], outputs[0], p.is_log() ? 1 : 0, stream);
 }
 
-bool eval_logsumexp(Primitive&, const std::vector<array>& inputs, std::vector<array>& outputs,
-                    cudaStream_t stream) {
+bool eval_logsumexp(Primitive&, const std::vector<array>& inputs, std::vector<array>& outputs, cudaStream_t stream) {
   return run_softmax(inputs[0], outputs[0], 2, stream);
 }
 

@@ -3,7 +3,8 @@
 // compiler against this header (and without cuda_runtime.h):
 //
 //   - a launch runs the grid block by block; each block's threads are
-//     cooperative coroutines (ucontext) on the calling OS thread;
+//     cooperative coroutines on the calling OS thread (a register-only stack
+//     switch on x86-64 Linux, ucontext elsewhere);
 //   - __syncthreads() parks a thread until every live thread of its block has
 //     arrived; a thread that exits while others wait at a barrier is reported
 //     (barrier divergence, undefined behaviour on hardware);
@@ -40,6 +41,37 @@
 
 #include "ember/half.h"
 
+#if defined(__x86_64__) && defined(__linux__)
+// Saves the callee-saved registers on the current stack, stores the stack pointer in
+// *from_sp and continues on to_sp: a coroutine switch without swapcontext's signal-mask
+// system calls. COMDAT, so every translation unit may carry it.
+extern "C" void ember_emu_switch(void** from_sp, void* to_sp);
+asm(R"(
+  .pushsection .text.ember_emu_switch,"axG",@progbits,ember_emu_switch,comdat
+  .weak ember_emu_switch
+  .type ember_emu_switch,@function
+ember_emu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size ember_emu_switch,.-ember_emu_switch
+  .popsection
+)");
+#define EMBER_EMU_FAST_SWITCH 1
+#endif
+
 namespace ember::emu {
 
 struct dim3 {
@@ -58,8 +90,17 @@ namespace detail {
 
 enum class State { runnable, block_barrier, warp_barrier, done };
 
+// One lane's value in a warp exchange: shuffles move values of up to 16 bytes.
+struct Slot {
+  unsigned char bytes[16];
+};
+
 struct Thread {
+#ifdef EMBER_EMU_FAST_SWITCH
+  void* sp = nullptr;
+#else
   ucontext_t ctx;
+#endif
   std::unique_ptr<char[]> stack;
   dim3 idx;
   int linear = 0;
@@ -69,11 +110,15 @@ struct Thread {
 struct Block {
   dim3 block_idx, block_dim, grid_dim;
   std::vector<Thread> threads;
+#ifdef EMBER_EMU_FAST_SWITCH
+  void* scheduler_sp = nullptr;
+#else
   ucontext_t scheduler;
+#endif
   int current = -1;
   std::function<void()> body;
   // Warp exchange: per warp, two buffers of 32 lanes (alternating between consecutive ops).
-  std::vector<uint64_t> warp_slots;  // [warp][2][32]
+  std::vector<Slot> warp_slots;      // [warp][2][32]
   std::vector<int> warp_phase;       // per lane: which buffer its next warp op uses
   std::vector<char> dynamic_shared;
   std::string error;
@@ -84,11 +129,29 @@ inline constexpr size_t kStackBytes = 128 * 1024;
 
 inline Thread& self() { return current_block->threads[current_block->current]; }
 
+// Coroutine stacks, kept per OS thread across launches (not zeroed: pages are touched as used).
+inline thread_local std::vector<std::unique_ptr<char[]>> spare_stacks;
+inline std::unique_ptr<char[]> take_stack() {
+  if (spare_stacks.empty()) return std::unique_ptr<char[]>(new char[kStackBytes]);
+  auto s = std::move(spare_stacks.back());
+  spare_stacks.pop_back();
+  return s;
+}
+inline void return_stacks(std::vector<Thread>& threads) {
+  for (auto& t : threads) {
+    if (t.stack) spare_stacks.push_back(std::move(t.stack));
+  }
+}
+
 inline void yield_to_scheduler(State s) {
   Block& b = *current_block;
   Thread& t = b.threads[b.current];
   t.state = s;
+#ifdef EMBER_EMU_FAST_SWITCH
+  ember_emu_switch(&t.sp, b.scheduler_sp);
+#else
   swapcontext(&t.ctx, &b.scheduler);
+#endif
 }
 
 inline void trampoline() {
@@ -105,15 +168,27 @@ inline void run_block(Block& b, uint64_t order_seed) {
     t.linear = static_cast<int>(i);
     t.idx = dim3(i % b.block_dim.x, (i / b.block_dim.x) % b.block_dim.y, i / (b.block_dim.x * b.block_dim.y));
     t.state = State::runnable;
-    if (!t.stack) t.stack = std::make_unique<char[]>(kStackBytes);
+    if (!t.stack) t.stack = take_stack();
+#ifdef EMBER_EMU_FAST_SWITCH
+    // A fresh stack that ember_emu_switch "returns" into trampoline from: six zeroed
+    // registers, trampoline's address, and a null return address for trampoline itself
+    // (which never returns), leaving the stack aligned as after a call.
+    auto top = reinterpret_cast<uintptr_t>(t.stack.get() + kStackBytes) & ~uintptr_t(15);
+    auto* frame = reinterpret_cast<void**>(top) - 8;
+    for (int k = 0; k < 6; ++k) frame[k] = nullptr;
+    frame[6] = reinterpret_cast<void*>(&trampoline);
+    frame[7] = nullptr;
+    t.sp = frame;
+#else
     getcontext(&t.ctx);
     t.ctx.uc_stack.ss_sp = t.stack.get();
     t.ctx.uc_stack.ss_size = kStackBytes;
     t.ctx.uc_link = nullptr;
     makecontext(&t.ctx, trampoline, 0);
+#endif
   }
   unsigned warps = (n + 31) / 32;
-  b.warp_slots.assign(static_cast<size_t>(warps) * 64, 0);
+  b.warp_slots.assign(static_cast<size_t>(warps) * 64, Slot{});
   b.warp_phase.assign(n, 0);
   std::vector<int> order(n);
   std::iota(order.begin(), order.end(), 0);
@@ -126,11 +201,17 @@ inline void run_block(Block& b, uint64_t order_seed) {
     for (int i : order) {
       if (b.threads[i].state != State::runnable) continue;
       b.current = i;
+#ifdef EMBER_EMU_FAST_SWITCH
+      ember_emu_switch(&b.scheduler_sp, b.threads[i].sp);
+#else
       swapcontext(&b.scheduler, &b.threads[i].ctx);
+#endif
       progressed = true;
     }
-    // Release warps whose live lanes all wait at a warp op, then a block barrier that all live threads reached.
-    bool released = false;
+    // Release warps whose live lanes all wait at a warp op, then a block barrier that all live
+    // threads reached. With a seed, only a random part of the ready warps goes on, so warps
+    // drift apart between block barriers as they can on hardware.
+    std::vector<unsigned> ready;
     for (unsigned w = 0; w < warps; ++w) {
       unsigned lo = w * 32, hi = std::min(n, lo + 32);
       bool all_waiting = true, any_waiting = false;
@@ -139,14 +220,22 @@ inline void run_block(Block& b, uint64_t order_seed) {
         if (s == State::warp_barrier) any_waiting = true;
         else if (s != State::done) all_waiting = false;
       }
-      if (any_waiting && all_waiting) {
+      if (any_waiting && all_waiting) ready.push_back(w);
+    }
+    if (!ready.empty()) {
+      size_t count = ready.size();
+      if (order_seed != 0) {
+        std::shuffle(ready.begin(), ready.end(), rng);
+        count = 1 + rng() % ready.size();
+      }
+      for (size_t k = 0; k < count; ++k) {
+        unsigned lo = ready[k] * 32, hi = std::min(n, lo + 32);
         for (unsigned l = lo; l < hi; ++l) {
           if (b.threads[l].state == State::warp_barrier) b.threads[l].state = State::runnable;
         }
-        released = true;
       }
+      continue;
     }
-    if (released) continue;
     unsigned at_barrier = 0, done = 0, at_warp = 0;
     for (auto& t : b.threads) {
       at_barrier += t.state == State::block_barrier;
@@ -173,29 +262,29 @@ inline void run_block(Block& b, uint64_t order_seed) {
 }
 
 // Each lane deposits `v` and waits for its warp; returns the deposit buffer of this op.
-inline uint64_t* warp_exchange(uint64_t v) {
+inline Slot* warp_exchange(Slot v) {
   Block& b = *current_block;
   int me = b.current;
   int warp = me / 32, lane = me % 32;
   int phase = b.warp_phase[me];
   b.warp_phase[me] ^= 1;
-  uint64_t* slots = &b.warp_slots[(static_cast<size_t>(warp) * 2 + phase) * 32];
+  Slot* slots = &b.warp_slots[(static_cast<size_t>(warp) * 2 + phase) * 32];
   slots[lane] = v;
   yield_to_scheduler(State::warp_barrier);
   return slots;
 }
 
 template <class T>
-uint64_t to_bits(T v) {
-  uint64_t bits = 0;
-  static_assert(sizeof(T) <= 8, "warp shuffles move at most 8 bytes");
-  std::memcpy(&bits, &v, sizeof(T));
-  return bits;
+Slot to_bits(const T& v) {
+  static_assert(sizeof(T) <= sizeof(Slot), "warp shuffles here move at most 16 bytes");
+  Slot s{};
+  std::memcpy(s.bytes, &v, sizeof(T));
+  return s;
 }
 template <class T>
-T from_bits(uint64_t bits) {
+T from_bits(const Slot& s) {
   T v;
-  std::memcpy(&v, &bits, sizeof(T));
+  std::memcpy(&v, s.bytes, sizeof(T));
   return v;
 }
 
@@ -222,12 +311,12 @@ T* dynamic_shared() {
 // ---------------------------------------------------------------- synchronization
 
 inline void syncthreads() { detail::yield_to_scheduler(detail::State::block_barrier); }
-inline void syncwarp(unsigned = 0xffffffffu) { detail::warp_exchange(0); }
+inline void syncwarp(unsigned = 0xffffffffu) { detail::warp_exchange(detail::Slot{}); }
 
 template <class T>
 T shfl_sync(unsigned, T v, int src, int width = 32) {
   int lane = detail::self().linear % 32;
-  uint64_t* s = detail::warp_exchange(detail::to_bits(v));
+  detail::Slot* s = detail::warp_exchange(detail::to_bits(v));
   int base = lane / width * width;
   int from = base + ((src % width) + width) % width;
   return from < detail::lane_count() ? detail::from_bits<T>(s[from]) : v;
@@ -235,7 +324,7 @@ T shfl_sync(unsigned, T v, int src, int width = 32) {
 template <class T>
 T shfl_down_sync(unsigned, T v, unsigned delta, int width = 32) {
   int lane = detail::self().linear % 32;
-  uint64_t* s = detail::warp_exchange(detail::to_bits(v));
+  detail::Slot* s = detail::warp_exchange(detail::to_bits(v));
   int from = lane + static_cast<int>(delta);
   if (from / width != lane / width || from >= detail::lane_count()) return v;  // out of the segment: own value
   return detail::from_bits<T>(s[from]);
@@ -243,7 +332,7 @@ T shfl_down_sync(unsigned, T v, unsigned delta, int width = 32) {
 template <class T>
 T shfl_up_sync(unsigned, T v, unsigned delta, int width = 32) {
   int lane = detail::self().linear % 32;
-  uint64_t* s = detail::warp_exchange(detail::to_bits(v));
+  detail::Slot* s = detail::warp_exchange(detail::to_bits(v));
   int from = lane - static_cast<int>(delta);
   if (from < 0 || from / width != lane / width) return v;
   return detail::from_bits<T>(s[from]);
@@ -251,15 +340,15 @@ T shfl_up_sync(unsigned, T v, unsigned delta, int width = 32) {
 template <class T>
 T shfl_xor_sync(unsigned, T v, int mask, int width = 32) {
   int lane = detail::self().linear % 32;
-  uint64_t* s = detail::warp_exchange(detail::to_bits(v));
+  detail::Slot* s = detail::warp_exchange(detail::to_bits(v));
   int from = lane ^ mask;
   if (from / width != lane / width || from >= detail::lane_count()) return v;
   return detail::from_bits<T>(s[from]);
 }
 inline unsigned ballot_sync(unsigned, int pred) {
-  uint64_t* s = detail::warp_exchange(pred ? 1 : 0);
+  detail::Slot* s = detail::warp_exchange(detail::to_bits(pred ? 1 : 0));
   unsigned bits = 0;
-  for (int l = 0; l < detail::lane_count(); ++l) bits |= (s[l] ? 1u : 0u) << l;
+  for (int l = 0; l < detail::lane_count(); ++l) bits |= (detail::from_bits<int>(s[l]) ? 1u : 0u) << l;
   return bits;
 }
 inline int any_sync(unsigned m, int pred) { return ballot_sync(m, pred) != 0; }
@@ -317,6 +406,10 @@ void launch(dim3 grid, dim3 block, size_t dynamic_shared_bytes, uint64_t order_s
   b.grid_dim = grid;
   b.dynamic_shared.assign(dynamic_shared_bytes, 0);
   b.body = [&] { kernel(args...); };
+  struct GiveBack {
+    detail::Block& b;
+    ~GiveBack() { detail::return_stacks(b.threads); }
+  } give_back{b};
   uint64_t seed = order_seed;
   for (unsigned z = 0; z < grid.z; ++z) {
     for (unsigned y = 0; y < grid.y; ++y) {
@@ -364,7 +457,7 @@ void launch_args(dim3 grid, dim3 block, size_t shared, uint64_t seed, void (*ker
 #define blockIdx (::ember::emu::block_idx())
 #define blockDim (::ember::emu::block_dim())
 #define gridDim (::ember::emu::grid_dim())
-#define warpSize 32
+inline constexpr int warpSize = 32;
 using ::ember::emu::dim3;
 inline void __syncthreads() { ::ember::emu::syncthreads(); }
 inline void __syncwarp(unsigned m = 0xffffffffu) { ::ember::emu::syncwarp(m); }
