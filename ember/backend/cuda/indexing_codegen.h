@@ -86,11 +86,7 @@ std::vector<std::string> kernel_names(const Variant& v);
 /// kernels). Target::Emulator adds `extern "C" void emu_K(unsigned grid, unsigned block,
 /// uint64_t seed, void** args)` for each kernel K (see elementwise_codegen.h).
 /// What the backend compiles: the device form, or the emulator form in the emulated build.
-#ifdef EMBER_CUDA_EMULATED
-inline constexpr Target kBackendTarget = Target::Emulator;
-#else
-inline constexpr Target kBackendTarget = Target::Device;
-#endif
+using ew::kBackendTarget;
 std::string program_source(const std::vector<Variant>& variants, Target target = kBackendTarget);
 
 /// Every variant the runtime can ask for.

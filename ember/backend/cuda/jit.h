@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "ember/dtype.h"
+
 namespace ember::gpu::jit {
 
 /// Compiles `source` (CUDA C++; kernels declared extern "C") with NVRTC for `arch`:
@@ -33,5 +35,8 @@ const std::string& prelude();
 /// The same prelude for the host compiler and the CPU emulator (emu/emu.h), so a generated
 /// program also runs on machines without a GPU (tests/test_cuda_emulated_kernels.cpp).
 const std::string& emulator_prelude();
+
+/// The prelude's spelling of a dtype's element type ("float", "float16_t", "ember::complex64_t", ...).
+const char* type_name(Dtype t);
 
 }  // namespace ember::gpu::jit

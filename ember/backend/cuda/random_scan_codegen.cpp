@@ -303,39 +303,7 @@ __device__ void scan_col(const T* in, T* out, const ScanArgs& a) {
 }  // namespace ember
 )ember_src";
 
-const char* type_name(Dtype t) {
-  switch (t.val) {
-    case Dtype::Val::bool_:
-      return "bool";
-    case Dtype::Val::uint8:
-      return "uint8_t";
-    case Dtype::Val::uint16:
-      return "uint16_t";
-    case Dtype::Val::uint32:
-      return "uint32_t";
-    case Dtype::Val::uint64:
-      return "uint64_t";
-    case Dtype::Val::int8:
-      return "int8_t";
-    case Dtype::Val::int16:
-      return "int16_t";
-    case Dtype::Val::int32:
-      return "int32_t";
-    case Dtype::Val::int64:
-      return "int64_t";
-    case Dtype::Val::float16:
-      return "float16_t";
-    case Dtype::Val::bfloat16:
-      return "bfloat16_t";
-    case Dtype::Val::float32:
-      return "float";
-    case Dtype::Val::float64:
-      return "double";
-    case Dtype::Val::complex64:
-      return "ember::complex64_t";
-  }
-  return "float";
-}
+using jit::type_name;
 
 const char* op_name(ScanOp op) {
   switch (op) {

@@ -90,11 +90,7 @@ std::vector<Pattern> patterns(Family f);
 std::string kernel_name(const Variant& v, Pattern p);
 
 /// What the backend compiles: the device form, or the emulator form in the emulated build.
-#ifdef EMBER_CUDA_EMULATED
-inline constexpr Target kBackendTarget = Target::Emulator;
-#else
-inline constexpr Target kBackendTarget = Target::Device;
-#endif
+using ew::kBackendTarget;
 /// The full source of the program holding `variants` (see ew::program_source for Target).
 std::string program_source(const std::vector<Variant>& variants, Target target = kBackendTarget);
 
