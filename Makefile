@@ -32,13 +32,20 @@ test-asan: deps
 # The CUDA backend built against the CPU emulator (no GPU, no CUDA toolkit needed): the GPU
 # tests run with the GPU as the default device, every Ember-written kernel on the emulator.
 EMU_BUILD ?= build-emu
-EMU_TESTS ?= CudaBackend.*:CudaReduce.*:CudaSoftmax.*:CudaArgReduce.EveryDtypeLayoutAndAxis:CudaIndexing.*:CudaRandomScan.*:CudaEmulator.*
+EMU_TESTS ?= CudaBackend.*:CudaReduce.*:CudaSoftmax.*:CudaArgReduce.EveryDtypeLayoutAndAxis:CudaIndexing.*:CudaRandomScan.*:CudaSort.*:CudaLinalg.*:CudaEmulator.*
+EMU_DELAY_TESTS ?= CudaBackend.*:CudaIndexing.*:CudaLinalg.*
 test-emu: deps
 	@cmake -S . -B $(EMU_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_CUDA_EMULATOR=ON \
 	  -DEMBER_BUILD_BENCHMARKS=OFF -DEMBER_BUILD_EXAMPLES=OFF -DEMBER_BUILD_PYTHON=OFF >/dev/null
 	@CCACHE_BASEDIR=$(CURDIR) CCACHE_NOHASHDIR=true cmake --build $(EMU_BUILD) -j $(JOBS) --target ember_emu_tests
 	@EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
 	  $(EMU_BUILD)/bin/ember_emu_tests --gtest_brief=1 --gtest_filter='$(EMU_TESTS)'
+	@echo "== streams held back 200 us per operation (a missing wait between streams or for the host shows)"
+	@EMBER_EMU_STREAM_DELAY_US=200 EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
+	  $(EMU_BUILD)/bin/ember_emu_tests --gtest_brief=1 --gtest_filter='$(EMU_DELAY_TESTS)'
+	@echo "== the same with managed memory (EMBER_CUDA_MANAGED=1)"
+	@EMBER_CUDA_MANAGED=1 EMBER_EMU_STREAM_DELAY_US=200 EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
+	  $(EMU_BUILD)/bin/ember_emu_tests --gtest_brief=1 --gtest_filter='$(EMU_DELAY_TESTS)'
 
 bench: build
 	@$(BUILD)/bin/bench_core

@@ -309,6 +309,37 @@ void bench_matmul(cudaStream_t stream) {
   }
 }
 
+// ---------------------------------------------------------------- sort
+
+// argsort / sort of float32 (CUB radix sort behind Ember's key and output kernels) against
+// Ember's CPU kernel in this process; GB/s counts one read of the input and one write of the
+// output, for scale against the copy bandwidth printed above.
+void bench_sort() {
+  const Device cpu{Device::cpu, 0};
+  struct Case {
+    int rows, n;
+  };
+  const int total = g_quick ? (1 << 20) : (1 << 24);
+  const Case cases[] = {{1, total}, {total / 1024, 1024}, {total / 16, 16}};
+  std::printf("sort along the last axis, %d float32 in all\n", total);
+  const int reps = g_quick ? 3 : 7;
+  for (const Case& c : cases) {
+    array x = rand_gpu({c.rows, c.n}, float32, 30);
+    array xc = contiguous(x, false, cpu);
+    xc.eval();
+    const double bytes = 2.0 * total * sizeof(float);
+    for (bool indices : {true, false}) {
+      auto op = [&](const array& a, Device d) { return indices ? argsort(a, -1, d) : sort(a, -1, d); };
+      double tg = time_ember([&] { return op(x, kGpu); }, 2, reps);
+      double tc = time_ember([&] { return op(xc, cpu); }, 0, 1);  // the CPU peer is slow: one run
+      std::string name =
+          std::string(indices ? "argsort" : "sort") + " f32 " + std::to_string(c.rows) + "x" + std::to_string(c.n);
+      std::printf("    %s: %.0f GB/s\n", name.c_str(), bytes / tg / 1e9);
+      add_row({name + " vs CPU", fmt("%.2f ms", tg * 1e3), fmt("%.2f ms", tc * 1e3), tc / tg, 0.0});
+    }
+  }
+}
+
 // ---------------------------------------------------------------- unified memory
 
 void bench_residency() {
@@ -353,6 +384,7 @@ int main(int argc, char** argv) {
   bench_bandwidth(stream);
   bench_matmul(stream);
   bench_residency();
+  bench_sort();
   CUDA_OK(cudaStreamDestroy(stream));
 
   std::printf("\n== summary (%s, %.0f s; ratio = ember / peer in throughput, >= target is good)\n", prop.name,

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "ember/backend/gpu.h"
+
 namespace ember {
 
 namespace {
@@ -33,32 +35,37 @@ class CpuAllocator {
     cache_limit_ = memory_limit_;
   }
 
-  allocator::Buffer malloc(size_t bytes) {
+  allocator::Buffer malloc(size_t bytes, bool pinned = false) {
     size_t block = round_block(bytes);
     std::unique_lock lk(mu_);
+    auto& cache = pinned ? pinned_cache_ : cache_;
     // Reuse a cached block of the same rounded size, or one at most 2x larger.
-    auto it = cache_.lower_bound(block);
-    if (it != cache_.end() && it->first <= 2 * block) {
+    auto it = cache.lower_bound(block);
+    if (it != cache.end() && it->first <= 2 * block) {
       void* p = it->second;
       size_t bsize = it->first;
-      cache_.erase(it);
+      cache.erase(it);
       cache_bytes_ -= bsize;
       record_alloc(bsize);
-      return {p, bytes, bsize};
+      return {p, bytes, bsize, pinned};
     }
     // The limit bounds every live array, host and GPU alike (as get_active_memory counts them).
     if (memory_limit_ != 0 && active_ + device_active_ + block > memory_limit_) {
       free_cache_locked();
       if (active_ + device_active_ + block > memory_limit_) throw_oom(bytes, "over the memory limit");
     }
-    void* p = std::aligned_alloc(64, block);
+    void* p = pinned ? gpu::pinned_alloc(block) : std::aligned_alloc(64, block);
+    if (!p && pinned) {
+      lk.unlock();
+      return malloc(bytes);  // no GPU, or no page-locked memory left: plain memory does
+    }
     if (!p) {
       free_cache_locked();
       p = std::aligned_alloc(64, block);
       if (!p) throw_oom(bytes, "the system allocator failed");
     }
     record_alloc(block);
-    return {p, bytes, block};
+    return {p, bytes, block, pinned};
   }
 
   void free(allocator::Buffer b, size_t block) {
@@ -66,10 +73,10 @@ class CpuAllocator {
     std::unique_lock lk(mu_);
     active_ -= block;
     if (cache_bytes_ + block <= cache_limit_) {
-      cache_.emplace(block, b.ptr);
+      (b.pinned ? pinned_cache_ : cache_).emplace(block, b.ptr);
       cache_bytes_ += block;
     } else {
-      std::free(b.ptr);
+      release(b.ptr, b.pinned);
     }
   }
 
@@ -107,11 +114,14 @@ class CpuAllocator {
   size_t set_cache_limit(size_t l) {
     std::unique_lock lk(mu_);
     std::swap(l, cache_limit_);
-    while (cache_bytes_ > cache_limit_ && !cache_.empty()) {
-      auto it = std::prev(cache_.end());  // drop the largest blocks first
-      cache_bytes_ -= it->first;
-      std::free(it->second);
-      cache_.erase(it);
+    for (bool pinned : {false, true}) {
+      auto& cache = pinned ? pinned_cache_ : cache_;
+      while (cache_bytes_ > cache_limit_ && !cache.empty()) {
+        auto it = std::prev(cache.end());  // drop the largest blocks first
+        cache_bytes_ -= it->first;
+        release(it->second, pinned);
+        cache.erase(it);
+      }
     }
     return l;
   }
@@ -125,20 +135,30 @@ class CpuAllocator {
     active_ += block;
     peak_ = std::max(peak_, active_ + device_active_);
   }
+  static void release(void* p, bool pinned) {
+    if (pinned) {
+      gpu::pinned_free(p);
+    } else {
+      std::free(p);
+    }
+  }
   void free_cache_locked() {
-    for (auto& [sz, p] : cache_) std::free(p);
+    for (auto& [sz, p] : cache_) release(p, false);
+    for (auto& [sz, p] : pinned_cache_) release(p, true);
     cache_.clear();
+    pinned_cache_.clear();
     cache_bytes_ = 0;
   }
   [[noreturn]] void throw_oom(size_t bytes, const char* why) {
     std::ostringstream msg;
-    msg << "[malloc] out of memory: cannot allocate " << bytes << " bytes (" << why << "; "
-        << active_ + device_active_ << " bytes in use, limit " << memory_limit_ << ")";
+    msg << "[malloc] out of memory: cannot allocate " << bytes << " bytes (" << why << "; " << active_ + device_active_
+        << " bytes in use, limit " << memory_limit_ << ")";
     throw out_of_memory(msg.str());
   }
 
   std::mutex mu_;
   std::multimap<size_t, void*> cache_;
+  std::multimap<size_t, void*> pinned_cache_;  // page-locked blocks (malloc_pinned)
   size_t cache_bytes_ = 0;
   size_t active_ = 0;         // host bytes
   size_t device_active_ = 0;  // GPU bytes
@@ -158,6 +178,7 @@ CpuAllocator& cpu_allocator() {
 namespace allocator {
 
 Buffer malloc(size_t bytes) { return cpu_allocator().malloc(bytes); }
+Buffer malloc_pinned(size_t bytes) { return cpu_allocator().malloc(bytes, true); }
 void free(Buffer b) { cpu_allocator().free(b, b.block); }
 void record_device_memory(int64_t delta) { cpu_allocator().record_device(delta); }
 

@@ -20,14 +20,19 @@ namespace allocator {
 /// A raw block of memory owned by the allocator.
 struct Buffer {
   void* ptr = nullptr;
-  size_t size = 0;   // bytes requested
-  size_t block = 0;  // bytes actually reserved (>= size)
+  size_t size = 0;      // bytes requested
+  size_t block = 0;     // bytes actually reserved (>= size)
+  bool pinned = false;  // page-locked for GPU copies (from malloc_pinned)
 };
 
 /// Allocates `bytes` (64-byte aligned). Reuses cached blocks; over the memory
 /// limit or when the system refuses, clears the cache and retries, then throws
 /// out_of_memory naming the requested and in-use bytes.
 Buffer malloc(size_t bytes);
+/// As malloc, but page-locked host memory when a GPU backend can provide it (device copies
+/// to and from it run at full bus speed, asynchronously); plain memory otherwise. Pinned
+/// blocks are cached apart from plain ones, so their pinning cost is paid once.
+Buffer malloc_pinned(size_t bytes);
 /// Returns a block to the cache (or to the system if the cache is full).
 void free(Buffer b);
 /// GPU backends report their allocations (+bytes) and frees (-bytes) here, so the

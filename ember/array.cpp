@@ -28,8 +28,7 @@ Data::~Data() {
 void Data::make_host_valid() {
   std::lock_guard lk(mu);
   if (host_valid.load(std::memory_order_relaxed)) return;
-  if (!buffer.ptr) buffer = allocator::malloc(bytes);
-  gpu::copy_to_host(*this);
+  gpu::copy_to_host(*this);  // gives the buffer its host side first, as the backend prefers
   host_valid.store(true, std::memory_order_release);
 }
 
@@ -146,8 +145,11 @@ int64_t array::strides(int dim) const {
 }
 
 void array::eval() {
-  if (status() == Status::available) return;
-  ember::eval({*this});
+  if (status() != Status::available) {
+    ember::eval({*this});
+  } else if (desc_->data) {
+    gpu::wait_written(*desc_->data);  // its GPU work (after an async_eval) may still be running
+  }
 }
 
 void array::wait() {

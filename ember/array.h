@@ -25,6 +25,9 @@ using Strides = std::vector<int64_t>;
 class Primitive;
 class array;
 struct ArrayDesc;
+namespace gpu {
+struct Fence;
+}
 
 /// Owner of the bytes behind one or more arrays (views share it).
 ///
@@ -43,6 +46,9 @@ struct Data {
   void* device_ptr = nullptr;     // device allocation (bytes long), or null
   int device = -1;                // its CUDA device
   void* device_stream = nullptr;  // cudaStream_t of the last GPU use: copies and frees are ordered on it
+  // The GPU work that writes the device bytes, until it is known to be done: other streams
+  // wait for it on the device, eval waits for it on the host.
+  std::shared_ptr<gpu::Fence> written;
   std::mutex mu;
 
   explicit Data(allocator::Buffer b) : buffer(b), bytes(b.size) {}

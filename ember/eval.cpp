@@ -77,13 +77,16 @@ void run_node(Primitive& p, std::vector<array>& outs) {
   }
 }
 
-// Ends a GPU task: waits for its stream, then publishes the nodes' outputs (or the error
-// of a kernel that failed while running asynchronously). Outputs are held weakly, so
-// intermediates nobody needs are freed as soon as the graph lets go of them.
+// Ends a GPU task: marks the end of its queued kernels with a fence and publishes the nodes'
+// outputs. The worker does not wait for the GPU: the next task queues while this one runs.
+// Another stream that reads an output waits for the fence on the device (gpu::device_ptr),
+// a host read waits for the stream (Data::host()), and eval() waits for its outputs' fences.
+// Outputs are held weakly, so intermediates nobody needs are freed as soon as the graph lets go.
 void finish_gpu_task(const Stream& s, const std::vector<std::weak_ptr<ArrayDesc>>& outputs) {
+  std::shared_ptr<gpu::Fence> fence;
   std::exception_ptr err;
   try {
-    gpu::finish(s);
+    fence = gpu::record_fence(s);
   } catch (...) {
     err = std::current_exception();
   }
@@ -94,10 +97,23 @@ void finish_gpu_task(const Stream& s, const std::vector<std::weak_ptr<ArrayDesc>
       d->data.reset();
       d->error = err;
       d->status.store(Status::error, std::memory_order_release);
-    } else {
-      d->status.store(Status::available, std::memory_order_release);
+      continue;
     }
+    if (auto& data = d->data) {
+      // The first writer's fence stays: a view made later shares the buffer, not its writes.
+      std::lock_guard lk(data->mu);
+      if (data->device_ptr && !data->host_valid.load(std::memory_order_relaxed) && !data->written) {
+        data->written = fence;
+      }
+    }
+    d->status.store(Status::available, std::memory_order_release);
   }
+}
+
+// Blocks until the GPU work behind an evaluated array is done (eval's promise); throws
+// the error of a kernel that failed meanwhile.
+void wait_device(const array& a) {
+  if (const auto& data = a.desc()->data) gpu::wait_written(*data);
 }
 
 struct Task {
@@ -139,7 +155,8 @@ struct Claimed {
 };
 
 // Sorts and submits the graph. With `claim_last` (a caller that waits for the result), the
-// last task, when it is for an idle CPU stream, is returned to run inline rather than queued.
+// last task, when its stream is idle, is returned to run inline rather than queued: for a GPU
+// stream that saves two thread hand-offs per eval (the task queues its kernels and waits).
 std::optional<Claimed> schedule(const std::vector<array>& outputs, bool claim_last) {
   // One lock around sorting and submission: concurrent evals from several
   // threads neither schedule a shared node twice nor reuse a sequence number.
@@ -188,7 +205,7 @@ std::optional<Claimed> schedule(const std::vector<array>& outputs, bool claim_la
       if (gpu) finish_gpu_task(stream, gpu_outputs);
     };
     bool last = &t == &tasks.back();
-    if (claim_last && last && t.stream.device == Device::cpu) {
+    if (claim_last && last) {
       scheduler::enqueue_or_claim(t.stream, task);
       if (task) return Claimed{t.stream, std::move(task)};
     } else {
@@ -215,10 +232,13 @@ bool is_tracing() { return tracing_depth.load() > 0; }
 void async_eval(std::vector<array> outputs) { schedule(outputs, false); }
 
 void eval(std::vector<array> outputs) {
-  // A small graph on an idle CPU stream runs right here (after the submit lock is released):
-  // handing it to the worker thread and waiting costs more than most small ops.
+  // The last task of the graph runs right here when its stream is idle (after the submit lock
+  // is released): handing it to the worker thread and waiting costs more than most small ops.
   if (auto claimed = schedule(outputs, true)) scheduler::run_claimed(claimed->stream, std::move(claimed->task));
-  for (auto& o : outputs) o.wait();
+  for (auto& o : outputs) {
+    o.wait();
+    wait_device(o);
+  }
 }
 
 }  // namespace ember

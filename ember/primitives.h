@@ -528,6 +528,7 @@ class Sort : public UnaryPrimitive {
   bool is_equivalent(const Primitive& other) const override;
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Sort"; }
+  int axis() const { return axis_; }
 
  private:
   int axis_;
@@ -542,6 +543,7 @@ class ArgSort : public UnaryPrimitive {
   bool is_equivalent(const Primitive& other) const override;
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "ArgSort"; }
+  int axis() const { return axis_; }
 
  private:
   int axis_;
@@ -556,6 +558,7 @@ class Partition : public UnaryPrimitive {
   bool is_equivalent(const Primitive& other) const override;
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Partition"; }
+  int axis() const { return axis_; }
 
  private:
   int kth_, axis_;
@@ -570,6 +573,7 @@ class ArgPartition : public UnaryPrimitive {
   bool is_equivalent(const Primitive& other) const override;
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "ArgPartition"; }
+  int axis() const { return axis_; }
 
  private:
   int kth_, axis_;

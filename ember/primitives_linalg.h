@@ -23,6 +23,8 @@ class Inverse : public UnaryPrimitive {
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Inverse"; }
   void print(std::ostream& os) const override { os << "Inverse(tri=" << tri_ << ", upper=" << upper_ << ")"; }
+  bool tri() const { return tri_; }
+  bool upper() const { return upper_; }
 
  private:
   bool tri_, upper_;
@@ -41,6 +43,7 @@ class Cholesky : public UnaryPrimitive {
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Cholesky"; }
   void print(std::ostream& os) const override { os << "Cholesky(upper=" << upper_ << ")"; }
+  bool upper() const { return upper_; }
 
  private:
   bool upper_;
@@ -100,6 +103,7 @@ class Eig : public Primitive {
   bool is_equivalent(const Primitive& other) const override;
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Eig"; }
+  bool compute_eigenvectors() const { return compute_eigenvectors_; }
 
  private:
   bool compute_eigenvectors_;
@@ -118,6 +122,8 @@ class Eigh : public Primitive {
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Eigh"; }
   void print(std::ostream& os) const override { os << "Eigh(" << uplo_ << ")"; }
+  char uplo() const { return uplo_; }
+  bool compute_eigenvectors() const { return compute_eigenvectors_; }
 
  private:
   char uplo_;

@@ -232,7 +232,10 @@ Stream new_stream(Device d) {
   return registry().create(d);
 }
 
-void synchronize(Stream s) { registry().worker(s.index).wait_all(); }
+void synchronize(Stream s) {
+  registry().worker(s.index).wait_all();
+  if (s.device.type == Device::gpu) gpu::finish(s);  // GPU tasks end once queued, not once run
+}
 
 void synchronize() { synchronize(default_stream(default_device())); }
 

@@ -4,19 +4,18 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "ember/backend/gpu.h"
 #include "ember/ember.h"
+#include "gpu_test_utils.h"
 
 using namespace ember;
 
 namespace {
-
-#define REQUIRE_GPU()                                                   \
-  if (!gpu::is_available()) GTEST_SKIP() << gpu::unavailable_reason(); \
-  else (void)0
 
 std::vector<float> random_floats(size_t n, uint32_t seed) {
   std::mt19937 g(seed);
@@ -71,8 +70,8 @@ TEST(CudaBackend, MixedCpuAndGpuChainsNeedNoCopiesFromTheUser) {
   array x(v.data(), {64, 64});
   array a = exp(x, Device::gpu);
   array b = multiply(a, array(2.0f), Device::cpu);  // reads a's device bytes back
-  array c = subtract(b, x, Device::gpu);             // b goes to the device again
-  array d = sort(c, -1, Device::gpu);                // may run on the CPU kernel (fallback)
+  array c = subtract(b, x, Device::gpu);            // b goes to the device again
+  array d = sort(c, -1, Device::gpu);               // may run on the CPU kernel (fallback)
   array e = sum(d, -1, false, Device::gpu);
   std::vector<float> want(64);
   for (int i = 0; i < 64; ++i) {
@@ -134,9 +133,54 @@ TEST(CudaBackend, OutOfMemoryIsAnExceptionAndTheProcessStaysUsable) {
   // 2^40 floats = 4 TiB: no card has it.
   array huge = zeros({1 << 20, 1 << 20}, float32, Device::gpu);
   array y = add(huge, huge, Device::gpu);
-  EXPECT_THROW(y.eval(), std::exception);
+  // The same error type as on the CPU (with EMBER_CUDA_MANAGED=1 too: managed memory could
+  // oversubscribe the card, but Ember never asks for more than it has free).
+  EXPECT_THROW(y.eval(), out_of_memory);
   array z = add(array({1.0f, 2.0f}), array({3.0f, 4.0f}), Device::gpu);
   expect_close(to_vector(z), {4.0f, 6.0f});
+}
+
+TEST(CudaBackend, HostReadsOfDeviceResultsNeedAHostCopyOnlyWithoutManagedMemory) {
+  REQUIRE_GPU();
+  const char* m = std::getenv("EMBER_CUDA_MANAGED");
+  bool managed = m && *m && std::string(m) != "0";
+  auto v = random_floats(1 << 18, 6);  // 1 MiB: a pinned host copy without managed memory
+  array x(v.data(), {1 << 18});
+  array y = multiply(x, array(2.0f), Device::gpu);
+  y.eval();
+  size_t before = get_active_memory();
+  const float* p = y.data<float>();
+  size_t after = get_active_memory();
+  if (managed) {
+    EXPECT_EQ(after, before) << "a managed buffer is read in place";
+  } else {
+    EXPECT_GE(after, before + y.nbytes()) << "a host copy was made";
+  }
+  for (size_t i = 0; i < v.size(); ++i) ASSERT_EQ(p[i], 2.0f * v[i]) << "at " << i;
+  // The host copy stays current through further GPU reads, and CPU ops see it.
+  array z = add(y, y, Device::cpu);
+  array w = add(y, y, Device::gpu);
+  std::vector<float> want(v.size());
+  for (size_t i = 0; i < v.size(); ++i) want[i] = 4.0f * v[i];
+  expect_close(to_vector(z), want, 0.0f);
+  expect_close(to_vector(w), want, 0.0f);
+}
+
+TEST(CudaBackend, DeviceBuffersAreReusedInStreamOrder) {
+  REQUIRE_GPU();
+  // Freed buffers come back (from the pool, or the managed cache) to later ops on any stream;
+  // every result must still be the one its own inputs give.
+  Stream s2 = new_stream(Device::gpu);
+  for (int round = 0; round < 6; ++round) {
+    auto v = random_floats(4096, 100 + round);
+    array x(v.data(), {64, 64});
+    array a = exp(x, round % 2 ? s2 : default_stream(Device::gpu));
+    array b = negative(a, round % 2 ? default_stream(Device::gpu) : s2);
+    std::vector<float> want(v.size());
+    for (size_t i = 0; i < v.size(); ++i) want[i] = -std::exp(v[i]);
+    expect_close(to_vector(b), want, 1e-6f);
+  }
+  synchronize(s2);
 }
 
 TEST(CudaBackend, DeviceMemoryIsFreedWithTheArrays) {

@@ -22,6 +22,7 @@
 
 #ifdef EMBER_HAS_CUDA
 #include "ember/backend/cuda/elementwise_codegen.h"
+#include "gpu_test_utils.h"
 #endif
 
 using namespace ember;
@@ -31,12 +32,6 @@ using namespace ember;
 namespace {
 
 namespace ew = ember::gpu::ew;
-
-#define REQUIRE_GPU()                          \
-  if (!gpu::is_available())                    \
-    GTEST_SKIP() << gpu::unavailable_reason(); \
-  else                                         \
-    (void)0
 
 // ------------------------------------------------------------------ inputs
 

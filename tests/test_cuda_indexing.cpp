@@ -20,6 +20,7 @@
 
 #ifdef EMBER_HAS_CUDA
 #include "ember/backend/cuda/indexing_codegen.h"
+#include "gpu_test_utils.h"
 #endif
 
 using namespace ember;
@@ -27,12 +28,6 @@ using namespace ember;
 #ifdef EMBER_HAS_CUDA
 
 namespace {
-
-#define REQUIRE_GPU()                          \
-  if (!gpu::is_available())                    \
-    GTEST_SKIP() << gpu::unavailable_reason(); \
-  else                                         \
-    (void)0
 
 array rand_of(const Shape& shape, Dtype t, uint64_t seed) {
   auto k = random::key(seed);

@@ -22,18 +22,13 @@
 #include "ember/backend/cuda/random_scan_codegen.h"
 #include "ember/backend/gpu.h"
 #include "ember/ember.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace ember;
 namespace rs = ember::gpu::rs;
 
 namespace {
-
-#define REQUIRE_GPU()                          \
-  if (!gpu::is_available())                    \
-    GTEST_SKIP() << gpu::unavailable_reason(); \
-  else                                         \
-    (void)0
 
 // Byte-for-byte equality of two evaluated arrays of one dtype and shape.
 void expect_same_bytes(array a, array b, const std::string& what) {

@@ -16,18 +16,15 @@
 
 #include "ember/backend/gpu.h"
 #include "ember/ember.h"
+#include "gpu_test_utils.h"
 #include "test_utils.h"
 
 using namespace ember;
 
 namespace {
 
-#define REQUIRE_GPU()                                                   \
-  if (!gpu::is_available()) GTEST_SKIP() << gpu::unavailable_reason(); \
-  else (void)0
-
-const std::vector<Dtype> kRealDtypes = {bool_, uint8,   uint16,   uint32,  uint64,  int8,   int16,
-                                        int32, int64,   float16,  bfloat16, float32, float64};
+const std::vector<Dtype> kRealDtypes = {bool_, uint8, uint16,  uint32,   uint64,  int8,   int16,
+                                        int32, int64, float16, bfloat16, float32, float64};
 const std::vector<Dtype> kFloatDtypes = {float16, bfloat16, float32, float64};
 
 enum class Values { general, near_one };
@@ -139,9 +136,9 @@ struct ReduceCase {
 };
 
 const std::vector<ReduceCase> kReduceOps = {
-    {"sum", static_cast<ReduceFn>(&sum), Values::general},   {"prod", static_cast<ReduceFn>(&prod), Values::near_one},
-    {"max", static_cast<ReduceFn>(&max), Values::general},   {"min", static_cast<ReduceFn>(&min), Values::general},
-    {"all", static_cast<ReduceFn>(&all), Values::general},   {"any", static_cast<ReduceFn>(&any), Values::general},
+    {"sum", static_cast<ReduceFn>(&sum), Values::general}, {"prod", static_cast<ReduceFn>(&prod), Values::near_one},
+    {"max", static_cast<ReduceFn>(&max), Values::general}, {"min", static_cast<ReduceFn>(&min), Values::general},
+    {"all", static_cast<ReduceFn>(&all), Values::general}, {"any", static_cast<ReduceFn>(&any), Values::general},
 };
 
 // Compares op(x, axes) on the GPU and the CPU. Sums are held to tol * (1 + sum|x|),
@@ -189,9 +186,8 @@ TEST(CudaReduce, SizesThatSplitAcrossBlocks) {
   // shape, axes: all-reduce (two passes), few long rows, many short rows (warp per row),
   // rows of 3 (column path), column with few outputs (split rows), column with many.
   const std::vector<std::pair<Shape, std::vector<int>>> cases = {
-      {{1 << 20}, {0}},        {{4, 300001}, {1}},      {{64, 700}, {1}},     {{5000, 3}, {1}},
-      {{100003, 5}, {0}},      {{3, 5001, 7}, {1}},     {{300, 4097}, {1}},   {{2, 3, 40000}, {0, 2}},
-      {{1000, 1000}, {0, 1}},  {{257, 129}, {0}},
+      {{1 << 20}, {0}},    {{4, 300001}, {1}}, {{64, 700}, {1}},        {{5000, 3}, {1}},       {{100003, 5}, {0}},
+      {{3, 5001, 7}, {1}}, {{300, 4097}, {1}}, {{2, 3, 40000}, {0, 2}}, {{1000, 1000}, {0, 1}}, {{257, 129}, {0}},
   };
   uint32_t seed = 100;
   for (const auto& [shape, axes] : cases) {
@@ -210,11 +206,11 @@ TEST(CudaReduce, ZeroDimAndEmpty) {
   array s = array(2.5f);
   for (const auto& op : kReduceOps) check_reduce(op, s, {}, "0-d");
   array e = random_array({0, 5}, float32, 7);
-  check_reduce(kReduceOps[0], e, {0}, "empty (0,5)");   // five zeros
-  check_reduce(kReduceOps[1], e, {0}, "empty (0,5)");   // five ones
-  check_reduce(kReduceOps[4], e, {0}, "empty (0,5)");   // all: true
-  check_reduce(kReduceOps[5], e, {0}, "empty (0,5)");   // any: false
-  check_reduce(kReduceOps[0], e, {1}, "empty (0,5)");   // no outputs
+  check_reduce(kReduceOps[0], e, {0}, "empty (0,5)");  // five zeros
+  check_reduce(kReduceOps[1], e, {0}, "empty (0,5)");  // five ones
+  check_reduce(kReduceOps[4], e, {0}, "empty (0,5)");  // all: true
+  check_reduce(kReduceOps[5], e, {0}, "empty (0,5)");  // any: false
+  check_reduce(kReduceOps[0], e, {1}, "empty (0,5)");  // no outputs
   check_reduce(kReduceOps[0], random_array({3, 0}, int8, 8), {1}, "empty (3,0)");
   check_reduce(kReduceOps[2], random_array({0, 4}, float32, 9), {1}, "empty (0,4)");
 }
@@ -273,9 +269,11 @@ TEST(CudaArgReduce, LongRowsTiesAndNan) {
     v[400003 + 300000] = 100.0;  // and its tie later
     array x = astype(array(v, {3, 400003}, float64), t, Device::cpu);
     for (int axis : {0, 1}) {
-      EXPECT_EQ(test_utils::values(argmax(x, axis, false, Device::gpu)), test_utils::values(argmax(x, axis, false, Device::cpu)))
+      EXPECT_EQ(test_utils::values(argmax(x, axis, false, Device::gpu)),
+                test_utils::values(argmax(x, axis, false, Device::cpu)))
           << dtype_name(t) << " axis " << axis;
-      EXPECT_EQ(test_utils::values(argmin(x, axis, false, Device::gpu)), test_utils::values(argmin(x, axis, false, Device::cpu)))
+      EXPECT_EQ(test_utils::values(argmin(x, axis, false, Device::gpu)),
+                test_utils::values(argmin(x, axis, false, Device::cpu)))
           << dtype_name(t) << " axis " << axis;
     }
     EXPECT_EQ(test_utils::values(argmax(x, false, Device::gpu)), test_utils::values(argmax(x, false, Device::cpu)));
@@ -283,8 +281,10 @@ TEST(CudaArgReduce, LongRowsTiesAndNan) {
       v[2 * 400003 + 7] = NAN;
       v[2 * 400003 + 9] = NAN;
       array y = astype(array(v, {3, 400003}, float64), t, Device::cpu);
-      EXPECT_EQ(test_utils::values(argmax(y, 1, false, Device::gpu)), test_utils::values(argmax(y, 1, false, Device::cpu)));
-      EXPECT_EQ(test_utils::values(argmin(y, 1, false, Device::gpu)), test_utils::values(argmin(y, 1, false, Device::cpu)));
+      EXPECT_EQ(test_utils::values(argmax(y, 1, false, Device::gpu)),
+                test_utils::values(argmax(y, 1, false, Device::cpu)));
+      EXPECT_EQ(test_utils::values(argmin(y, 1, false, Device::gpu)),
+                test_utils::values(argmin(y, 1, false, Device::cpu)));
       EXPECT_EQ(test_utils::values(argmin(y, false, Device::gpu)), test_utils::values(argmin(y, false, Device::cpu)));
     }
   }
@@ -347,15 +347,16 @@ TEST(CudaSoftmax, EmptyNanAndInfRows) {
       std::mt19937 g(5);
       std::uniform_real_distribution<double> u(-4, 4);
       for (auto& x : v) x = u(g);
-      v[0 * n + 3] = NAN;                                  // row 0: nan
-      v[1 * n + 2] = INFINITY;                             // row 1: +inf
+      v[0 * n + 3] = NAN;                                    // row 0: nan
+      v[1 * n + 2] = INFINITY;                               // row 1: +inf
       for (int j = 0; j < n; ++j) v[2 * n + j] = -INFINITY;  // row 2: all -inf
-      v[3 * n + 1] = -INFINITY;                            // row 3: one -inf
+      v[3 * n + 1] = -INFINITY;                              // row 3: one -inf
       array x = astype(array(v, {5, n}, float64), t, Device::cpu);
       check_softmax_family(x, {1}, dtype_name(t) + " special rows n=" + std::to_string(n));
     }
     array e = astype(random_array({3, 0}, float32, 1), t, Device::cpu);
-    EXPECT_EQ(test_utils::values(logsumexp(e, {1}, false, Device::gpu)), test_utils::values(logsumexp(e, {1}, false, Device::cpu)));
+    EXPECT_EQ(test_utils::values(logsumexp(e, {1}, false, Device::gpu)),
+              test_utils::values(logsumexp(e, {1}, false, Device::cpu)));
     EXPECT_EQ(softmax(e, {1}, false, Device::gpu).shape(), Shape({3, 0}));
   }
 }

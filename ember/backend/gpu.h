@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,16 +24,31 @@ int device_count();
 /// Why is_available() is false, for error messages.
 std::string unavailable_reason();
 
+/// A point in a GPU stream's queue (a CUDA event), shared by the outputs of one GPU task.
+struct Fence;
+
 /// Runs `p` on the GPU stream p.stream(): its CUDA kernel when it has one, else its CPU
 /// kernel on host copies of the inputs (residency tracking keeps that correct).
 void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
 /// Waits for the work queued on GPU stream `s`; throws the error of a failed kernel.
 void finish(const Stream& s);
+/// Marks the work queued so far on GPU stream `s`.
+std::shared_ptr<Fence> record_fence(const Stream& s);
+/// Blocks until the GPU work that writes d's device bytes (d.written) is done; throws the
+/// error of a kernel that failed meanwhile.
+void wait_written(Data& d);
 
-/// Copies a buffer's device bytes into its (allocated) host buffer. Called with d.mu held.
+/// Makes a buffer's host bytes current: gives it a host side if it has none (page-locked
+/// memory, or with EMBER_CUDA_MANAGED=1 the managed device allocation itself) and copies
+/// the device bytes there in stream order. Called with d.mu held.
 void copy_to_host(Data& d);
 /// Releases a buffer's device allocation (from Data's destructor).
 void free_device(Data& d);
+
+/// Page-locked host memory for the allocator's pinned blocks (null without a GPU or when
+/// the driver refuses; never throws), and its release.
+void* pinned_alloc(size_t bytes);
+void pinned_free(void* p);
 
 /// Device memory statistics of GPU `device` in bytes (0 without CUDA).
 size_t active_memory(int device = 0);

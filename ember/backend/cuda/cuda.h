@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <typeindex>
 #include <vector>
 
@@ -23,9 +24,9 @@ namespace ember::gpu {
 [[noreturn]] void throw_cublas_error(int status, const char* call, const char* file, int line);
 [[noreturn]] void throw_nvrtc_error(int result, const char* call, const char* file, int line, const std::string& log);
 
-#define EMBER_CUDA_CHECK(call)                                                                  \
-  do {                                                                                          \
-    cudaError_t ember_err_ = (call);                                                            \
+#define EMBER_CUDA_CHECK(call)                                                                            \
+  do {                                                                                                    \
+    cudaError_t ember_err_ = (call);                                                                      \
     if (ember_err_ != cudaSuccess) ::ember::gpu::throw_cuda_error(ember_err_, #call, __FILE__, __LINE__); \
   } while (0)
 
@@ -36,9 +37,19 @@ namespace ember::gpu {
       ::ember::gpu::throw_cublas_error(static_cast<int>(ember_st_), #call, __FILE__, __LINE__); \
   } while (0)
 
+/// Throws std::runtime_error naming the cuSOLVER call, its status and where it was made
+/// (CUSOLVER_STATUS_ALLOC_FAILED becomes ember::out_of_memory). Defined in linalg.cpp.
+[[noreturn]] void throw_cusolver_error(int status, const char* call, const char* file, int line);
+
+#define EMBER_CUSOLVER_CHECK(call)                                                                 \
+  do {                                                                                             \
+    auto ember_sst_ = (call);                                                                      \
+    if (ember_sst_ != CUSOLVER_STATUS_SUCCESS)                                                     \
+      ::ember::gpu::throw_cusolver_error(static_cast<int>(ember_sst_), #call, __FILE__, __LINE__); \
+  } while (0)
+
 /// After a kernel launch: throws if the launch failed (bad configuration, no kernel image, ...).
-#define EMBER_CUDA_CHECK_LAUNCH(kernel_name) \
-  ::ember::gpu::check_launch(kernel_name, __FILE__, __LINE__)
+#define EMBER_CUDA_CHECK_LAUNCH(kernel_name) ::ember::gpu::check_launch(kernel_name, __FILE__, __LINE__)
 void check_launch(const char* kernel_name, const char* file, int line);
 
 // ---------------------------------------------------------------- device and streams
@@ -53,6 +64,18 @@ cublasLtHandle_t cublaslt_handle();
 void* workspace(size_t bytes, cudaStream_t stream);
 
 // ---------------------------------------------------------------- memory and residency
+
+/// The end of one GPU task's queued work (gpu.h): a CUDA event on the task's stream.
+struct Fence {
+  cudaEvent_t event = nullptr;
+  int device = 0;
+  Fence() = default;
+  Fence(const Fence&) = delete;
+  Fence& operator=(const Fence&) = delete;
+  ~Fence() {
+    if (event) cudaEventDestroy(event);
+  }
+};
 
 /// Device address of a's first element (offset applied). Copies the buffer to the device,
 /// ordered on `stream`, when its device copy is missing or stale.
@@ -81,6 +104,8 @@ void register_reduce_kernels();
 void register_matmul_kernels();
 void register_indexing_kernels();
 void register_random_scan_kernels();
+void register_sort_kernels();
+void register_linalg_kernels();
 
 // ---------------------------------------------------------------- launch helpers
 
@@ -93,7 +118,10 @@ template <class... KArgs, class... Args>
 void launch_kernel(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t shared, cudaStream_t stream,
                    Args&&... args) {
 #if defined(EMBER_CUDA_EMULATED)
-  ::ember::emu::launch(grid, block, shared, ::ember::emu::launch_seed(), kernel, static_cast<KArgs>(args)...);
+  ::ember::emu::submit(stream, [=, seed = ::ember::emu::launch_seed(),
+                                values = std::make_tuple(static_cast<std::decay_t<KArgs>>(args)...)] {
+    std::apply([&](const auto&... v) { ::ember::emu::launch(grid, block, shared, seed, kernel, v...); }, values);
+  });
 #elif defined(__CUDACC__)
   kernel<<<grid, block, shared, stream>>>(static_cast<KArgs>(args)...);
 #else

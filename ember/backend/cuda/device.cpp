@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <unordered_map>
@@ -22,8 +23,8 @@ namespace ember::gpu {
 
 void throw_cuda_error(cudaError_t err, const char* call, const char* file, int line) {
   std::ostringstream msg;
-  msg << "[cuda] " << call << " failed: " << cudaGetErrorName(err) << " (" << cudaGetErrorString(err) << ") at "
-      << file << ":" << line;
+  msg << "[cuda] " << call << " failed: " << cudaGetErrorName(err) << " (" << cudaGetErrorString(err) << ") at " << file
+      << ":" << line;
   if (err == cudaErrorMemoryAllocation) {
     cudaGetLastError();  // not sticky: clear it so the process stays usable
     throw out_of_memory(msg.str());
@@ -163,10 +164,146 @@ void configure_pool(int device) {
   });
 }
 
+// EMBER_CUDA_MANAGED=1: device buffers are managed memory (cudaMallocManaged), which the host
+// reads in place once their stream is done: no copy back and no second host buffer. Meant for
+// hardware-coherent systems (Grace Hopper), where the CPU reads GPU memory at interconnect speed.
+// Managed memory would let a process oversubscribe the card and thrash; Ember never holds more
+// than the card had free when the pool started, and raises out_of_memory instead.
+bool managed_mode() {
+  static const bool on = [] {
+    const char* v = std::getenv("EMBER_CUDA_MANAGED");
+    return v && *v && std::string(v) != "0";
+  }();
+  return on;
+}
+
+// Managed blocks are cached for reuse (cudaFree of managed memory synchronizes the device). A
+// freed block keeps an event recorded on the stream that last used it; whoever reuses it first
+// makes its own stream wait for that event, so reuse is stream-ordered like cudaMallocAsync.
+struct ManagedPool {
+  struct Cached {
+    void* ptr;
+    cudaEvent_t released;
+  };
+  std::mutex mu;
+  std::multimap<size_t, Cached> cached;      // by block size
+  std::unordered_map<void*, size_t> blocks;  // every block the pool holds -> its size
+  size_t held = 0;                           // bytes of all blocks, live and cached
+  size_t budget = 0;                         // what the card had free when the pool started
+
+  void release_cached() {
+    for (auto& [size, c] : cached) {
+      cudaEventSynchronize(c.released);
+      cudaEventDestroy(c.released);
+      cudaFree(c.ptr);
+      blocks.erase(c.ptr);
+      held -= size;
+    }
+    cached.clear();
+  }
+};
+
+ManagedPool& managed_pool(int device) {
+  static ManagedPool* pools = new ManagedPool[kMaxDevices];  // leaked: buffers outlive main
+  return pools[device >= 0 && device < kMaxDevices ? device : 0];
+}
+
+// Managed blocks come in the host allocator's size classes (1/8 of a power of two) so that
+// nearby sizes share them.
+size_t managed_block_size(size_t n) {
+  if (n <= 4096) return (n + 255) & ~size_t(255);
+  size_t p = size_t(1) << (63 - __builtin_clzll(n));
+  size_t step = p / 8;
+  return (n + step - 1) / step * step;
+}
+
+void* managed_alloc(size_t bytes, cudaStream_t stream, int device) {
+  auto& pool = managed_pool(device);
+  size_t size = managed_block_size(bytes);
+  std::lock_guard lk(pool.mu);
+  auto it = pool.cached.lower_bound(size);
+  if (it != pool.cached.end() && it->first <= 2 * size) {
+    ManagedPool::Cached c = it->second;
+    pool.cached.erase(it);
+    cudaError_t err = cudaStreamWaitEvent(stream, c.released, 0);
+    cudaEventDestroy(c.released);
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      cudaStreamSynchronize(stream);  // cannot order on the event: wait for everything instead
+      cudaDeviceSynchronize();
+    }
+    return c.ptr;
+  }
+  if (pool.budget == 0) {
+    size_t free_bytes = 0, total = 0;
+    EMBER_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total));
+    pool.budget = free_bytes;
+  }
+  if (pool.held + size > pool.budget) pool.release_cached();
+  if (pool.held + size > pool.budget) {
+    std::ostringstream msg;
+    msg << "[cuda] managed memory: cannot allocate " << bytes << " bytes on GPU " << device << " (" << pool.held
+        << " bytes held of the " << pool.budget << " the card had free)";
+    throw out_of_memory(msg.str());
+  }
+  void* p = nullptr;
+  cudaError_t err = cudaMallocManaged(&p, size, cudaMemAttachGlobal);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    std::ostringstream msg;
+    msg << "[cuda] cudaMallocManaged of " << size << " bytes on GPU " << device
+        << " failed: " << cudaGetErrorString(err);
+    if (err == cudaErrorMemoryAllocation) throw out_of_memory(msg.str());
+    throw std::runtime_error(msg.str());
+  }
+  pool.blocks.emplace(p, size);
+  pool.held += size;
+  return p;
+}
+
+// Never throws (called from destructors).
+void managed_free(void* p, cudaStream_t stream, int device) {
+  auto& pool = managed_pool(device);
+  std::lock_guard lk(pool.mu);
+  auto it = pool.blocks.find(p);
+  if (it == pool.blocks.end()) return;
+  cudaEvent_t ev = nullptr;
+  if (cudaEventCreateWithFlags(&ev, cudaEventDisableTiming) == cudaSuccess &&
+      cudaEventRecord(ev, stream) == cudaSuccess) {
+    pool.cached.emplace(it->second, ManagedPool::Cached{p, ev});
+    return;
+  }
+  cudaGetLastError();  // at exit the runtime may already be gone: give the block back directly
+  if (ev) cudaEventDestroy(ev);
+  cudaStreamSynchronize(stream);
+  cudaFree(p);
+  pool.held -= it->second;
+  pool.blocks.erase(it);
+}
+
+void record_alloc(size_t bytes, int device) {
+  allocator::record_device_memory(static_cast<int64_t>(bytes));
+  auto& st = stats(device);
+  size_t now = st.active.fetch_add(bytes) + bytes;
+  size_t prev = st.peak.load();
+  while (now > prev && !st.peak.compare_exchange_weak(prev, now)) {
+  }
+}
+
+void record_free(size_t bytes, int device) {
+  stats(device).active.fetch_sub(bytes);
+  allocator::record_device_memory(-static_cast<int64_t>(bytes));
+}
+
 // Stream-ordered allocation; on failure, trims the pool and tries once more, then
 // throws out_of_memory naming the request and what is in use.
 void* raw_alloc(size_t bytes, cudaStream_t stream, int device) {
   if (bytes == 0) return nullptr;
+  if (managed_mode()) {
+    void* p = managed_alloc(bytes, stream, device);
+    record_alloc(bytes, device);
+    return p;
+  }
   configure_pool(device);
   void* p = nullptr;
   cudaError_t err = cudaMallocAsync(&p, bytes, stream);
@@ -180,19 +317,30 @@ void* raw_alloc(size_t bytes, cudaStream_t stream, int device) {
   if (err != cudaSuccess) {
     cudaGetLastError();
     std::ostringstream msg;
-    msg << "[cuda] cannot allocate " << bytes << " bytes on GPU " << device << " ("
-        << stats(device).active.load() << " bytes in use): " << cudaGetErrorString(err);
+    msg << "[cuda] cannot allocate " << bytes << " bytes on GPU " << device << " (" << stats(device).active.load()
+        << " bytes in use): " << cudaGetErrorString(err);
     if (err == cudaErrorMemoryAllocation) throw out_of_memory(msg.str());
     throw std::runtime_error(msg.str());
   }
-  allocator::record_device_memory(static_cast<int64_t>(bytes));
-  auto& st = stats(device);
-  size_t now = st.active.fetch_add(bytes) + bytes;
-  size_t prev = st.peak.load();
-  while (now > prev && !st.peak.compare_exchange_weak(prev, now)) {
-  }
+  record_alloc(bytes, device);
   return p;
 }
+
+// Never throws: ordered after the work queued so far on `stream`.
+void raw_free(void* p, size_t bytes, cudaStream_t stream, int device) {
+  if (!p) return;
+  if (managed_mode()) {
+    managed_free(p, stream, device);
+  } else {
+    cudaFreeAsync(p, stream);
+    cudaGetLastError();  // at exit the runtime may already be gone
+  }
+  record_free(bytes, device);
+}
+
+// Host copies of device buffers at least this large go to page-locked memory: the copy back
+// then runs at full bus speed instead of through the driver's staging buffer.
+constexpr size_t kPinnedMinBytes = size_t(64) << 10;
 
 int current_device() {
   int dev = 0;
@@ -207,18 +355,41 @@ size_t peak_memory(int device) { return stats(device).peak.load(); }
 
 void free_device(Data& d) {
   // Called from destructors: never throws. Ordered after the last GPU use of the buffer.
-  cudaFreeAsync(d.device_ptr, static_cast<cudaStream_t>(d.device_stream));
-  cudaGetLastError();  // at exit the runtime may already be gone
-  stats(d.device).active.fetch_sub(d.bytes);
-  allocator::record_device_memory(-static_cast<int64_t>(d.bytes));
+  raw_free(d.device_ptr, d.bytes, static_cast<cudaStream_t>(d.device_stream), d.device);
   d.device_ptr = nullptr;
 }
 
+void* pinned_alloc(size_t bytes) {
+  void* p = nullptr;
+  if (cudaHostAlloc(&p, bytes, cudaHostAllocPortable) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  return p;
+}
+
+void pinned_free(void* p) {
+  cudaFreeHost(p);
+  cudaGetLastError();
+}
+
+// d.device_stream is the stream that wrote the bytes or one that waited for them, so work
+// queued on it after the writes sees them.
 void copy_to_host(Data& d) {
   auto stream = static_cast<cudaStream_t>(d.device_stream);
   EMBER_CUDA_CHECK(cudaSetDevice(d.device));
-  EMBER_CUDA_CHECK(cudaMemcpyAsync(d.buffer.ptr, d.device_ptr, d.bytes, cudaMemcpyDeviceToHost, stream));
-  EMBER_CUDA_CHECK(cudaStreamSynchronize(stream));
+  if (!d.buffer.ptr && managed_mode()) {
+    // The managed allocation is the host copy once the stream is done with it.
+    EMBER_CUDA_CHECK(cudaStreamSynchronize(stream));
+    d.buffer = allocator::Buffer{d.device_ptr, d.bytes, 0};
+    d.deleter = [](void*) {};  // free_device releases the allocation
+  } else {
+    if (!d.buffer.ptr)
+      d.buffer = d.bytes >= kPinnedMinBytes ? allocator::malloc_pinned(d.bytes) : allocator::malloc(d.bytes);
+    EMBER_CUDA_CHECK(cudaMemcpyAsync(d.buffer.ptr, d.device_ptr, d.bytes, cudaMemcpyDeviceToHost, stream));
+    EMBER_CUDA_CHECK(cudaStreamSynchronize(stream));
+  }
+  d.written.reset();  // the writes are done
 }
 
 void* device_ptr(const array& a, cudaStream_t stream) {
@@ -236,6 +407,10 @@ void* device_ptr(const array& a, cudaStream_t stream) {
       EMBER_CUDA_CHECK(cudaMemcpyAsync(d.device_ptr, d.buffer.ptr, d.bytes, cudaMemcpyHostToDevice, stream));
     }
     d.device_valid = true;
+  }
+  if (d.written && d.device_stream != stream) {
+    // Written by another stream's task, which may still be running: this stream waits for it.
+    EMBER_CUDA_CHECK(cudaStreamWaitEvent(stream, d.written->event, 0));
   }
   d.device_stream = stream;
   return static_cast<char*>(d.device_ptr) + a.offset() * static_cast<int64_t>(a.itemsize());
@@ -267,11 +442,9 @@ void* workspace(size_t bytes, cudaStream_t stream) {
   auto& [ptr, size] = spaces[stream];
   if (size < bytes) {
     int dev = current_device();
-    if (ptr) {
-      EMBER_CUDA_CHECK(cudaFreeAsync(ptr, stream));
-      stats(dev).active.fetch_sub(size);
-      allocator::record_device_memory(-static_cast<int64_t>(size));
-    }
+    raw_free(ptr, size, stream, dev);
+    ptr = nullptr;
+    size = 0;
     ptr = raw_alloc(bytes, stream, dev);
     size = bytes;
   }
@@ -301,6 +474,8 @@ void register_all() {
     register_matmul_kernels();
     register_indexing_kernels();
     register_random_scan_kernels();
+    register_sort_kernels();
+    register_linalg_kernels();
   });
 }
 
@@ -342,6 +517,28 @@ void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& ou
 void finish(const Stream& s) {
   EMBER_CUDA_CHECK(cudaSetDevice(s.device.index));
   EMBER_CUDA_CHECK(cudaStreamSynchronize(cuda_stream(s)));
+}
+
+std::shared_ptr<Fence> record_fence(const Stream& s) {
+  EMBER_CUDA_CHECK(cudaSetDevice(s.device.index));
+  auto f = std::make_shared<Fence>();
+  f->device = s.device.index;
+  EMBER_CUDA_CHECK(cudaEventCreateWithFlags(&f->event, cudaEventDisableTiming));
+  EMBER_CUDA_CHECK(cudaEventRecord(f->event, cuda_stream(s)));
+  return f;
+}
+
+void wait_written(Data& d) {
+  std::shared_ptr<Fence> f;
+  {
+    std::lock_guard lk(d.mu);
+    f = d.written;
+  }
+  if (!f) return;
+  EMBER_CUDA_CHECK(cudaSetDevice(f->device));
+  EMBER_CUDA_CHECK(cudaEventSynchronize(f->event));
+  std::lock_guard lk(d.mu);
+  if (d.written == f) d.written.reset();
 }
 
 }  // namespace ember::gpu

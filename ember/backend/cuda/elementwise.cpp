@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <optional>
-#include <unordered_map>
 
 #include "ember/backend/common/utils.h"
 #include "ember/backend/cuda/cuda.h"
@@ -24,29 +22,22 @@ constexpr unsigned kBlock = 256;
 // Grid-stride loops past this many blocks (about 2^28 threads).
 constexpr size_t kMaxBlocks = size_t{1} << 20;
 
-// Kernels by name and device; the module cache in jit keys on the full source, which
-// would cost a hash of ~30 KB of text per launch.
-cudaKernel_t kernel_for(const Variant& v, Pattern p) {
-  static std::mutex mu;
-  static std::unordered_map<std::string, cudaKernel_t> cache;
-  int dev = 0;
-  EMBER_CUDA_CHECK(cudaGetDevice(&dev));
-  std::string name = ew::kernel_name(v, p);
-  std::string key = name + "@" + std::to_string(dev);
-  {
-    std::lock_guard lk(mu);
-    if (auto it = cache.find(key); it != cache.end()) return it->second;
-  }
-  cudaKernel_t k = jit::get_kernel(ew::program_source({v}), name);
-  std::lock_guard lk(mu);
-  cache.emplace(key, k);
-  return k;
+const jit::Kernel& kernel_for(const Variant& v, Pattern p) {
+  uint64_t key = static_cast<uint64_t>(v.family) | static_cast<uint64_t>(static_cast<uint32_t>(v.op)) << 8 |
+                 static_cast<uint64_t>(v.in.val) << 40 | static_cast<uint64_t>(v.out.val) << 48 |
+                 static_cast<uint64_t>(p) << 56;
+  return jit::cached_kernel(jit::kElementwiseKernels, key, [&] {
+    return jit::KernelSpec{ew::program_source({v}), ew::kernel_name(v, p)};
+  });
 }
 
 // EMBER_CUDA_INDEX64=1 sends every strided launch through the 64-bit kernels (tests).
 bool force_index64() {
-  const char* e = std::getenv("EMBER_CUDA_INDEX64");
-  return e && std::strcmp(e, "1") == 0;
+  static const bool on = [] {
+    const char* e = std::getenv("EMBER_CUDA_INDEX64");
+    return e && std::strcmp(e, "1") == 0;
+  }();
+  return on;
 }
 
 bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
@@ -87,8 +78,7 @@ Pattern index_pattern(const ew::StridedArgs<NARR>& a, size_t n) {
 
 void launch(const Variant& v, Pattern p, size_t work_items, void** args, cudaStream_t stream) {
   size_t blocks = std::min<size_t>(kMaxBlocks, std::max<size_t>(1, (work_items + kBlock - 1) / kBlock));
-  std::string name = ew::kernel_name(v, p);
-  jit::launch(kernel_for(v, p), dim3(static_cast<unsigned>(blocks)), dim3(kBlock), args, 0, stream, name.c_str());
+  jit::launch(kernel_for(v, p), dim3(static_cast<unsigned>(blocks)), dim3(kBlock), args, 0, stream);
 }
 
 // One input (Unary, AsType, Copy): in -> out (row-major).

@@ -17,9 +17,7 @@
 // accept for now to throw the CPU's std::out_of_range at eval), then throws.
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 #include <stdexcept>
-#include <unordered_map>
 
 #include "ember/backend/common/utils.h"
 #include "ember/backend/cuda/cuda.h"
@@ -38,27 +36,16 @@ using idx::Variant;
 constexpr unsigned kBlock = 256;
 constexpr size_t kMaxBlocks = size_t{1} << 20;
 
-cudaKernel_t kernel_for(const Variant& v, const std::string& name) {
-  static std::mutex mu;
-  static std::unordered_map<std::string, cudaKernel_t> cache;
-  int dev = 0;
-  EMBER_CUDA_CHECK(cudaGetDevice(&dev));
-  std::string key = name + "@" + std::to_string(dev);
-  {
-    std::lock_guard lk(mu);
-    if (auto it = cache.find(key); it != cache.end()) return it->second;
-  }
-  cudaKernel_t k = jit::get_kernel(idx::program_source({v}), name);
-  std::lock_guard lk(mu);
-  cache.emplace(key, k);
-  return k;
-}
-
 // Launches kernel `which` of v's program over `work_items` grid-stride items.
 void launch(const Variant& v, size_t which, size_t work_items, void** args, cudaStream_t stream) {
   size_t blocks = std::min<size_t>(kMaxBlocks, std::max<size_t>(1, (work_items + kBlock - 1) / kBlock));
-  std::string name = idx::kernel_names(v)[which];
-  jit::launch(kernel_for(v, name), dim3(static_cast<unsigned>(blocks)), dim3(kBlock), args, 0, stream, name.c_str());
+  uint64_t key = static_cast<uint64_t>(v.family) | static_cast<uint64_t>(v.data.val) << 8 |
+                 static_cast<uint64_t>(v.index.val) << 16 | static_cast<uint64_t>(v.reduce) << 24 |
+                 static_cast<uint64_t>(which) << 32;
+  const jit::Kernel& k = jit::cached_kernel(jit::kIndexingKernels, key, [&] {
+    return jit::KernelSpec{idx::program_source({v}), idx::kernel_names(v).at(which)};
+  });
+  jit::launch(k, dim3(static_cast<unsigned>(blocks)), dim3(kBlock), args, 0, stream);
 }
 
 // dst (with its offset) = src, element by element over src's shape.

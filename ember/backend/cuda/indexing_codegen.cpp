@@ -456,8 +456,7 @@ std::string program_source(const std::vector<Variant>& variants, Target target) 
   if (target == Target::Emulator) {
     for (const auto& v : variants) {
       for (const auto& k : kernel_names(v)) {
-        s += "extern \"C\" void emu_" + k + "(unsigned grid, unsigned block, uint64_t seed, void** args) {\n" +
-             "  ember::emu::launch_args(dim3(grid), dim3(block), 0, seed, &" + k + ", args);\n}\n";
+        s += "EMBER_EMU_ENTRY(" + k + ")\n";
       }
     }
   }

@@ -23,9 +23,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-#define EMBER_NVRTC_CHECK(call, log)                                                              \
-  do {                                                                                            \
-    nvrtcResult ember_res_ = (call);                                                              \
+#define EMBER_NVRTC_CHECK(call, log)                                                                              \
+  do {                                                                                                            \
+    nvrtcResult ember_res_ = (call);                                                                              \
     if (ember_res_ != NVRTC_SUCCESS) ::ember::gpu::throw_nvrtc_error(ember_res_, #call, __FILE__, __LINE__, log); \
   } while (0)
 
@@ -172,7 +172,8 @@ cudaKernel_t get_kernel(const std::string& source, const std::string& kernel) {
     std::string dir = cache_dir();
     char hex[17];
     std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(key));
-    fs::path file = dir.empty() ? fs::path() : fs::path(dir) / (std::string(hex) + (arch[0] == 's' ? ".cubin" : ".ptx"));
+    fs::path file =
+        dir.empty() ? fs::path() : fs::path(dir) / (std::string(hex) + (arch[0] == 's' ? ".cubin" : ".ptx"));
     std::string image = dir.empty() ? "" : read_file(file);
     if (image.empty()) {
       image = compile(source, "ember_" + kernel, arch);
@@ -190,12 +191,6 @@ cudaKernel_t get_kernel(const std::string& source, const std::string& kernel) {
   cudaKernel_t k;
   EMBER_CUDA_CHECK(cudaLibraryGetKernel(&k, lib, kernel.c_str()));
   return k;
-}
-
-void launch(cudaKernel_t k, dim3 grid, dim3 block, void** args, size_t shared_bytes, cudaStream_t stream,
-            const char* name) {
-  EMBER_CUDA_CHECK(cudaLaunchKernel(reinterpret_cast<const void*>(k), grid, block, args, shared_bytes, stream));
-  check_launch(name, __FILE__, __LINE__);
 }
 
 }  // namespace ember::gpu::jit

@@ -5,7 +5,10 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 
 #include "ember/dtype.h"
 
@@ -25,9 +28,24 @@ std::string device_arch();
 /// cache off), keyed by a hash of the source, the architecture and NVRTC's version.
 cudaKernel_t get_kernel(const std::string& source, const std::string& kernel);
 
-/// Launches `k`, then checks the launch (throws naming `name`).
-void launch(cudaKernel_t k, dim3 grid, dim3 block, void** args, size_t shared_bytes, cudaStream_t stream,
-            const char* name);
+/// A loaded generated kernel and its name (for error messages).
+struct Kernel {
+  cudaKernel_t fn;
+  std::string name;
+};
+/// Tags of the kernel generators (cached_kernel's `family`).
+inline constexpr int kElementwiseKernels = 1;
+inline constexpr int kIndexingKernels = 2;
+inline constexpr int kRandomScanKernels = 3;
+/// The program source and kernel name a family generates for one key.
+using KernelSpec = std::pair<std::string, std::string>;
+/// The kernel of generator `family` (a tag per generator) selected by `key`, which the caller
+/// packs from everything that picks the kernel (op, dtypes, access pattern), on the current
+/// device. The first call per device runs `spec()` and get_kernel; later ones are a hash
+/// lookup: no source or name strings are built on the launch path.
+const Kernel& cached_kernel(int family, uint64_t key, const std::function<KernelSpec()>& spec);
+/// Launches `k`, then checks the launch (throws naming it).
+void launch(const Kernel& k, dim3 grid, dim3 block, void** args, size_t shared_bytes, cudaStream_t stream);
 
 /// Device code every generated kernel starts with: fixed-width integers, float16/bfloat16
 /// (cuda_fp16.h, cuda_bf16.h), complex64 and the index helpers.

@@ -18,9 +18,13 @@ int device_count() { return 0; }
 std::string unavailable_reason() { return "Ember was built without CUDA"; }
 void eval(Primitive& p, const std::vector<array>&, std::vector<array>&) { no_cuda(p.name()); }
 void finish(const Stream&) { no_cuda("synchronize"); }
+std::shared_ptr<Fence> record_fence(const Stream&) { no_cuda("record_fence"); }
+void wait_written(Data&) {}
 // Without CUDA no buffer ever gets a device copy, so these are never reached.
 void copy_to_host(Data&) { no_cuda("copy_to_host"); }
 void free_device(Data&) {}
+void* pinned_alloc(size_t) { return nullptr; }
+void pinned_free(void*) {}
 size_t active_memory(int) { return 0; }
 size_t peak_memory(int) { return 0; }
 

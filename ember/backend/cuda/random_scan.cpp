@@ -1,8 +1,6 @@
 // CUDA kernels of RandomBits and Scan: NVRTC-generated from random_scan_codegen (one
 // program for RandomBits, one per scan op and dtype with its row and column kernels).
-#include <mutex>
 #include <string>
-#include <unordered_map>
 
 #include "ember/backend/cuda/cuda.h"
 #include "ember/backend/cuda/jit.h"
@@ -16,28 +14,13 @@ using rs::Family;
 using rs::Pattern;
 using rs::Variant;
 
-// Kernels by name and device (the jit module cache keys on the full source, a hash of
-// several KB of text per launch otherwise).
-cudaKernel_t kernel_for(const Variant& v, Pattern p) {
-  static std::mutex mu;
-  static std::unordered_map<std::string, cudaKernel_t> cache;
-  int dev = 0;
-  EMBER_CUDA_CHECK(cudaGetDevice(&dev));
-  std::string name = rs::kernel_name(v, p);
-  std::string key = name + "@" + std::to_string(dev);
-  {
-    std::lock_guard lk(mu);
-    if (auto it = cache.find(key); it != cache.end()) return it->second;
-  }
-  cudaKernel_t k = jit::get_kernel(rs::program_source({v}), name);
-  std::lock_guard lk(mu);
-  cache.emplace(key, k);
-  return k;
-}
-
 void launch(const Variant& v, Pattern p, unsigned grid, unsigned block, void** args, cudaStream_t stream) {
-  std::string name = rs::kernel_name(v, p);
-  jit::launch(kernel_for(v, p), dim3(grid), dim3(block), args, 0, stream, name.c_str());
+  uint64_t key = static_cast<uint64_t>(v.family) | static_cast<uint64_t>(v.op) << 8 |
+                 static_cast<uint64_t>(v.dtype.val) << 16 | static_cast<uint64_t>(p) << 24;
+  const jit::Kernel& k = jit::cached_kernel(jit::kRandomScanKernels, key, [&] {
+    return jit::KernelSpec{rs::program_source({v}), rs::kernel_name(v, p)};
+  });
+  jit::launch(k, dim3(grid), dim3(block), args, 0, stream);
 }
 
 // keys: (K..., 2) uint32 -> out: K blocks of random bytes (uint8/uint16/uint32 of any shape

@@ -445,8 +445,7 @@ std::string program_source(const std::vector<Variant>& variants, Target target) 
     for (const auto& v : variants) {
       for (Pattern p : patterns(v.family)) {
         std::string k = kernel_name(v, p);
-        s += "extern \"C\" void emu_" + k + "(unsigned grid, unsigned block, uint64_t seed, void** args) {\n" +
-             "  ember::emu::launch_args(dim3(grid), dim3(block), 0, seed, &" + k + ", args);\n}\n";
+        s += "EMBER_EMU_ENTRY(" + k + ")\n";
       }
     }
   }

@@ -35,6 +35,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -118,8 +119,8 @@ struct Block {
   int current = -1;
   std::function<void()> body;
   // Warp exchange: per warp, two buffers of 32 lanes (alternating between consecutive ops).
-  std::vector<Slot> warp_slots;      // [warp][2][32]
-  std::vector<int> warp_phase;       // per lane: which buffer its next warp op uses
+  std::vector<Slot> warp_slots;  // [warp][2][32]
+  std::vector<int> warp_phase;   // per lane: which buffer its next warp op uses
   std::vector<char> dynamic_shared;
   std::string error;
 };
@@ -217,8 +218,10 @@ inline void run_block(Block& b, uint64_t order_seed) {
       bool all_waiting = true, any_waiting = false;
       for (unsigned l = lo; l < hi; ++l) {
         State s = b.threads[l].state;
-        if (s == State::warp_barrier) any_waiting = true;
-        else if (s != State::done) all_waiting = false;
+        if (s == State::warp_barrier)
+          any_waiting = true;
+        else if (s != State::done)
+          all_waiting = false;
       }
       if (any_waiting && all_waiting) ready.push_back(w);
     }
@@ -428,6 +431,10 @@ void launch(dim3 grid, dim3 block, size_t dynamic_shared_bytes, uint64_t order_s
 
 namespace detail {
 template <class... A, size_t... I>
+auto copy_args(void** args, std::index_sequence<I...>) {
+  return std::make_tuple(*static_cast<std::remove_cv_t<std::remove_reference_t<A>>*>(args[I])...);
+}
+template <class... A, size_t... I>
 void launch_args(dim3 grid, dim3 block, size_t shared, uint64_t seed, void (*kernel)(A...), void** args,
                  std::index_sequence<I...>) {
   launch(grid, block, shared, seed, kernel, *static_cast<std::remove_cv_t<std::remove_reference_t<A>>*>(args[I])...);
@@ -439,6 +446,27 @@ template <class... A>
 void launch_args(dim3 grid, dim3 block, size_t shared, uint64_t seed, void (*kernel)(A...), void** args) {
   detail::launch_args(grid, block, shared, seed, kernel, args, std::index_sequence_for<A...>{});
 }
+
+/// launch_args() for later: the arguments are copied now (as cudaLaunchKernel copies them),
+/// the kernel runs when the returned function is called (on an emulated stream).
+template <class... A>
+std::function<void()> bind_args(dim3 grid, dim3 block, size_t shared, uint64_t seed, void (*kernel)(A...),
+                                void** args) {
+  return [=, values = detail::copy_args<A...>(args, std::index_sequence_for<A...>{})] {
+    std::apply([&](const auto&... v) { launch(grid, block, shared, seed, kernel, v...); }, values);
+  };
+}
+
+/// The host entry points of __global__ function `k` in a program built for the emulator:
+/// emu_k runs it at once, emu_bind_k returns it bound to its arguments (a heap-allocated
+/// std::function<void()> the caller deletes) for an emulated stream to run in order.
+#define EMBER_EMU_ENTRY(k)                                                                                 \
+  extern "C" void emu_##k(unsigned grid, unsigned block, uint64_t seed, void** args) {                     \
+    ::ember::emu::launch_args(dim3(grid), dim3(block), 0, seed, &k, args);                                 \
+  }                                                                                                        \
+  extern "C" void* emu_bind_##k(unsigned grid, unsigned block, uint64_t seed, void** args) {               \
+    return new std::function<void()>(::ember::emu::bind_args(dim3(grid), dim3(block), 0, seed, &k, args)); \
+  }
 
 }  // namespace ember::emu
 
@@ -462,30 +490,52 @@ using ::ember::emu::dim3;
 inline void __syncthreads() { ::ember::emu::syncthreads(); }
 inline void __syncwarp(unsigned m = 0xffffffffu) { ::ember::emu::syncwarp(m); }
 template <class T>
-T __shfl_sync(unsigned m, T v, int src, int w = 32) { return ::ember::emu::shfl_sync(m, v, src, w); }
+T __shfl_sync(unsigned m, T v, int src, int w = 32) {
+  return ::ember::emu::shfl_sync(m, v, src, w);
+}
 template <class T>
-T __shfl_down_sync(unsigned m, T v, unsigned d, int w = 32) { return ::ember::emu::shfl_down_sync(m, v, d, w); }
+T __shfl_down_sync(unsigned m, T v, unsigned d, int w = 32) {
+  return ::ember::emu::shfl_down_sync(m, v, d, w);
+}
 template <class T>
-T __shfl_up_sync(unsigned m, T v, unsigned d, int w = 32) { return ::ember::emu::shfl_up_sync(m, v, d, w); }
+T __shfl_up_sync(unsigned m, T v, unsigned d, int w = 32) {
+  return ::ember::emu::shfl_up_sync(m, v, d, w);
+}
 template <class T>
-T __shfl_xor_sync(unsigned m, T v, int x, int w = 32) { return ::ember::emu::shfl_xor_sync(m, v, x, w); }
+T __shfl_xor_sync(unsigned m, T v, int x, int w = 32) {
+  return ::ember::emu::shfl_xor_sync(m, v, x, w);
+}
 inline unsigned __ballot_sync(unsigned m, int p) { return ::ember::emu::ballot_sync(m, p); }
 inline int __any_sync(unsigned m, int p) { return ::ember::emu::any_sync(m, p); }
 inline int __all_sync(unsigned m, int p) { return ::ember::emu::all_sync(m, p); }
 template <class T>
-T atomicAdd(T* p, T v) { return ::ember::emu::atomic_add(p, v); }
+T atomicAdd(T* p, T v) {
+  return ::ember::emu::atomic_add(p, v);
+}
 template <class T>
-T atomicMax(T* p, T v) { return ::ember::emu::atomic_max(p, v); }
+T atomicMax(T* p, T v) {
+  return ::ember::emu::atomic_max(p, v);
+}
 template <class T>
-T atomicMin(T* p, T v) { return ::ember::emu::atomic_min(p, v); }
+T atomicMin(T* p, T v) {
+  return ::ember::emu::atomic_min(p, v);
+}
 template <class T>
-T atomicExch(T* p, T v) { return ::ember::emu::atomic_exch(p, v); }
+T atomicExch(T* p, T v) {
+  return ::ember::emu::atomic_exch(p, v);
+}
 template <class T>
-T atomicCAS(T* p, T c, T v) { return ::ember::emu::atomic_cas(p, c, v); }
+T atomicCAS(T* p, T c, T v) {
+  return ::ember::emu::atomic_cas(p, c, v);
+}
 template <class T>
-inline T max(T a, T b) { return a < b ? b : a; }
+inline T max(T a, T b) {
+  return a < b ? b : a;
+}
 template <class T>
-inline T min(T a, T b) { return b < a ? b : a; }
+inline T min(T a, T b) {
+  return b < a ? b : a;
+}
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 inline int __ffs(int x) { return __builtin_ffs(x); }
 inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
@@ -503,11 +553,21 @@ inline float __bfloat162float(__nv_bfloat16 h) { return static_cast<float>(h); }
 inline __nv_bfloat16 __float2bfloat16(float f) { return __nv_bfloat16(f); }
 
 // Vector types.
-struct alignas(8) float2 { float x, y; };
-struct alignas(16) float4 { float x, y, z, w; };
-struct alignas(16) int4 { int x, y, z, w; };
-struct alignas(16) uint4 { unsigned int x, y, z, w; };
-struct alignas(8) uint2 { unsigned int x, y; };
+struct alignas(8) float2 {
+  float x, y;
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+struct alignas(16) int4 {
+  int x, y, z, w;
+};
+struct alignas(16) uint4 {
+  unsigned int x, y, z, w;
+};
+struct alignas(8) uint2 {
+  unsigned int x, y;
+};
 inline float2 make_float2(float x, float y) { return {x, y}; }
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 inline int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }

@@ -66,8 +66,8 @@ void build_library(const std::string& source, const fs::path& lib) {
 
 struct Loaded {
   std::mutex mu;
-  std::unordered_map<uint64_t, void*> libraries;                  // by source hash
-  std::unordered_map<std::string, EmberEmuKernel*> kernels;      // by hash + name
+  std::unordered_map<uint64_t, void*> libraries;             // by source hash
+  std::unordered_map<std::string, EmberEmuKernel*> kernels;  // by hash + name
 };
 Loaded& loaded() {
   static auto* l = new Loaded;  // leaked: the libraries stay loaded for the process
@@ -115,17 +115,14 @@ cudaKernel_t get_kernel(const std::string& source, const std::string& kernel) {
     if (!handle) throw std::runtime_error(std::string("[jit] cannot load ") + lib.string() + ": " + dlerror());
     l.libraries.emplace(key, handle);
   }
-  auto entry = reinterpret_cast<void (*)(unsigned, unsigned, uint64_t, void**)>(dlsym(handle, ("emu_" + kernel).c_str()));
+  auto entry =
+      reinterpret_cast<void (*)(unsigned, unsigned, uint64_t, void**)>(dlsym(handle, ("emu_" + kernel).c_str()));
   if (!entry) throw std::runtime_error("[jit] the emulated program has no kernel " + kernel);
-  auto* k = new EmberEmuKernel{entry};
+  auto bind =
+      reinterpret_cast<void* (*)(unsigned, unsigned, uint64_t, void**)>(dlsym(handle, ("emu_bind_" + kernel).c_str()));
+  auto* k = new EmberEmuKernel{entry, bind};
   l.kernels.emplace(kkey, k);
   return k;
-}
-
-void launch(cudaKernel_t k, dim3 grid, dim3 block, void** args, size_t shared_bytes, cudaStream_t stream,
-            const char* name) {
-  EMBER_CUDA_CHECK(cudaLaunchKernel(k, grid, block, args, shared_bytes, stream));
-  check_launch(name, __FILE__, __LINE__);
 }
 
 }  // namespace ember::gpu::jit

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "ember/backend/cuda/emu/device_math.h"
 #include "ember/backend/cuda/emu/emu.h"
@@ -17,6 +18,7 @@ enum cudaError_t {
   cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = 9,
   cudaErrorNoDevice = 100,
+  cudaErrorNotReady = 600,
   cudaErrorLaunchFailure = 719,
 };
 enum cudaMemcpyKind {
@@ -28,11 +30,16 @@ enum cudaMemcpyKind {
 };
 enum cudaMemPoolAttr { cudaMemPoolAttrReleaseThreshold = 4 };
 constexpr unsigned cudaStreamNonBlocking = 1;
+constexpr unsigned cudaMemAttachGlobal = 1;
+constexpr unsigned cudaHostAllocPortable = 1;
+constexpr unsigned cudaEventDisableTiming = 2;
 
 struct CUstream_st;
 using cudaStream_t = CUstream_st*;
 struct CUmemPoolHandle_st;
 using cudaMemPool_t = CUmemPoolHandle_st*;
+struct CUevent_st;
+using cudaEvent_t = CUevent_st*;
 struct EmberEmuLibrary;
 using cudaLibrary_t = EmberEmuLibrary*;
 struct EmberEmuKernel;
@@ -62,6 +69,18 @@ cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t stream);
 cudaError_t cudaFreeAsync(void* ptr, cudaStream_t stream);
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream);
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t stream);
+cudaError_t cudaMallocManaged(void** ptr, size_t bytes, unsigned flags);
+cudaError_t cudaFree(void* ptr);
+cudaError_t cudaMemGetInfo(size_t* free, size_t* total);
+cudaError_t cudaHostAlloc(void** ptr, size_t bytes, unsigned flags);
+cudaError_t cudaFreeHost(void* ptr);
+cudaError_t cudaDeviceSynchronize();
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags);
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
+cudaError_t cudaEventSynchronize(cudaEvent_t event);
+cudaError_t cudaEventDestroy(cudaEvent_t event);
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned flags);
+cudaError_t cudaEventQuery(cudaEvent_t event);
 cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t* pool, int device);
 cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, void* value);
 cudaError_t cudaMemPoolTrimTo(cudaMemPool_t pool, size_t keep);
@@ -78,15 +97,26 @@ cudaError_t cudaLibraryUnload(cudaLibrary_t lib);
 namespace ember::emu {
 /// The shuffling seed launches use (EMBER_EMU_SEED, default 1; 0 runs threads in index order).
 uint64_t launch_seed();
+/// Queues `work` on `stream` (a null stream runs it at once). Emulated streams run their work
+/// in order on a thread of their own, behind the host as a GPU's would be, so a missing wait
+/// shows: EMBER_EMU_STREAM_DELAY_US holds each piece of work back that long first, and
+/// EMBER_EMU_SYNC=1 runs everything at once instead. An exception thrown by the work (an
+/// emulation_error) is rethrown by the next synchronization with the stream.
+void submit(cudaStream_t stream, std::function<void()> work);
 }  // namespace ember::emu
 
 template <class T>
-inline T __ldg(const T* p) { return *p; }
+inline T __ldg(const T* p) {
+  return *p;
+}
 template <class T>
-inline T __ldcs(const T* p) { return *p; }
+inline T __ldcs(const T* p) {
+  return *p;
+}
 
 /// What jit::get_kernel hands out in the emulated build: the host entry point of a kernel
 /// compiled for the emulator (elementwise_codegen's emu_ functions).
 struct EmberEmuKernel {
   void (*entry)(unsigned grid, unsigned block, uint64_t seed, void** args);
+  void* (*bind)(unsigned grid, unsigned block, uint64_t seed, void** args);  // emu_bind_, or null
 };
