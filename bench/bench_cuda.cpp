@@ -364,6 +364,64 @@ void bench_residency() {
            t_res / t_second, 0.95});
 }
 
+// ---------------------------------------------------------------- launch overhead
+
+// A decode-like step: 64 small dependent elementwise ops in one eval. The peer is the floor
+// for 64 queued operations: 64 back-to-back 16 KB device-to-device copies and one wait.
+// Pipelined: the next step is queued (async_eval) before the current one is waited for.
+void bench_launch(cudaStream_t stream) {
+  constexpr int kOps = 64;
+  constexpr int kLen = 4096;
+  std::printf("launch overhead: %d dependent float32 ops of %d elements per eval\n", kOps, kLen);
+  array x = rand_gpu({kLen}, float32, 30);
+  array a = rand_gpu({kLen}, float32, 31), b = rand_gpu({kLen}, float32, 32);
+  auto step = [&](array v) {
+    for (int i = 0; i < kOps / 2; ++i) v = add(multiply(v, a, kGpu), b, kGpu);
+    return v;
+  };
+  const int reps = g_quick ? 20 : 200;
+  double t_step = time_ember([&] { return step(x); }, 5, reps);
+
+  // Pipelined steps, each consuming the previous one, as a generate loop does.
+  auto pipelined = [&](int steps) {
+    array cur = step(x);
+    async_eval({cur});
+    for (int i = 1; i < steps; ++i) {
+      array next = step(multiply(cur, array(0.5f), kGpu));
+      async_eval({next});
+      cur.eval();
+      cur = next;
+    }
+    cur.eval();
+  };
+  pipelined(5);
+  auto t0 = Clock::now();
+  pipelined(reps);
+  double t_pipe = std::chrono::duration<double>(Clock::now() - t0).count() / reps;
+
+  void* src = nullptr;
+  void* dst = nullptr;
+  CUDA_OK(cudaMalloc(&src, kLen * sizeof(float)));
+  CUDA_OK(cudaMalloc(&dst, kLen * sizeof(float)));
+  std::vector<double> ts;
+  for (int r = 0; r < reps + 5; ++r) {
+    auto c0 = Clock::now();
+    for (int i = 0; i < kOps; ++i) {
+      CUDA_OK(cudaMemcpyAsync(i % 2 ? src : dst, i % 2 ? dst : src, kLen * sizeof(float), cudaMemcpyDeviceToDevice,
+                              stream));
+    }
+    CUDA_OK(cudaStreamSynchronize(stream));
+    if (r >= 5) ts.push_back(std::chrono::duration<double>(Clock::now() - c0).count());
+  }
+  double t_peer = median(ts);
+  CUDA_OK(cudaFree(src));
+  CUDA_OK(cudaFree(dst));
+  std::printf("  one eval %.1f us (%.2f us/op), pipelined %.1f us/step, %d raw copies %.1f us\n", t_step * 1e6,
+              t_step * 1e6 / kOps, t_pipe * 1e6, kOps, t_peer * 1e6);
+  add_row({"64-op step, one eval", fmt("%.1f us", t_step * 1e6), fmt("%.1f us", t_peer * 1e6), t_peer / t_step, 0.0});
+  add_row({"64-op step, pipelined", fmt("%.1f us", t_pipe * 1e6), fmt("%.1f us", t_peer * 1e6), t_peer / t_pipe, 0.0});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -385,6 +443,7 @@ int main(int argc, char** argv) {
   bench_matmul(stream);
   bench_residency();
   bench_sort();
+  bench_launch(stream);
   CUDA_OK(cudaStreamDestroy(stream));
 
   std::printf("\n== summary (%s, %.0f s; ratio = ember / peer in throughput, >= target is good)\n", prop.name,

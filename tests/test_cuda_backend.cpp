@@ -183,6 +183,24 @@ TEST(CudaBackend, DeviceBuffersAreReusedInStreamOrder) {
   synchronize(s2);
 }
 
+TEST(CudaBackend, ManyHostInputsInOneTaskEachArriveIntact) {
+  REQUIRE_GPU();
+  // Each host input goes to the device through a staging block of the same size; a block
+  // reused before the GPU has copied out of it would mix up the inputs.
+  constexpr int kInputs = 80;
+  constexpr size_t kSize = 3000;
+  std::vector<double> want(kSize, 0.0);
+  array acc = zeros({static_cast<int>(kSize)}, float32, Device::gpu);
+  for (int k = 0; k < kInputs; ++k) {
+    auto v = random_floats(kSize, 1000 + k);
+    for (size_t i = 0; i < kSize; ++i) want[i] += (k + 1) * static_cast<double>(v[i]);
+    array x(v.data(), {static_cast<int>(kSize)});
+    acc = add(acc, multiply(x, array(static_cast<float>(k + 1)), Device::gpu), Device::gpu);
+  }
+  std::vector<float> wantf(want.begin(), want.end());
+  expect_close(to_vector(acc), wantf, 1e-4f);
+}
+
 TEST(CudaBackend, DeviceMemoryIsFreedWithTheArrays) {
   REQUIRE_GPU();
   size_t before = gpu::active_memory();

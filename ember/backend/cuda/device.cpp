@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
+#include <deque>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -392,6 +394,67 @@ void copy_to_host(Data& d) {
   d.written.reset();  // the writes are done
 }
 
+namespace {
+
+// A copy from pageable host memory makes the driver wait for the stream first, which would
+// stall the queueing thread behind the GPU. Copies up to kStagingMaxBytes go through a
+// page-locked staging block instead and queue at once; a block returns to the allocator's
+// pinned cache once the copy out of it is done (checked on later copies).
+constexpr size_t kStagingMaxBytes = size_t(16) << 20;
+
+struct Staging {
+  std::mutex mu;
+  std::deque<std::pair<allocator::Buffer, cudaEvent_t>> in_flight;  // oldest first
+};
+
+Staging& staging() {
+  static auto* s = new Staging;  // leaked: blocks in flight at exit are the process's anyway
+  return *s;
+}
+
+// Returns the blocks whose copies are done; with `all`, waits for the rest first.
+void reclaim_staging(Staging& st, bool all) {
+  while (!st.in_flight.empty()) {
+    auto& [buf, ev] = st.in_flight.front();
+    if (all) {
+      cudaEventSynchronize(ev);
+    } else if (cudaEventQuery(ev) != cudaSuccess) {
+      cudaGetLastError();  // cudaErrorNotReady is not an error
+      break;
+    }
+    cudaEventDestroy(ev);
+    allocator::free(buf);
+    st.in_flight.pop_front();
+  }
+}
+
+void copy_to_device(void* dst, const void* src, size_t bytes, cudaStream_t stream) {
+  allocator::Buffer buf;
+  if (bytes <= kStagingMaxBytes) buf = allocator::malloc_pinned(bytes);
+  if (!buf.pinned) {  // large, or no page-locked memory to be had: the driver stages it
+    if (buf.ptr) allocator::free(buf);
+    EMBER_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream));
+    return;
+  }
+  std::memcpy(buf.ptr, src, bytes);
+  cudaEvent_t ev = nullptr;
+  cudaError_t err = cudaMemcpyAsync(dst, buf.ptr, bytes, cudaMemcpyHostToDevice, stream);
+  if (err == cudaSuccess) err = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
+  if (err == cudaSuccess) err = cudaEventRecord(ev, stream);
+  if (err != cudaSuccess) {
+    cudaStreamSynchronize(stream);  // the block may be in use by a queued copy: let it finish
+    if (ev) cudaEventDestroy(ev);
+    allocator::free(buf);
+    throw_cuda_error(err, "cudaMemcpyAsync (staged host to device)", __FILE__, __LINE__);
+  }
+  auto& st = staging();
+  std::lock_guard lk(st.mu);
+  st.in_flight.emplace_back(buf, ev);
+  reclaim_staging(st, st.in_flight.size() > 64);  // bound the blocks held
+}
+
+}  // namespace
+
 void* device_ptr(const array& a, cudaStream_t stream) {
   const auto& dp = a.data_shared_ptr();
   if (!dp) throw std::runtime_error("[cuda] input array is not evaluated");
@@ -404,7 +467,7 @@ void* device_ptr(const array& a, cudaStream_t stream) {
       d.device = dev;
     }
     if (d.bytes > 0) {
-      EMBER_CUDA_CHECK(cudaMemcpyAsync(d.device_ptr, d.buffer.ptr, d.bytes, cudaMemcpyHostToDevice, stream));
+      copy_to_device(d.device_ptr, d.buffer.ptr, d.bytes, stream);
     }
     d.device_valid = true;
   }
