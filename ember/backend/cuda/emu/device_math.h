@@ -12,6 +12,7 @@
 #include <cstring>
 #include <limits>
 
+#include "ember/backend/common/erfinv.h"
 #include "ember/half.h"
 
 template <class To, class From>
@@ -48,43 +49,8 @@ inline ::ember::bfloat16_t __ull2bfloat16_rn(unsigned long long v) {
   return ::ember::bfloat16_t(static_cast<float>(v));
 }
 
-// Inverse error function (CUDA has erfinv/erfinvf; C does not): Giles' single-precision
-// approximation, refined by two Newton steps on erf in double.
-inline double erfinv(double x) {
-  if (!(x > -1.0 && x < 1.0)) {
-    if (x == 1.0) return std::numeric_limits<double>::infinity();
-    if (x == -1.0) return -std::numeric_limits<double>::infinity();
-    return std::numeric_limits<double>::quiet_NaN();
-  }
-  double w = -std::log((1.0 - x) * (1.0 + x)), p;
-  if (w < 5.0) {
-    w -= 2.5;
-    p = 2.81022636e-08;
-    p = 3.43273939e-07 + p * w;
-    p = -3.5233877e-06 + p * w;
-    p = -4.39150654e-06 + p * w;
-    p = 0.00021858087 + p * w;
-    p = -0.00125372503 + p * w;
-    p = -0.00417768164 + p * w;
-    p = 0.246640727 + p * w;
-    p = 1.50140941 + p * w;
-  } else {
-    w = std::sqrt(w) - 3.0;
-    p = -0.000200214257;
-    p = 0.000100950558 + p * w;
-    p = 0.00134934322 + p * w;
-    p = -0.00367342844 + p * w;
-    p = 0.00573950773 + p * w;
-    p = -0.0076224613 + p * w;
-    p = 0.00943887047 + p * w;
-    p = 1.00167406 + p * w;
-    p = 2.83297682 + p * w;
-  }
-  double y = p * x;
-  const double two_over_sqrt_pi = 1.1283791670955126;
-  for (int i = 0; i < 2; ++i) y -= (std::erf(y) - x) / (two_over_sqrt_pi * std::exp(-y * y));
-  return y;
-}
+// Inverse error function (CUDA has erfinv/erfinvf; C does not).
+using ::ember::math::erfinv;
 inline float erfinvf(float x) { return static_cast<float>(erfinv(static_cast<double>(x))); }
 
 // CUDA overloads the math functions for float; bring the C++ overloads to global scope.

@@ -88,7 +88,8 @@ std::string device_arch() { return "emulator"; }
 const std::string& header_text() {
   static const std::string text = [] {
     std::string all;
-    for (const char* h : {"/ember/backend/cuda/emu/emu.h", "/ember/backend/cuda/emu/device_math.h", "/ember/half.h"}) {
+    for (const char* h : {"/ember/backend/cuda/emu/emu.h", "/ember/backend/cuda/emu/device_math.h",
+                          "/ember/backend/common/erfinv.h", "/ember/half.h"}) {
       std::ifstream in(std::string(EMBER_EMU_SOURCE_DIR) + h);
       all += std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     }
