@@ -21,6 +21,7 @@
 #ifdef EMBER_HAS_CUDA
 #include "ember/backend/cuda/indexing_codegen.h"
 #include "gpu_test_utils.h"
+#include "ptx_compile_check.h"
 #endif
 
 using namespace ember;
@@ -207,42 +208,13 @@ TEST(CudaJitIndexing, EveryIndexingVariantCompilesToPtx) {
       EXPECT_TRUE(seen.insert(k).second) << "duplicate kernel " << k;
     }
   }
-  constexpr size_t kBatch = 48;
-  std::vector<std::vector<gi::Variant>> batches;
-  for (size_t i = 0; i < variants.size(); i += kBatch) {
-    batches.emplace_back(variants.begin() + i, variants.begin() + std::min(variants.size(), i + kBatch));
-  }
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  std::vector<std::string> failures;
-  auto worker = [&] {
-    for (size_t b; (b = next.fetch_add(1)) < batches.size();) {
-      std::string name = "indexing_batch" + std::to_string(b);
-      try {
-        std::string ptx = gi::compile_program(batches[b], name, "compute_90");
-        for (const auto& v : batches[b]) {
-          for (const auto& k : gi::kernel_names(v)) {
-            if (ptx.find(".entry " + k + "(") == std::string::npos) {
-              std::lock_guard lk(mu);
-              failures.push_back(name + ": no entry " + k + " in the PTX");
-            }
-          }
-        }
-      } catch (const std::exception& e) {
-        std::lock_guard lk(mu);
-        failures.push_back(std::string(e.what()).substr(0, 4000));
-      }
-    }
-  };
-  auto t0 = std::chrono::steady_clock::now();
-  unsigned threads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> pool;
-  for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("[cuda jit] %zu indexing variants, %zu kernels, %zu programs compiled to PTX in %.1f s\n",
-              variants.size(), kernels, batches.size(), secs);
-  for (const auto& f : failures) ADD_FAILURE() << f;
+  EXPECT_EQ(seen.size(), kernels);
+  test_utils::expect_all_compile_to_ptx<gi::Variant>(
+      "indexing", variants, 48,
+      [](const std::vector<gi::Variant>& batch, const std::string& name) {
+        return gi::compile_program(batch, name, "compute_90");
+      },
+      gi::kernel_names);
 }
 
 #endif

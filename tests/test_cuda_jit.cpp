@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ember/backend/cuda/elementwise_codegen.h"
+#include "ptx_compile_check.h"
 
 using namespace ember;
 namespace ew = ember::gpu::ew;
@@ -58,47 +59,14 @@ TEST(CudaJit, SupportTablesMatchTheCpuKernels) {
 // program from the same pieces), over two threads to keep CI under a minute or so.
 TEST(CudaJit, EveryElementwiseVariantCompilesToPtx) {
   const auto variants = ew::all_variants();
-  size_t kernels = 0;
-  for (const auto& v : variants) kernels += ew::patterns(v.family).size();
   ASSERT_GT(variants.size(), 600u);
 
-  constexpr size_t kBatch = 32;
-  std::vector<std::vector<ew::Variant>> batches;
-  for (size_t i = 0; i < variants.size(); i += kBatch) {
-    batches.emplace_back(variants.begin() + i, variants.begin() + std::min(variants.size(), i + kBatch));
-  }
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  std::vector<std::string> failures;
-  auto worker = [&] {
-    for (size_t b; (b = next.fetch_add(1)) < batches.size();) {
-      const auto& batch = batches[b];
-      std::string name = "elementwise_batch" + std::to_string(b);
-      try {
-        std::string ptx = ew::compile_program(batch, name, "compute_90");
-        for (const auto& v : batch) {
-          for (const auto& k : kernel_names(v)) {
-            if (ptx.find(".entry " + k + "(") == std::string::npos) {
-              std::lock_guard lk(mu);
-              failures.push_back(name + ": no entry " + k + " in the PTX");
-            }
-          }
-        }
-      } catch (const std::exception& e) {
-        std::lock_guard lk(mu);
-        failures.push_back(std::string(e.what()).substr(0, 4000));
-      }
-    }
-  };
-  auto t0 = std::chrono::steady_clock::now();
-  unsigned threads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> pool;
-  for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("[cuda jit] %zu variants, %zu kernels, %zu programs compiled to PTX in %.1f s\n", variants.size(),
-              kernels, batches.size(), secs);
-  for (const auto& f : failures) ADD_FAILURE() << f;
+  test_utils::expect_all_compile_to_ptx<ew::Variant>(
+      "elementwise", variants, 32,
+      [](const std::vector<ew::Variant>& batch, const std::string& name) {
+        return ew::compile_program(batch, name, "compute_90");
+      },
+      kernel_names);
 }
 
 #endif  // EMBER_HAS_CUDA

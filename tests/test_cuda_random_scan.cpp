@@ -23,6 +23,7 @@
 #include "ember/backend/gpu.h"
 #include "ember/ember.h"
 #include "gpu_test_utils.h"
+#include "ptx_compile_check.h"
 #include "test_utils.h"
 
 using namespace ember;
@@ -192,42 +193,17 @@ TEST(CudaJit, EveryRandomScanVariantCompilesToPtx) {
     }
   }
   ASSERT_GT(variants.size(), 50u);
-  constexpr size_t kBatch = 16;
-  std::vector<std::vector<rs::Variant>> batches;
-  for (size_t i = 0; i < variants.size(); i += kBatch) {
-    batches.emplace_back(variants.begin() + i, variants.begin() + std::min(variants.size(), i + kBatch));
-  }
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  std::vector<std::string> failures;
-  auto worker = [&] {
-    for (size_t b; (b = next.fetch_add(1)) < batches.size();) {
-      std::string name = "random_scan_batch" + std::to_string(b);
-      try {
-        std::string ptx = rs::compile_program(batches[b], name, "compute_90");
-        for (const auto& v : batches[b]) {
-          for (auto p : rs::patterns(v.family)) {
-            if (ptx.find(".entry " + rs::kernel_name(v, p) + "(") == std::string::npos) {
-              std::lock_guard lk(mu);
-              failures.push_back(name + ": no entry " + rs::kernel_name(v, p) + " in the PTX");
-            }
-          }
-        }
-      } catch (const std::exception& e) {
-        std::lock_guard lk(mu);
-        failures.push_back(std::string(e.what()).substr(0, 4000));
-      }
-    }
-  };
-  auto t0 = std::chrono::steady_clock::now();
-  unsigned threads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> pool;
-  for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("[cuda jit] random/scan: %zu variants, %zu kernels, %zu programs compiled to PTX in %.1f s\n",
-              variants.size(), kernels, batches.size(), secs);
-  for (const auto& f : failures) ADD_FAILURE() << f;
+  EXPECT_EQ(names.size(), kernels);
+  test_utils::expect_all_compile_to_ptx<rs::Variant>(
+      "random_scan", variants, 16,
+      [](const std::vector<rs::Variant>& batch, const std::string& name) {
+        return rs::compile_program(batch, name, "compute_90");
+      },
+      [](const rs::Variant& v) {
+        std::vector<std::string> names;
+        for (auto p : rs::patterns(v.family)) names.push_back(rs::kernel_name(v, p));
+        return names;
+      });
 }
 
 #endif  // EMBER_HAS_CUDA

@@ -605,7 +605,6 @@ const char* pattern_suffix(Pattern p) {
   return "";
 }
 
-bool is_float_type(Dtype t) { return t == float16 || t == bfloat16 || t == float32 || t == float64; }
 bool is_int_type(Dtype t) { return is_integral(t) || t == bool_; }  // integers and bool
 
 // The functor's name in the device library (the op's own name).
@@ -672,7 +671,7 @@ std::string wrappers(const Variant& v) {
 }  // namespace
 
 std::optional<Dtype> unary_output(UnaryOp op, Dtype in) {
-  const bool f = is_float_type(in), c = in == complex64;
+  const bool f = is_floating_point(in), c = in == complex64;
   switch (op) {
     case UnaryOp::Abs:
       return c ? float32 : in;
@@ -710,7 +709,7 @@ std::optional<Dtype> unary_output(UnaryOp op, Dtype in) {
 }
 
 std::optional<Dtype> binary_output(BinaryOp op, Dtype in) {
-  const bool f = is_float_type(in), c = in == complex64, i = is_int_type(in);
+  const bool f = is_floating_point(in), c = in == complex64, i = is_int_type(in);
   auto when = [&](bool ok, Dtype out) -> std::optional<Dtype> {
     if (ok) return out;
     return std::nullopt;

@@ -321,8 +321,6 @@ const char* op_name(ScanOp op) {
   return "";
 }
 
-bool is_float_type(Dtype t) { return t == float16 || t == bfloat16 || t == float32 || t == float64; }
-
 // The extern "C" kernels of one variant: thin wrappers around the device templates.
 std::string wrappers(const Variant& v) {
   if (v.family == Family::RandomBits) {
@@ -380,7 +378,7 @@ bool scan_supported(ScanOp op, Dtype t) {
     case ScanOp::Min:
       return true;
     case ScanOp::LogAddExp:
-      return is_float_type(t);
+      return is_floating_point(t);
   }
   return false;
 }
