@@ -11,6 +11,7 @@
 #include "ember/linalg.h"
 #include "ember/io.h"
 #include "ember/indexing.h"
+#include "ember/fast.h"
 #include "ember/fft.h"
 #include "ember/ops.h"
 #include "ember/random.h"

@@ -59,6 +59,8 @@ const std::vector<std::string>& all_primitive_names() {
       "FFT", "Hadamard",
       // LAPACK-backed linear algebra (primitives_linalg.h)
       "Inverse", "Cholesky", "QRF", "SVD", "LUF", "Eig", "Eigh",
+      // Fused transformer ops (primitives_fast.h)
+      "RMSNorm", "LayerNorm", "RoPE", "ScaledDotProductAttention",
       // custom_function / checkpoint (checked by hand in test_transforms_cases.cpp)
       "CustomTransforms",
   };

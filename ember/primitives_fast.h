@@ -1,0 +1,101 @@
+// Primitives of the fused transformer ops (ember/fast.h). Each keeps the fallback its op
+// built from basic ops: transforms go through the fallback, kernels only run forward.
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include "ember/primitives.h"
+#include "ember/transforms.h"
+
+namespace ember {
+
+/// A fused op: a kernel per backend plus a fallback composed of basic ops (same inputs, same
+/// outputs). vjp, jvp and vmap transform the fallback, so the gradient never needs the kernel.
+class Fused : public Primitive {
+ public:
+  Fused(Stream s, MultiFn fallback) : Primitive(s), fallback_(std::move(fallback)) {}
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) override;
+  /// The fallback: the op written with basic ops.
+  const MultiFn& fallback() const { return fallback_; }
+
+ private:
+  MultiFn fallback_;
+};
+
+/// rms_norm over the last axis. Inputs: x, then weight when has_weight (same dtype as x).
+class RMSNorm : public Fused {
+ public:
+  RMSNorm(Stream s, MultiFn fallback, float eps, bool has_weight)
+      : Fused(s, std::move(fallback)), eps_(eps), has_weight_(has_weight) {}
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
+  bool is_equivalent(const Primitive& other) const override;
+  const char* name() const override { return "RMSNorm"; }
+
+ private:
+  float eps_;
+  bool has_weight_;
+};
+
+/// layer_norm over the last axis. Inputs: x, then weight and bias where present (x's dtype).
+class LayerNorm : public Fused {
+ public:
+  LayerNorm(Stream s, MultiFn fallback, float eps, bool has_weight, bool has_bias)
+      : Fused(s, std::move(fallback)), eps_(eps), has_weight_(has_weight), has_bias_(has_bias) {}
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
+  bool is_equivalent(const Primitive& other) const override;
+  const char* name() const override { return "LayerNorm"; }
+
+ private:
+  float eps_;
+  bool has_weight_, has_bias_;
+};
+
+/// rope. Inputs: x (..., T, D), then freqs (dims/2; float64 for float64 x, else float32) when given.
+class RoPE : public Fused {
+ public:
+  RoPE(Stream s, MultiFn fallback, int dims, bool traditional, float base, float scale, int offset, bool has_freqs)
+      : Fused(s, std::move(fallback)),
+        dims_(dims),
+        traditional_(traditional),
+        base_(base),
+        scale_(scale),
+        offset_(offset),
+        has_freqs_(has_freqs) {}
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
+  bool is_equivalent(const Primitive& other) const override;
+  const char* name() const override { return "RoPE"; }
+
+ private:
+  int dims_;
+  bool traditional_;
+  float base_, scale_;
+  int offset_;
+  bool has_freqs_;
+};
+
+/// scaled_dot_product_attention. Inputs: q, k, v (one dtype), then the mask when given:
+/// boolean or float32, already broadcast to (B, Hq, Tq, Tk) (a view).
+class ScaledDotProductAttention : public Fused {
+ public:
+  ScaledDotProductAttention(Stream s, MultiFn fallback, float scale, bool causal, bool has_mask)
+      : Fused(s, std::move(fallback)), scale_(scale), causal_(causal), has_mask_(has_mask) {}
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
+  bool is_equivalent(const Primitive& other) const override;
+  const char* name() const override { return "ScaledDotProductAttention"; }
+
+ private:
+  float scale_;
+  bool causal_, has_mask_;
+};
+
+}  // namespace ember
