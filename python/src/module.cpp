@@ -30,6 +30,7 @@ NB_MODULE(core, m) {
   init_random(m);
   init_linalg(m);
   init_fft(m);
+  init_fast(m);
   init_conv(m);
   init_io(m);
 }

@@ -243,6 +243,7 @@ CORE_NAMES = [
     "random",
     "linalg",
     "fft",
+    "fast",
     "cuda",
 ]
 
@@ -253,7 +254,8 @@ def test_core_name_exists(name):
 
 
 def public_callables():
-    for mod, prefix in [(mx, "core"), (mx.random, "random"), (mx.linalg, "linalg"), (mx.fft, "fft"), (mx.cuda, "cuda")]:
+    for mod, prefix in [(mx, "core"), (mx.random, "random"), (mx.linalg, "linalg"), (mx.fft, "fft"), (mx.fast, "fast"),
+                        (mx.cuda, "cuda")]:
         for name in dir(mod):
             obj = getattr(mod, name)
             if not name.startswith("_") and callable(obj) and not inspect.isclass(obj):

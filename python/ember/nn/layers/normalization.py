@@ -59,7 +59,7 @@ class LayerNorm(Module):
     def __call__(self, x):
         weight = self.weight if "weight" in self else None
         bias = self.bias if "bias" in self else None
-        return _layer_norm(x, weight, bias, self.eps)
+        return mx.fast.layer_norm(x, weight, bias, self.eps)
 
 
 class RMSNorm(Module):
@@ -75,7 +75,7 @@ class RMSNorm(Module):
         return f"{self.weight.shape[0]}, eps={self.eps}"
 
     def __call__(self, x):
-        return x * mx.rsqrt(mx.mean(mx.square(x), axis=-1, keepdims=True) + self.eps) * self.weight
+        return mx.fast.rms_norm(x, self.weight, self.eps)
 
 
 class GroupNorm(Module):

@@ -27,30 +27,7 @@ class RoPE(Module):
         return f"{self.dims}, traditional={self.traditional}"
 
     def __call__(self, x, offset: int = 0):
-        shape = x.shape
-        L = shape[-2]
-        D = self.dims
-        positions = (mx.arange(L, dtype=mx.float32) + offset) * self.scale
-        inv_freq = mx.exp(-mx.arange(0, D, 2, dtype=mx.float32) * (math.log(self.base) / D))
-        theta = positions[:, None] * inv_freq[None, :]
-        costheta = mx.cos(theta).astype(x.dtype)
-        sintheta = mx.sin(theta).astype(x.dtype)
-        rest = x[..., D:]
-        if self.traditional:
-            x1 = x[..., 0:D:2]
-            x2 = x[..., 1:D:2]
-        else:
-            x1 = x[..., : D // 2]
-            x2 = x[..., D // 2 : D]
-        rx1 = x1 * costheta - x2 * sintheta
-        rx2 = x1 * sintheta + x2 * costheta
-        if self.traditional:
-            rx = mx.stack([rx1, rx2], axis=-1).reshape(*shape[:-1], D)
-        else:
-            rx = mx.concatenate([rx1, rx2], axis=-1)
-        if D < shape[-1]:
-            rx = mx.concatenate([rx, rest], axis=-1)
-        return rx
+        return mx.fast.rope(x, self.dims, traditional=self.traditional, base=self.base, scale=self.scale, offset=offset)
 
 
 class SinusoidalPositionalEncoding(Module):

@@ -14,17 +14,6 @@ from .linear import Linear
 from .normalization import LayerNorm
 
 
-def _sdpa(queries, keys, values, scale, mask=None):
-    scores = (queries * scale) @ keys.swapaxes(-1, -2)
-    if mask is not None:
-        if mask.dtype == mx.bool_:
-            scores = mx.where(mask, scores, mx.array(-float("inf"), scores.dtype))
-        else:
-            scores = scores + mask.astype(scores.dtype)
-    scores = mx.softmax(scores, axis=-1)
-    return scores @ values
-
-
 class MultiHeadAttention(Module):
     r"""Multi-head attention. Queries, keys and values are projected to
     ``dims`` (values to ``value_dims``), split in ``num_heads`` heads, combined
@@ -69,7 +58,7 @@ class MultiHeadAttention(Module):
         keys = keys.reshape(B, S, num_heads, -1).transpose(0, 2, 1, 3)
         values = values.reshape(B, S, num_heads, -1).transpose(0, 2, 1, 3)
         scale = math.sqrt(1 / queries.shape[-1])
-        output = _sdpa(queries, keys, values, scale=scale, mask=mask)
+        output = mx.fast.scaled_dot_product_attention(queries, keys, values, scale=scale, mask=mask)
         output = output.transpose(0, 2, 1, 3).reshape(B, L, -1)
         return self.out_proj(output)
 
