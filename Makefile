@@ -53,8 +53,14 @@ bench: build
 	@$(BUILD)/bin/bench_io
 	@PYTHONPATH=$(BUILD)/python python3 bench/bench_python.py
 	@PYTHONPATH=$(BUILD)/python python3 bench/bench_train.py
+	@python3 bench/bench_lm.py --ember $(BUILD)/bin/ember-lm
 
+# The main job: the default model (SmolLM2-135M-Instruct, installed by scripts/install-deps)
+# answers a question through its chat template on the CPU; then the two small training demos.
+DEMO_PROMPT ?= What is the capital of France, and what is it famous for? Answer in two sentences.
 demo: build
+	@$(BUILD)/bin/ember-lm generate --prompt "$(DEMO_PROMPT)" --max-tokens 120
+	@echo
 	@$(BUILD)/bin/demo_regression
 	@echo
 	@$(BUILD)/bin/demo_mlp

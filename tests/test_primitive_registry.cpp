@@ -16,13 +16,14 @@ namespace {
 
 // Classes whose names() are listed in test_grad_coverage.cpp's all_primitive_names().
 const std::set<std::string> kKnownClasses = {
-    "Unary",      "Binary",         "DivMod", "Select",      "AsType",    "Copy",        "StopGradient",
-    "View",       "Arange",         "Reduce", "ArgReduce",   "Softmax",   "LogSumExp",   "Reshape",
-    "Transpose",  "Broadcast",      "Slice",  "SliceUpdate", "AsStrided", "Concatenate", "Split",
-    "Pad",        "Matmul",         "AddMM",  "Sort",        "ArgSort",   "Partition",   "ArgPartition",
-    "GatherAxis", "ScatterAddAxis", "Gather", "Scatter", "Scan",   "RandomBits",
-    "FFT",        "Hadamard",       "Convolution",
-    "Inverse",    "Cholesky",       "QRF",    "SVD",         "LUF",       "Eig",         "Eigh",
+    "Unary",        "Binary",      "DivMod",    "Select",       "AsType",     "Copy",
+    "StopGradient", "View",        "Arange",    "Reduce",       "ArgReduce",  "Softmax",
+    "LogSumExp",    "Reshape",     "Transpose", "Broadcast",    "Slice",      "SliceUpdate",
+    "AsStrided",    "Concatenate", "Split",     "Pad",          "Matmul",     "AddMM",
+    "Sort",         "ArgSort",     "Partition", "ArgPartition", "GatherAxis", "ScatterAddAxis",
+    "Gather",       "Scatter",     "Scan",      "RandomBits",   "FFT",        "Hadamard",
+    "Convolution",  "Inverse",     "Cholesky",  "QRF",          "SVD",        "LUF",
+    "Eig",          "Eigh",        "RMSNorm",   "LayerNorm",    "RoPE",       "ScaledDotProductAttention",
 };
 
 }  // namespace
@@ -39,11 +40,11 @@ TEST(PrimitiveRegistry, EveryDeclaredPrimitiveIsKnownToCoverage) {
     text << in.rdbuf();
     src += text.str();
   }
-  std::regex decl(R"(class\s+(\w+)\s*:\s*public\s+(?:Unary)?Primitive\b)");
+  std::regex decl(R"(class\s+(\w+)\s*:\s*public\s+(?:(?:Unary)?Primitive|Fused)\b)");
   std::set<std::string> declared;
   for (auto it = std::sregex_iterator(src.begin(), src.end(), decl); it != std::sregex_iterator(); ++it) {
-    // UnaryPrimitive is the abstract base of the one-output primitives, not an op.
-    if ((*it)[1] != "UnaryPrimitive") declared.insert((*it)[1]);
+    // UnaryPrimitive and Fused (primitives_fast.h) are abstract bases, not ops.
+    if ((*it)[1] != "UnaryPrimitive" && (*it)[1] != "Fused") declared.insert((*it)[1]);
   }
   EXPECT_GT(declared.size(), 20u) << "the pattern no longer matches primitives.h";
   for (auto& name : declared) {

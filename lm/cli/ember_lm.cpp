@@ -1,0 +1,311 @@
+// ember-lm: generate, chat and info for Llama / Mistral / Qwen / SmolLM2 checkpoints.
+//
+//   ember-lm generate --prompt "Why is the sky blue?"   (the default model when --model is omitted)
+//   ember-lm chat --model ~/models/Qwen2.5-0.5B-Instruct
+//   ember-lm info --model model.gguf
+//
+// Generated text goes to stdout as it is produced; progress and statistics go to stderr.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <string>
+
+#include "ember/allocator.h"
+#include "ember/ops.h"
+#include "ember/scheduler.h"
+#include "lm/generate.h"
+#include "lm/model.h"
+
+using namespace ember;
+using namespace ember::lm;
+
+namespace {
+
+struct Common {
+  std::string model;
+  std::string dtype;
+};
+
+struct SamplingArgs {
+  int max_tokens = 256;
+  float temp = 0.0f, top_p = 1.0f, min_p = 0.0f, repetition_penalty = 1.0f;
+  float presence_penalty = 0.0f, frequency_penalty = 0.0f;
+  int top_k = 0, repetition_context = 64, prefill_step_size = 512;
+  uint64_t seed = 0;
+  std::vector<std::string> stop;
+};
+
+void add_sampling(CLI::App* app, SamplingArgs& s) {
+  app->add_option("--max-tokens,-m", s.max_tokens, "Maximum tokens to generate")->capture_default_str();
+  app->add_option("--temp", s.temp, "Sampling temperature (0: greedy)")->capture_default_str();
+  app->add_option("--top-p", s.top_p, "Nucleus sampling: keep the smallest set with this much mass")
+      ->capture_default_str();
+  app->add_option("--top-k", s.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str();
+  app->add_option("--min-p", s.min_p, "Keep tokens with p >= min_p * p_max (0: off)")->capture_default_str();
+  app->add_option("--repetition-penalty", s.repetition_penalty, "Penalty for tokens in the recent context (1: off)")
+      ->capture_default_str();
+  app->add_option("--repetition-context-size", s.repetition_context, "Ids the repetition penalty looks back over")
+      ->capture_default_str();
+  app->add_option("--presence-penalty", s.presence_penalty, "Subtracted from generated tokens' logits")
+      ->capture_default_str();
+  app->add_option("--frequency-penalty", s.frequency_penalty, "Subtracted per occurrence")->capture_default_str();
+  app->add_option("--seed", s.seed, "Random seed (reproducible sampling)")->capture_default_str();
+  app->add_option("--stop", s.stop, "Stop before this string (repeatable)");
+  app->add_option("--prefill-step-size", s.prefill_step_size, "Prompt tokens per forward pass while prefilling")
+      ->capture_default_str();
+}
+
+void add_common(CLI::App* app, Common& c) {
+  app->add_option("--model", c.model, "Hugging Face model folder or .gguf file (default: SmolLM2-135M-Instruct)");
+  app->add_option("--dtype", c.dtype, "Convert weights to float32, float16 or bfloat16 at load");
+}
+
+GenerateOptions generate_options(const SamplingArgs& s) {
+  GenerateOptions o;
+  o.max_tokens = s.max_tokens;
+  o.stop = s.stop;
+  o.prefill_step_size = s.prefill_step_size;
+  o.sampling.temperature = s.temp;
+  o.sampling.top_p = s.top_p;
+  o.sampling.top_k = s.top_k;
+  o.sampling.min_p = s.min_p;
+  o.sampling.repetition_penalty = s.repetition_penalty;
+  o.sampling.repetition_context = s.repetition_context;
+  o.sampling.presence_penalty = s.presence_penalty;
+  o.sampling.frequency_penalty = s.frequency_penalty;
+  o.sampling.seed = s.seed;
+  return o;
+}
+
+Model load(const Common& c) {
+  std::string path = c.model.empty() ? default_model_path() : c.model;
+  LoadOptions opt;
+  if (!c.dtype.empty()) {
+    if (c.dtype == "float32")
+      opt.dtype = float32;
+    else if (c.dtype == "float16")
+      opt.dtype = float16;
+    else if (c.dtype == "bfloat16")
+      opt.dtype = bfloat16;
+    else
+      throw CLI::ValidationError("--dtype", "must be float32, float16 or bfloat16, got " + c.dtype);
+  }
+  bool tty = isatty(STDERR_FILENO);
+  opt.progress = [tty, path](int done, int total) {
+    if (!tty && done != total) return;
+    int width = 30, filled = total ? done * width / total : width;
+    std::fprintf(stderr, "\rLoading %s [%s%s] %d/%d", path.c_str(), std::string(filled, '#').c_str(),
+                 std::string(width - filled, ' ').c_str(), done, total);
+    if (done == total) std::fprintf(stderr, "\n");
+  };
+  return load_model(path, opt);
+}
+
+void print_stats(const GenerationResult& r) {
+  std::fprintf(stderr, "\n==========\n");
+  std::fprintf(stderr, "Prompt: %d tokens, %.3f tokens-per-sec\n", r.prompt_tokens, r.prompt_tps());
+  std::fprintf(stderr, "Generation: %zu tokens, %.3f tokens-per-sec\n", r.tokens.size(), r.generation_tps());
+  std::fprintf(stderr, "Peak memory: %.3f GB\n", r.peak_memory / 1e9);
+}
+
+nlohmann::json messages_for(const std::string& system, const std::string& prompt) {
+  nlohmann::json m = nlohmann::json::array();
+  if (!system.empty()) m.push_back({{"role", "system"}, {"content", system}});
+  m.push_back({{"role", "user"}, {"content", prompt}});
+  return m;
+}
+
+int run_generate(const Common& c, const SamplingArgs& s, const std::string& prompt, const std::string& system,
+                 bool ignore_template) {
+  Model model = load(c);
+  bool templated = !ignore_template && model.chat_template.has_value();
+  std::string text = templated ? model.apply_chat_template(messages_for(system, prompt)) : prompt;
+  std::vector<int32_t> ids = model.encode_prompt(text, templated);
+  GenerationResult r = generate(model, ids, generate_options(s), [](std::string_view piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  });
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  print_stats(r);
+  return 0;
+}
+
+int run_chat(const Common& c, const SamplingArgs& s, const std::string& system) {
+  Model model = load(c);
+  if (!model.chat_template) {
+    std::fprintf(stderr, "[chat] %s has no chat template\n", model.path.c_str());
+    return 1;
+  }
+  nlohmann::json history = nlohmann::json::array();
+  if (!system.empty()) history.push_back({{"role", "system"}, {"content", system}});
+  nlohmann::json start = history;
+  PromptCache cache;
+  std::fprintf(stderr, "[chat] type a message; /reset clears the conversation, /quit exits\n");
+  std::string line;
+  while (true) {
+    std::fprintf(stderr, ">> ");
+    std::fflush(stderr);
+    if (!std::getline(std::cin, line)) break;
+    if (line == "/quit" || line == "/exit") break;
+    if (line == "/reset") {
+      history = start;
+      cache = PromptCache{};
+      std::fprintf(stderr, "[chat] conversation cleared\n");
+      continue;
+    }
+    if (line.empty()) continue;
+    history.push_back({{"role", "user"}, {"content", line}});
+    std::vector<int32_t> ids = model.encode_prompt(model.apply_chat_template(history), true);
+    GenerationResult r = generate(
+        model, ids, generate_options(s),
+        [](std::string_view piece) {
+          std::fwrite(piece.data(), 1, piece.size(), stdout);
+          std::fflush(stdout);
+          return true;
+        },
+        &cache);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+    history.push_back({{"role", "assistant"}, {"content", r.text}});
+    std::fprintf(stderr, "[%d new prompt tokens (%d cached), %zu generated, %.1f tokens/s]\n", r.prompt_tokens,
+                 r.cached_tokens, r.tokens.size(), r.generation_tps());
+  }
+  return 0;
+}
+
+int run_info(const Common& c) {
+  Model m = load(c);
+  const ModelConfig& cf = m.config;
+  std::printf("path:               %s\n", m.path.c_str());
+  std::printf("format:             %s\n", m.format.c_str());
+  std::printf("architecture:       %s\n", cf.architecture.c_str());
+  std::printf("parameters:         %.1fM\n", cf.parameter_count() / 1e6);
+  std::printf("weights:            %s\n", m.weight_types.c_str());
+  std::printf("layers:             %d\n", cf.num_layers);
+  std::printf("hidden size:        %d (intermediate %d)\n", cf.hidden_size, cf.intermediate_size);
+  std::printf("attention heads:    %d (key/value heads %d, head dim %d)\n", cf.num_heads, cf.num_kv_heads, cf.head_dim);
+  std::printf("vocabulary:         %d\n", cf.vocab_size);
+  std::printf("context length:     %d\n", cf.max_position_embeddings);
+  std::printf("rope:               base %g%s%s\n", cf.rope_theta, cf.rope_scaling ? ", scaling " : "",
+              cf.rope_scaling ? cf.rope_scaling->type.c_str() : "");
+  if (cf.sliding_window) std::printf("sliding window:     %d\n", cf.sliding_window);
+  std::printf("tied embeddings:    %s\n", cf.tie_word_embeddings ? "yes" : "no");
+  std::printf("chat template:      %s\n", m.chat_template ? "yes" : "no");
+  std::printf("memory (weights):   %.1f MB\n", get_active_memory() / 1e6);
+  return 0;
+}
+
+// llama-bench's pp/tg: a prompt of n_prompt random ids processed in one prefill, then n_gen
+// tokens generated one at a time from an empty cache; the median of `runs` after a warm-up.
+int run_bench(const Common& c, int n_prompt, int n_gen, int runs, bool json) {
+  Model m = load(c);
+  const Transformer& tf = *m.transformer;
+  std::mt19937 rng(0);
+  std::uniform_int_distribution<int32_t> pick(0, m.config.vocab_size - 1);
+  std::vector<int32_t> prompt(n_prompt);
+  for (auto& t : prompt) t = pick(rng);
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  using Clock = std::chrono::steady_clock;
+  std::vector<double> pp, tg;
+  for (int r = 0; r <= runs; ++r) {  // run 0 warms up
+    if (n_prompt > 0) {
+      std::vector<KVCache> cache = tf.make_cache();
+      auto t0 = Clock::now();
+      array out = tf.forward(array(prompt.data(), {1, n_prompt}, int32), cache, true);
+      out.eval();
+      double s = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (r) pp.push_back(n_prompt / s);
+    }
+    if (n_gen > 0) {
+      std::vector<KVCache> cache = tf.make_cache();
+      int32_t tok = prompt.empty() ? 0 : prompt[0];
+      auto t0 = Clock::now();
+      for (int i = 0; i < n_gen; ++i) {
+        array logits = tf.forward(array(&tok, {1, 1}, int32), cache, true);
+        array next = argmax(reshape(logits, {-1}));
+        next.eval();
+        tok = static_cast<int32_t>(next.item<uint32_t>());
+      }
+      double s = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (r) tg.push_back(n_gen / s);
+    }
+  }
+  double pp_tps = pp.empty() ? 0 : median(pp), tg_tps = tg.empty() ? 0 : median(tg);
+  if (json) {
+    nlohmann::json j = {{"model", m.path},      {"threads", ember::scheduler::num_threads()},
+                        {"n_prompt", n_prompt}, {"n_gen", n_gen},
+                        {"runs", runs},         {"pp_tps", pp_tps},
+                        {"tg_tps", tg_tps}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("| model | test | tokens/s (median of %d) |\n|---|---|---|\n", runs);
+    if (n_prompt) std::printf("| %s | pp%d | %.2f |\n", m.path.c_str(), n_prompt, pp_tps);
+    if (n_gen) std::printf("| %s | tg%d | %.2f |\n", m.path.c_str(), n_gen, tg_tps);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ember-lm: run Llama, Mistral, Qwen and SmolLM2 models with Ember"};
+  app.require_subcommand(1);
+  Common common;
+  SamplingArgs sampling;
+  std::string prompt, system;
+  bool ignore_template = false;
+
+  CLI::App* gen = app.add_subcommand("generate", "Generate a continuation of a prompt");
+  add_common(gen, common);
+  add_sampling(gen, sampling);
+  gen->add_option("--prompt,-p", prompt, "The prompt")->required();
+  gen->add_option("--system", system, "System message (chat template only)");
+  gen->add_flag("--ignore-chat-template", ignore_template,
+                "Tokenize the prompt as given (with the model's BOS rule) instead of templating it");
+
+  CLI::App* chat = app.add_subcommand("chat", "Interactive chat with streaming answers");
+  add_common(chat, common);
+  add_sampling(chat, sampling);
+  chat->add_option("--system", system, "System message");
+
+  CLI::App* info = app.add_subcommand("info", "Print the model's architecture, size and tokenizer");
+  add_common(info, common);
+
+  CLI::App* bench =
+      app.add_subcommand("bench", "Prompt processing (pp) and generation (tg) tokens/s, llama-bench style");
+  add_common(bench, common);
+  int n_prompt = 512, n_gen = 128, runs = 5;
+  bool json = false;
+  bench->add_option("--n-prompt,-p", n_prompt, "Prompt tokens processed in one prefill")->capture_default_str();
+  bench->add_option("--n-gen,-n", n_gen, "Tokens generated one at a time")->capture_default_str();
+  bench->add_option("--runs,-r", runs, "Timed runs (the median is reported)")->capture_default_str();
+  bench->add_flag("--json", json, "Print one JSON line instead of a table");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (gen->parsed()) return run_generate(common, sampling, prompt, system, ignore_template);
+    if (chat->parsed()) return run_chat(common, sampling, system);
+    if (info->parsed()) return run_info(common);
+    if (bench->parsed()) {
+      if (n_prompt < 0 || n_gen < 0 || runs < 1)
+        throw std::invalid_argument("[bench] sizes must be >= 0 and runs >= 1");
+      return run_bench(common, n_prompt, n_gen, runs, json);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ember-lm: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,347 @@
+// The LLM runtime against references written by tests/fixtures/make_model_fixtures.py: random
+// Llama / Mistral / Qwen2 / Qwen3 checkpoints (logits and greedy continuations of a float64
+// NumPy model), the default SmolLM2 GGUF (greedy continuation of the NumPy model on the
+// `gguf` package's dequantized weights); plus the KV cache, sampling, generation and the
+// loaders' errors on bad files.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <ember/ember.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "lm/generate.h"
+#include "lm/model.h"
+#include "lm/sampling.h"
+
+using namespace ember;
+using namespace ember::lm;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fixtures() { return fs::path(EMBER_LM_FIXTURES) / "models"; }
+
+// Skips (with the fixture script's reason) when a reference could not be produced.
+#define SKIP_IF_MISSING(skip_file, dir)                                                              \
+  do {                                                                                               \
+    if (fs::exists(fixtures() / (skip_file))) {                                                      \
+      std::ifstream f(fixtures() / (skip_file));                                                     \
+      GTEST_SKIP() << std::string(std::istreambuf_iterator<char>(f), {});                            \
+    }                                                                                                \
+    if (!fs::exists(dir)) GTEST_SKIP() << (dir) << " not generated: run the lm_fixtures ctest step"; \
+  } while (0)
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream f(p);
+  return nlohmann::json::parse(f);
+}
+
+std::vector<float> host(array a) {
+  a = astype(a, float32);
+  a.eval();
+  std::vector<float> v(a.size());
+  array c = copy(a);
+  c.eval();
+  std::copy(c.data<float>(), c.data<float>() + c.size(), v.begin());
+  return v;
+}
+
+// Greedy ids after `prompt`, one forward pass per token with the KV cache.
+std::vector<int> greedy(const Transformer& tf, const std::vector<int>& prompt, int n, int prefill_step = 1 << 30) {
+  std::vector<KVCache> cache = tf.make_cache();
+  array logits(0.0f);
+  for (size_t at = 0; at < prompt.size(); at += prefill_step) {
+    size_t m = std::min<size_t>(prefill_step, prompt.size() - at);
+    std::vector<int32_t> chunk(prompt.begin() + at, prompt.begin() + at + m);
+    logits = tf.forward(array(chunk.data(), {1, static_cast<int>(m)}, int32), cache, true);
+  }
+  std::vector<int> out;
+  for (int i = 0; i < n; ++i) {
+    array next = argmax(reshape(logits, {-1}));
+    next.eval();
+    int32_t tok = next.item<uint32_t>();
+    out.push_back(tok);
+    logits = tf.forward(array(&tok, {1, 1}, int32), cache, true);
+  }
+  return out;
+}
+
+const char* kArchs[] = {"llama", "mistral", "qwen2", "qwen3"};
+
+}  // namespace
+
+TEST(LmModel, RandomCheckpointsMatchTheReferenceLogitsAndGreedyText) {
+  for (const char* arch : kArchs) {
+    SCOPED_TRACE(arch);
+    fs::path dir = fixtures() / arch;
+    SKIP_IF_MISSING("checkpoints.SKIP", dir);
+    Model m = load_model(dir.string());
+    EXPECT_EQ(m.config.architecture, arch);
+    auto expected = read_json(dir / "expected.json");
+    std::vector<int> prompt = expected["prompt"];
+    std::vector<int32_t> p32(prompt.begin(), prompt.end());
+    std::vector<KVCache> cache = m.transformer->make_cache();
+    array logits = m.transformer->forward(array(p32.data(), {1, static_cast<int>(p32.size())}, int32), cache);
+    array want = load((dir / "expected_logits.npy").string());
+    ASSERT_EQ(logits.shape(), (Shape{1, want.shape(0), want.shape(1)}));
+    std::vector<float> g = host(logits), w = host(want);
+    double err = 0, scale = 0;
+    for (size_t i = 0; i < g.size(); ++i) {
+      err = std::max(err, std::abs(double(g[i]) - w[i]));
+      scale = std::max(scale, std::abs(double(w[i])));
+    }
+    EXPECT_LE(err / scale, 1e-4) << "max |logit error| " << err << " for logits up to " << scale;
+    std::vector<int> want_ids = expected["greedy"];
+    EXPECT_EQ(greedy(*m.transformer, prompt, 32), want_ids);
+    // Chunked prefill (5 positions per pass) reaches the same continuation.
+    EXPECT_EQ(greedy(*m.transformer, prompt, 8, 5), std::vector<int>(want_ids.begin(), want_ids.begin() + 8));
+
+    // The same weights in bfloat16: logits within 1e-2 of the largest.
+    LoadOptions bf16;
+    bf16.dtype = bfloat16;
+    Model mb = load_model(dir.string(), bf16);
+    std::vector<KVCache> cb = mb.transformer->make_cache();
+    std::vector<float> gb =
+        host(mb.transformer->forward(array(p32.data(), {1, static_cast<int>(p32.size())}, int32), cb));
+    double errb = 0;
+    for (size_t i = 0; i < gb.size(); ++i) errb = std::max(errb, std::abs(double(gb[i]) - w[i]));
+    EXPECT_LE(errb / scale, 1e-2) << "bfloat16: max |logit error| " << errb << " for logits up to " << scale;
+  }
+}
+
+TEST(LmModel, GgufConversionsMatchTheReferenceLogits) {
+  // The same random checkpoints as llama.cpp's converter writes them (Llama's Q/K rows
+  // interleaved, Llama 3 scaling as rope_freqs.weight, tokenizer in the metadata).
+  for (const char* arch : {"llama", "qwen2", "qwen3"}) {
+    SCOPED_TRACE(arch);
+    fs::path dir = fixtures() / arch;
+    SKIP_IF_MISSING("checkpoints.SKIP", dir);
+    Model m = load_model((dir / "model.gguf").string());
+    EXPECT_EQ(m.format, "gguf");
+    EXPECT_EQ(m.config.rope_traditional, std::string(arch) == "llama");
+    std::vector<int> prompt = read_json(dir / "expected.json")["prompt"];
+    std::vector<int32_t> p32(prompt.begin(), prompt.end());
+    std::vector<KVCache> cache = m.transformer->make_cache();
+    std::vector<float> g =
+        host(m.transformer->forward(array(p32.data(), {1, static_cast<int>(p32.size())}, int32), cache));
+    std::vector<float> w = host(load((dir / "expected_logits.npy").string()));
+    ASSERT_EQ(g.size(), w.size());
+    double err = 0, scale = 0;
+    for (size_t i = 0; i < g.size(); ++i) {
+      err = std::max(err, std::abs(double(g[i]) - w[i]));
+      scale = std::max(scale, std::abs(double(w[i])));
+    }
+    EXPECT_LE(err / scale, 1e-4) << "max |logit error| " << err << " for logits up to " << scale;
+    // Its tokenizer, read from the metadata, agrees with the folder's tokenizer.json.
+    Model hf = load_model(dir.string());
+    std::string text = "hello world, the quick brown fox";
+    EXPECT_EQ(m.tokenizer->encode(text, false), hf.tokenizer->encode(text, false));
+  }
+}
+
+TEST(LmModel, DefaultGgufGreedyMatchesTheReference) {
+  fs::path dir = fixtures() / "smollm2";
+  SKIP_IF_MISSING("smollm2.SKIP", dir);
+  auto expected = read_json(dir / "expected.json");
+  Model m = load_model(expected["gguf"].get<std::string>());
+  EXPECT_EQ(m.config.num_layers, 30);
+  EXPECT_TRUE(m.chat_template.has_value());
+  std::vector<int> want = expected["greedy"];
+  EXPECT_EQ(greedy(*m.transformer, expected["prompt"], static_cast<int>(want.size())), want);
+}
+
+TEST(LmModel, GenerateStopsAtStopStringsEosAndLength) {
+  fs::path dir = fixtures() / "smollm2";
+  SKIP_IF_MISSING("smollm2.SKIP", dir);
+  Model m = load_model(read_json(dir / "expected.json")["gguf"].get<std::string>());
+  nlohmann::json msgs = {{{"role", "user"}, {"content", "What is the capital of France?"}}};
+  std::vector<int32_t> ids = m.encode_prompt(m.apply_chat_template(msgs), true);
+  GenerateOptions o;
+  o.max_tokens = 40;
+  std::string streamed;
+  GenerationResult full = generate(m, ids, o, [&](std::string_view s) {
+    streamed += s;
+    return true;
+  });
+  EXPECT_EQ(streamed, full.text);
+  EXPECT_EQ(full.finish_reason, "stop");  // the answer ends with <|im_end|>
+  ASSERT_NE(full.text.find("Paris"), std::string::npos) << full.text;
+  EXPECT_EQ(full.text, m.tokenizer->decode(full.tokens, true));
+  // A stop string cuts the text before it.
+  o.stop = {"Paris"};
+  GenerationResult cut = generate(m, ids, o);
+  EXPECT_EQ(cut.text, full.text.substr(0, full.text.find("Paris")));
+  EXPECT_EQ(cut.finish_reason, "stop");
+  // max_tokens.
+  o.stop.clear();
+  o.max_tokens = 3;
+  GenerationResult three = generate(m, ids, o);
+  EXPECT_EQ(three.tokens.size(), 3u);
+  EXPECT_EQ(three.finish_reason, "length");
+  EXPECT_EQ(std::vector<int32_t>(full.tokens.begin(), full.tokens.begin() + 3), three.tokens);
+  // A prompt cache: the second turn reuses the first turn's positions and answers the same as
+  // without the cache.
+  PromptCache pc;
+  o.max_tokens = 40;
+  GenerationResult first = generate(m, ids, o, {}, &pc);
+  msgs.push_back({{"role", "assistant"}, {"content", first.text}});
+  msgs.push_back({{"role", "user"}, {"content", "And of Germany?"}});
+  std::vector<int32_t> ids2 = m.encode_prompt(m.apply_chat_template(msgs), true);
+  GenerationResult cached = generate(m, ids2, o, {}, &pc);
+  GenerationResult fresh = generate(m, ids2, o);
+  EXPECT_GT(cached.cached_tokens, static_cast<int>(ids.size()) - 1);
+  EXPECT_EQ(cached.tokens, fresh.tokens);
+}
+
+TEST(LmKVCache, WindowedCacheKeepsTheLastPositions) {
+  // Append 1..40 one or several positions at a time to a window-6 cache with step 4 and check
+  // every fetch holds the positions a query can still see, in order.
+  KVCache c(6, 4);
+  int pos = 0;
+  for (int n : {3, 1, 1, 5, 1, 1, 1, 7, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1}) {
+    std::vector<float> vals;
+    for (int i = 0; i < n; ++i) vals.push_back(static_cast<float>(pos + i));
+    array k(vals.data(), {1, 1, n, 1}, float32);
+    auto [keys, values] = c.update_and_fetch(k, k);
+    pos += n;
+    EXPECT_EQ(c.offset(), pos);
+    int first = std::max(0, pos - n - 5);
+    std::vector<float> got = host(keys);
+    ASSERT_EQ(static_cast<int>(got.size()), pos - first) << "after " << pos;
+    EXPECT_EQ(c.start(), first);
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], first + static_cast<float>(i));
+  }
+  // An unbounded cache grows by steps and keeps everything.
+  KVCache u(0, 4);
+  for (int i = 0; i < 10; ++i) {
+    float v = static_cast<float>(i);
+    auto [keys, values] = u.update_and_fetch(array(&v, {1, 1, 1, 1}, float32), array(&v, {1, 1, 1, 1}, float32));
+    EXPECT_EQ(keys.shape(2), i + 1);
+  }
+  u.trim(4);
+  EXPECT_EQ(u.offset(), 6);
+  EXPECT_THROW(u.trim(7), std::invalid_argument);
+}
+
+TEST(LmSampling, GreedyFiltersAndFrequencies) {
+  std::vector<float> logits = {1.0f, 3.0f, 2.0f, 0.5f, 2.9f};
+  Sampler greedy_s({});
+  EXPECT_EQ(greedy_s.sample(logits, {}, {}), 1);
+  // top_k = 1 at any temperature is greedy.
+  SamplingParams p;
+  p.temperature = 5.0f;
+  p.top_k = 1;
+  Sampler k1(p);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(k1.sample(logits, {}, {}), 1);
+  // Frequencies at temperature 1 follow softmax (20000 draws, 5 sigma).
+  SamplingParams t1;
+  t1.temperature = 1.0f;
+  t1.seed = 7;
+  Sampler s(t1);
+  std::vector<int> counts(5);
+  const int N = 20000;
+  for (int i = 0; i < N; ++i) ++counts[s.sample(logits, {}, {})];
+  double z = 0;
+  for (float l : logits) z += std::exp(l);
+  for (int i = 0; i < 5; ++i) {
+    double pi = std::exp(logits[i]) / z;
+    EXPECT_NEAR(counts[i] / double(N), pi, 5 * std::sqrt(pi * (1 - pi) / N)) << "token " << i;
+  }
+  // top_p keeps the smallest set reaching p; min_p keeps p >= min_p * p_max.
+  SamplingParams tp = t1;
+  tp.top_p = 0.5f;
+  Sampler sp(tp);
+  for (int i = 0; i < 200; ++i) {
+    int t = sp.sample(logits, {}, {});
+    EXPECT_TRUE(t == 1 || t == 4) << t;
+  }
+  SamplingParams mp = t1;
+  mp.min_p = 0.3f;  // p(2)/p(1) = e^-1 = 0.37 stays, p(0)/p(1) = e^-2 goes
+  Sampler sm(mp);
+  for (int i = 0; i < 200; ++i) {
+    int t = sm.sample(logits, {}, {});
+    EXPECT_TRUE(t == 1 || t == 4 || t == 2) << t;
+  }
+  // The same seed gives the same sequence.
+  Sampler a(t1), b(t1);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(a.sample(logits, {}, {}), b.sample(logits, {}, {}));
+  // Penalties and bias: repetition divides token 1's positive logit by 3 (1.0), the bias
+  // lifts token 0 past the rest, presence/frequency subtract from generated tokens.
+  SamplingParams rp;
+  rp.repetition_penalty = 3.0f;
+  std::vector<int32_t> ctx = {1};
+  EXPECT_EQ(Sampler(rp).sample(logits, ctx, {}), 4);
+  SamplingParams lb;
+  lb.logit_bias = {{0, 2.5f}};
+  EXPECT_EQ(Sampler(lb).sample(logits, {}, {}), 0);
+  SamplingParams pf;
+  pf.presence_penalty = 0.1f;
+  pf.frequency_penalty = 0.05f;
+  std::vector<int32_t> gen = {1, 1};
+  EXPECT_EQ(Sampler(pf).sample(logits, {}, gen), 4);  // 3.0 - 0.1 - 2 * 0.05 = 2.8 < 2.9
+}
+
+TEST(LmSampling, BadParametersAreRejected) {
+  auto bad = [](auto set, const std::string& field) {
+    SamplingParams p;
+    set(p);
+    try {
+      p.validate(10);
+      ADD_FAILURE() << "no error for " << field;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+    }
+  };
+  bad([](SamplingParams& p) { p.temperature = -1; }, "temperature");
+  bad([](SamplingParams& p) { p.top_p = 0; }, "top_p");
+  bad([](SamplingParams& p) { p.min_p = 2; }, "min_p");
+  bad([](SamplingParams& p) { p.top_k = -3; }, "top_k");
+  bad([](SamplingParams& p) { p.repetition_penalty = 0; }, "repetition_penalty");
+  bad([](SamplingParams& p) { p.logit_bias = {{10, 1.0f}}; }, "logit_bias");
+}
+
+TEST(LmModel, BadFilesNameTheFileAndField) {
+  fs::path src = fixtures() / "llama";
+  SKIP_IF_MISSING("checkpoints.SKIP", src);
+  fs::path dir = fs::temp_directory_path() / ("ember_lm_bad_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::copy(src, dir);
+  auto config = read_json(src / "config.json");
+  auto expect_error = [&](const nlohmann::json& cfg, const std::string& part) {
+    std::ofstream(dir / "config.json") << cfg.dump();
+    try {
+      load_model(dir.string());
+      ADD_FAILURE() << "loaded a bad config; expected: " << part;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  };
+  auto with = [&](const char* key, nlohmann::json v) {
+    auto c = config;
+    c[key] = v;
+    return c;
+  };
+  expect_error(with("model_type", "gpt_neox"), "field 'model_type' is \"gpt_neox\"");
+  expect_error(with("num_key_value_heads", 3), "field 'num_key_value_heads' (3) must divide");
+  expect_error(with("hidden_size", -64), "field 'hidden_size' is -64");
+  expect_error(with("num_hidden_layers", "two"), "field 'num_hidden_layers' must be an integer");
+  expect_error(with("intermediate_size", 95), "tensor 'model.layers.0.mlp.gate_proj.weight' has shape (96, 64)");
+  expect_error(with("num_hidden_layers", 3), "tensor 'model.layers.2.input_layernorm.weight' is missing");
+  auto c = config;
+  c.erase("vocab_size");
+  expect_error(c, "field 'vocab_size' is missing");
+  std::ofstream(dir / "config.json") << "{not json";
+  EXPECT_THROW(load_model(dir.string()), std::runtime_error);
+  std::ofstream(dir / "config.json") << config.dump();
+  fs::remove(dir / "tokenizer.json");
+  expect_error(config, "tokenizer.json is missing");
+  fs::remove(dir / "model.safetensors");
+  expect_error(config, "no model.safetensors");
+  fs::remove_all(dir);
+  EXPECT_THROW(load_model((dir / "nothing.gguf").string()), std::runtime_error);
+}

@@ -1,0 +1,192 @@
+#include "lm/transformer.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "ember/fast.h"
+#include "ember/indexing.h"
+#include "ember/ops.h"
+#include "ember/utils.h"
+
+namespace ember::lm {
+
+array Linear::operator()(const array& x) const {
+  array y = matmul(x, transpose(weight));
+  return bias ? add(y, *bias) : y;
+}
+
+namespace {
+
+// Takes `name` out of the weight map after checking its shape.
+array take_weight(std::unordered_map<std::string, array>& w, const std::string& name, const Shape& shape,
+                  const std::string& source) {
+  auto it = w.find(name);
+  if (it == w.end()) throw std::runtime_error("[load] " + source + ": tensor '" + name + "' is missing");
+  if (it->second.shape() != shape) {
+    throw std::runtime_error("[load] " + source + ": tensor '" + name + "' has shape " +
+                             shape_to_string(it->second.shape()) + ", expected " + shape_to_string(shape));
+  }
+  if (!is_floating_point(it->second.dtype())) {
+    throw std::runtime_error("[load] " + source + ": tensor '" + name + "' has dtype " +
+                             dtype_name(it->second.dtype()) + ", expected a floating-point type");
+  }
+  array a = it->second;
+  w.erase(it);
+  return a;
+}
+
+}  // namespace
+
+array llama3_rope_freqs(const RopeScaling& s, int head_dim, float base) {
+  // Wavelengths shorter than original_max / high_freq_factor keep their frequency, longer
+  // than original_max / low_freq_factor are slowed by `factor`, and those between blend.
+  int half = head_dim / 2;
+  double low_wavelen = s.original_max_position_embeddings / s.low_freq_factor;
+  double high_wavelen = s.original_max_position_embeddings / s.high_freq_factor;
+  std::vector<float> freqs(half);
+  for (int i = 0; i < half; ++i) {
+    double f = std::pow(static_cast<double>(base), 2.0 * i / head_dim);  // 1 / inv_freq
+    double wavelen = 2 * M_PI * f;
+    if (wavelen > low_wavelen) {
+      f *= s.factor;
+    } else if (wavelen >= high_wavelen) {
+      double smooth =
+          (s.original_max_position_embeddings / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+      f = f / ((1 - smooth) / s.factor + smooth);
+    }
+    freqs[i] = static_cast<float>(f);
+  }
+  return array(freqs.data(), {half}, float32);
+}
+
+Transformer::Transformer(ModelConfig c, std::unordered_map<std::string, array> w, const std::string& source,
+                         std::optional<array> rope_freqs)
+    : config_(std::move(c)) {
+  const ModelConfig& cf = config_;
+  int H = cf.hidden_size, q_dim = cf.num_heads * cf.head_dim, kv_dim = cf.num_kv_heads * cf.head_dim;
+  embed_ = take_weight(w, "model.embed_tokens.weight", {cf.vocab_size, H}, source);
+  norm_ = take_weight(w, "model.norm.weight", {H}, source);
+  if (w.count("lm_head.weight")) {
+    lm_head_ = take_weight(w, "lm_head.weight", {cf.vocab_size, H}, source);
+  } else if (!cf.tie_word_embeddings) {
+    // Checkpoints that omit the head share the embedding (SmolLM2's GGUF does).
+    config_.tie_word_embeddings = true;
+  }
+  for (int l = 0; l < cf.num_layers; ++l) {
+    std::string p = "model.layers." + std::to_string(l) + ".";
+    Block b;
+    b.attn_norm = take_weight(w, p + "input_layernorm.weight", {H}, source);
+    b.mlp_norm = take_weight(w, p + "post_attention_layernorm.weight", {H}, source);
+    auto linear = [&](const std::string& name, int out, int in, bool bias) {
+      Linear lin;
+      lin.weight = take_weight(w, p + name + ".weight", {out, in}, source);
+      if (bias) lin.bias = take_weight(w, p + name + ".bias", {out}, source);
+      return lin;
+    };
+    b.attn.q = linear("self_attn.q_proj", q_dim, H, cf.attention_bias);
+    b.attn.k = linear("self_attn.k_proj", kv_dim, H, cf.attention_bias);
+    b.attn.v = linear("self_attn.v_proj", kv_dim, H, cf.attention_bias);
+    b.attn.o = linear("self_attn.o_proj", H, q_dim, false);
+    if (cf.qk_norm) {
+      b.attn.q_norm = take_weight(w, p + "self_attn.q_norm.weight", {cf.head_dim}, source);
+      b.attn.k_norm = take_weight(w, p + "self_attn.k_norm.weight", {cf.head_dim}, source);
+    }
+    b.mlp.gate = linear("mlp.gate_proj", cf.intermediate_size, H, false);
+    b.mlp.up = linear("mlp.up_proj", cf.intermediate_size, H, false);
+    b.mlp.down = linear("mlp.down_proj", H, cf.intermediate_size, false);
+    blocks_.push_back(std::move(b));
+  }
+  if (rope_freqs) {
+    if (rope_freqs->ndim() != 1 || rope_freqs->shape(0) != cf.head_dim / 2) {
+      throw std::runtime_error("[load] " + source + ": rope frequencies have shape " +
+                               shape_to_string(rope_freqs->shape()) + ", expected (" + std::to_string(cf.head_dim / 2) +
+                               ",)");
+    }
+    rope_freqs_ = astype(*rope_freqs, float32);
+  } else if (cf.rope_scaling && cf.rope_scaling->type == "llama3") {
+    rope_freqs_ = llama3_rope_freqs(*cf.rope_scaling, cf.head_dim, cf.rope_theta);
+  } else {
+    rope_base_ = cf.rope_theta;
+    if (cf.rope_scaling && cf.rope_scaling->type == "linear") rope_scale_ = 1.0f / cf.rope_scaling->factor;
+  }
+}
+
+std::vector<KVCache> Transformer::make_cache() const {
+  return std::vector<KVCache>(config_.num_layers, KVCache(config_.sliding_window));
+}
+
+std::vector<array> Transformer::parameters() const {
+  std::vector<array> p{embed_, norm_};
+  if (lm_head_) p.push_back(*lm_head_);
+  if (rope_freqs_) p.push_back(*rope_freqs_);
+  for (const Block& b : blocks_) {
+    p.insert(p.end(), {b.attn_norm, b.mlp_norm, b.attn.q.weight, b.attn.k.weight, b.attn.v.weight, b.attn.o.weight,
+                       b.mlp.gate.weight, b.mlp.up.weight, b.mlp.down.weight});
+    for (const Linear* l : {&b.attn.q, &b.attn.k, &b.attn.v})
+      if (l->bias) p.push_back(*l->bias);
+    if (b.attn.q_norm) p.insert(p.end(), {*b.attn.q_norm, *b.attn.k_norm});
+  }
+  return p;
+}
+
+array Transformer::attention(const Block& b, const array& x, KVCache& cache) const {
+  // x: (B, T, H) -> (B, T, H)
+  const ModelConfig& c = config_;
+  int B = x.shape(0), T = x.shape(1), D = c.head_dim;
+  auto heads = [&](const array& y, int n) { return transpose(reshape(y, {B, T, n, D}), {0, 2, 1, 3}); };
+  array q = heads(b.attn.q(x), c.num_heads);
+  array k = heads(b.attn.k(x), c.num_kv_heads);
+  array v = heads(b.attn.v(x), c.num_kv_heads);
+  if (b.attn.q_norm) {
+    q = fast::rms_norm(q, b.attn.q_norm, c.rms_norm_eps);
+    k = fast::rms_norm(k, b.attn.k_norm, c.rms_norm_eps);
+  }
+  int offset = cache.offset();
+  q = fast::rope(q, D, c.rope_traditional, rope_base_, rope_scale_, offset, rope_freqs_);
+  k = fast::rope(k, D, c.rope_traditional, rope_base_, rope_scale_, offset, rope_freqs_);
+  auto [keys, values] = cache.update_and_fetch(k, v);
+  int Tk = keys.shape(2), first = cache.start();
+  std::string mode;
+  std::optional<array> mask;
+  if (T > 1) {
+    bool window_cuts = c.sliding_window > 0 && offset + T - first > c.sliding_window;
+    if (!window_cuts) {
+      mode = "causal";
+    } else {
+      // Query at position offset + i sees key position p when p <= offset + i < p + window.
+      array qpos = reshape(arange(offset, offset + T), {T, 1});
+      array kpos = reshape(arange(first, first + Tk), {1, Tk});
+      mask = logical_and(less_equal(kpos, qpos), less(subtract(qpos, kpos), array(c.sliding_window)));
+    }
+  }
+  array o = fast::scaled_dot_product_attention(q, keys, values, 1.0f / std::sqrt(static_cast<float>(D)), mode, mask);
+  return b.attn.o(reshape(transpose(o, {0, 2, 1, 3}), {B, T, c.num_heads * D}));
+}
+
+array Transformer::forward(const array& tokens, std::vector<KVCache>& cache, bool last_only) const {
+  // tokens: (B, T) int32 -> logits (B, T or 1, vocab) float32
+  if (tokens.ndim() != 2) {
+    throw std::invalid_argument("[Transformer] tokens must be (B, T), got shape " + shape_to_string(tokens.shape()));
+  }
+  if (cache.size() != blocks_.size()) {
+    throw std::invalid_argument("[Transformer] expects " + std::to_string(blocks_.size()) + " layer caches, got " +
+                                std::to_string(cache.size()));
+  }
+  const ModelConfig& c = config_;
+  array h = take(embed_, tokens, 0);
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    const Block& b = blocks_[l];
+    h = add(h, attention(b, fast::rms_norm(h, b.attn_norm, c.rms_norm_eps), cache[l]));
+    array x = fast::rms_norm(h, b.mlp_norm, c.rms_norm_eps);
+    array g = b.mlp.gate(x);
+    h = add(h, b.mlp.down(multiply(multiply(g, sigmoid(g)), b.mlp.up(x))));
+  }
+  if (last_only && h.shape(1) > 1) {
+    int T = h.shape(1);
+    h = slice(h, {0, T - 1, 0}, {h.shape(0), T, h.shape(2)});
+  }
+  h = fast::rms_norm(h, norm_, c.rms_norm_eps);
+  return astype(matmul(h, transpose(lm_head_ ? *lm_head_ : embed_)), float32);
+}
+
+}  // namespace ember::lm

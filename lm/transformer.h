@@ -1,0 +1,72 @@
+// The decoder-only transformer shared by Llama, Mistral, Qwen2 and Qwen3: token embedding,
+// pre-norm blocks of grouped-query attention (optional q/k/v biases, q/k RMSNorm, sliding
+// window) and a SwiGLU MLP, a final RMSNorm and the (possibly tied) output projection.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ember/array.h"
+#include "lm/config.h"
+#include "lm/kv_cache.h"
+
+namespace ember::lm {
+
+/// y = x @ weight^T + bias; weight: (out, in).
+struct Linear {
+  array weight{0.0f};
+  std::optional<array> bias;
+  array operator()(const array& x) const;
+};
+
+struct Attention {
+  Linear q, k, v, o;
+  std::optional<array> q_norm, k_norm;  // (head_dim,), Qwen3
+};
+
+struct Mlp {
+  Linear gate, up, down;
+};
+
+struct Block {
+  array attn_norm{0.0f}, mlp_norm{0.0f};
+  Attention attn;
+  Mlp mlp;
+};
+
+class Transformer {
+ public:
+  /// Takes weights under Hugging Face's names (model.layers.N.self_attn.q_proj.weight, ...);
+  /// checks each one's presence and shape against the config. `source` names the files in
+  /// errors. `rope_freqs` (head_dim / 2) replaces the base-derived frequencies when given.
+  Transformer(ModelConfig config, std::unordered_map<std::string, array> weights, const std::string& source,
+              std::optional<array> rope_freqs = std::nullopt);
+
+  /// Logits (B, T, vocab) in float32 for tokens (B, T) int32 at the cache's positions;
+  /// appends the keys and values to `cache` (one per layer). With last_only, only the last
+  /// position's logits (B, 1, vocab) are computed.
+  array forward(const array& tokens, std::vector<KVCache>& cache, bool last_only = false) const;
+  /// One empty cache per layer (with the model's sliding window).
+  std::vector<KVCache> make_cache() const;
+  const ModelConfig& config() const { return config_; }
+  /// Every weight array (for memory accounting and evaluation at load).
+  std::vector<array> parameters() const;
+
+ private:
+  array attention(const Block& b, const array& x, KVCache& cache) const;
+  ModelConfig config_;
+  array embed_{0.0f};
+  std::optional<array> lm_head_;
+  array norm_{0.0f};
+  std::vector<Block> blocks_;
+  std::optional<array> rope_freqs_;
+  std::optional<float> rope_base_;
+  float rope_scale_ = 1.0f;
+};
+
+/// Frequencies of Llama 3's RoPE scaling for head_dim and base (what rope's freqs take).
+array llama3_rope_freqs(const RopeScaling& s, int head_dim, float base);
+
+}  // namespace ember::lm
