@@ -113,10 +113,17 @@ ModelConfig ModelConfig::from_hf(const nlohmann::json& j, const std::string& pat
   c.rms_norm_eps = json_float(j, path, "rms_norm_eps", 1e-6f, 0.0, 1.0);
   c.rope_theta = json_float(j, path, "rope_theta", 10000.0f, 1.0, 1e12);
   c.tie_word_embeddings = json_bool(j, path, "tie_word_embeddings", false);
+  if (auto act = j.find("hidden_act"); act != j.end() && !act->is_null() && *act != "silu") {
+    fail(path, "hidden_act", "is " + act->dump() + "; supported: \"silu\"");
+  }
+  if (json_bool(j, path, "mlp_bias", false)) fail(path, "mlp_bias", "is true; MLP biases are not supported");
   arch->from_hf(c, j, path);
-  auto rs = j.find("rope_scaling");
+  // transformers 5 writes "rope_parameters" (rope_theta inside); earlier versions "rope_scaling".
+  const char* rope_key = j.contains("rope_parameters") ? "rope_parameters" : "rope_scaling";
+  auto rs = j.find(rope_key);
   if (rs != j.end() && !rs->is_null()) {
-    if (!rs->is_object()) fail(path, "rope_scaling", "must be an object");
+    if (!rs->is_object()) fail(path, rope_key, "must be an object");
+    c.rope_theta = json_float(*rs, path, "rope_theta", c.rope_theta, 1.0, 1e12);
     std::string type = rs->value("rope_type", rs->value("type", std::string()));
     if (type == "llama3" || type == "linear") {
       RopeScaling r;
@@ -126,11 +133,11 @@ ModelConfig ModelConfig::from_hf(const nlohmann::json& j, const std::string& pat
       r.high_freq_factor = json_float(*rs, path, "high_freq_factor", 4.0f, 1e-3, 1e6);
       r.original_max_position_embeddings = json_int(*rs, path, "original_max_position_embeddings", 8192);
       if (type == "llama3" && r.high_freq_factor <= r.low_freq_factor) {
-        fail(path, "rope_scaling.high_freq_factor", "must exceed low_freq_factor");
+        fail(path, std::string(rope_key) + ".high_freq_factor", "must exceed low_freq_factor");
       }
       c.rope_scaling = r;
     } else if (type != "default" && !type.empty()) {
-      fail(path, "rope_scaling.rope_type", "is \"" + type + "\"; supported: llama3, linear, default");
+      fail(path, std::string(rope_key) + ".rope_type", "is \"" + type + "\"; supported: llama3, linear, default");
     }
   }
   if (auto b = j.find("bos_token_id"); b != j.end() && b->is_number_integer()) c.bos_token_id = b->get<int>();

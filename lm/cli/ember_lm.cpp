@@ -40,6 +40,7 @@ struct SamplingArgs {
   int top_k = 0, repetition_context = 64, prefill_step_size = 512;
   uint64_t seed = 0;
   std::vector<std::string> stop;
+  std::vector<std::string> logit_bias;  // "ID=BIAS"
 };
 
 void add_sampling(CLI::App* app, SamplingArgs& s) {
@@ -58,6 +59,7 @@ void add_sampling(CLI::App* app, SamplingArgs& s) {
   app->add_option("--frequency-penalty", s.frequency_penalty, "Subtracted per occurrence")->capture_default_str();
   app->add_option("--seed", s.seed, "Random seed (reproducible sampling)")->capture_default_str();
   app->add_option("--stop", s.stop, "Stop before this string (repeatable)");
+  app->add_option("--logit-bias", s.logit_bias, "Add BIAS to token ID's logit, as ID=BIAS (repeatable)");
   app->add_option("--prefill-step-size", s.prefill_step_size, "Prompt tokens per forward pass while prefilling")
       ->capture_default_str();
 }
@@ -81,6 +83,19 @@ GenerateOptions generate_options(const SamplingArgs& s) {
   o.sampling.presence_penalty = s.presence_penalty;
   o.sampling.frequency_penalty = s.frequency_penalty;
   o.sampling.seed = s.seed;
+  for (const auto& b : s.logit_bias) {
+    size_t eq = b.find('=');
+    try {
+      if (eq == std::string::npos) throw std::invalid_argument(b);
+      size_t used_id = 0, used_bias = 0;
+      int id = std::stoi(b.substr(0, eq), &used_id);
+      float bias = std::stof(b.substr(eq + 1), &used_bias);
+      if (used_id != eq || used_bias != b.size() - eq - 1) throw std::invalid_argument(b);
+      o.sampling.logit_bias[id] = bias;
+    } catch (const std::exception&) {
+      throw CLI::ValidationError("--logit-bias", "expects ID=BIAS (e.g. 42=-100), got \"" + b + "\"");
+    }
+  }
   return o;
 }
 

@@ -1,8 +1,8 @@
-// The LLM runtime against references written by tests/fixtures/make_model_fixtures.py: random
-// Llama / Mistral / Qwen2 / Qwen3 checkpoints (logits and greedy continuations of a float64
-// NumPy model), the default SmolLM2 GGUF (greedy continuation of the NumPy model on the
-// `gguf` package's dequantized weights); plus the KV cache, sampling, generation and the
-// loaders' errors on bad files.
+// The LLM runtime against references written by tests/fixtures/make_model_fixtures.py with
+// Hugging Face transformers: random Llama / Mistral / Qwen2 / Qwen3 checkpoints (transformers'
+// logits and greedy continuations, also through their GGUF conversions) and the default
+// SmolLM2 GGUF (transformers' greedy continuation on the `gguf` package's dequantized
+// weights); plus the KV cache, sampling, generation and the loaders' errors on bad files.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -112,6 +112,31 @@ TEST(LmModel, RandomCheckpointsMatchTheReferenceLogitsAndGreedyText) {
     for (size_t i = 0; i < gb.size(); ++i) errb = std::max(errb, std::abs(double(gb[i]) - w[i]));
     EXPECT_LE(errb / scale, 1e-2) << "bfloat16: max |logit error| " << errb << " for logits up to " << scale;
   }
+}
+
+TEST(LmModel, PreTransformers5ConfigKeysReadTheSame) {
+  // Checkpoints saved before transformers 5 have rope_theta and rope_scaling at the top level
+  // instead of rope_parameters.
+  fs::path src = fixtures() / "llama";
+  SKIP_IF_MISSING("checkpoints.SKIP", src);
+  fs::path dir = fs::temp_directory_path() / ("ember_lm_legacy_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::copy(src, dir);
+  auto config = read_json(src / "config.json");
+  ASSERT_TRUE(config.contains("rope_parameters"));
+  nlohmann::json rope = config["rope_parameters"];
+  config.erase("rope_parameters");
+  config["rope_theta"] = rope["rope_theta"];
+  rope.erase("rope_theta");
+  config["rope_scaling"] = rope;
+  std::ofstream(dir / "config.json") << config.dump();
+  Model legacy = load_model(dir.string()), current = load_model(src.string());
+  ASSERT_TRUE(legacy.config.rope_scaling.has_value());
+  EXPECT_EQ(legacy.config.rope_scaling->type, "llama3");
+  EXPECT_EQ(legacy.config.rope_theta, current.config.rope_theta);
+  std::vector<int> prompt = read_json(src / "expected.json")["prompt"];
+  EXPECT_EQ(greedy(*legacy.transformer, prompt, 8), greedy(*current.transformer, prompt, 8));
+  fs::remove_all(dir);
 }
 
 TEST(LmModel, GgufConversionsMatchTheReferenceLogits) {
