@@ -37,7 +37,7 @@ EMU_DELAY_TESTS ?= CudaBackend.*:CudaIndexing.*:CudaLinalg.*
 test-emu: deps
 	@cmake -S . -B $(EMU_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_CUDA_EMULATOR=ON \
 	  -DEMBER_BUILD_BENCHMARKS=OFF -DEMBER_BUILD_EXAMPLES=OFF -DEMBER_BUILD_PYTHON=OFF >/dev/null
-	@CCACHE_BASEDIR=$(CURDIR) CCACHE_NOHASHDIR=true cmake --build $(EMU_BUILD) -j $(JOBS) --target ember_emu_tests
+	@CCACHE_BASEDIR=$(CURDIR) CCACHE_NOHASHDIR=true cmake --build $(EMU_BUILD) -j $(JOBS) --target ember_emu_tests ember_lm_tests
 	@EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
 	  $(EMU_BUILD)/bin/ember_emu_tests --gtest_brief=1 --gtest_filter='$(EMU_TESTS)'
 	@echo "== streams held back 200 us per operation (a missing wait between streams or for the host shows)"
@@ -46,6 +46,10 @@ test-emu: deps
 	@echo "== the same with managed memory (EMBER_CUDA_MANAGED=1)"
 	@EMBER_CUDA_MANAGED=1 EMBER_EMU_STREAM_DELAY_US=200 EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
 	  $(EMU_BUILD)/bin/ember_emu_tests --gtest_brief=1 --gtest_filter='$(EMU_DELAY_TESTS)'
+	@echo "== language models on the emulated GPU against transformers (the fused ops run their CPU kernels)"
+	@test -d $(BUILD)/lm/fixtures/models || python3 lm/tests/fixtures/make_all.py $(BUILD)/lm/fixtures
+	@EMBER_LM_FIXTURES=$(CURDIR)/$(BUILD)/lm/fixtures EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
+	  $(EMU_BUILD)/bin/ember_lm_tests --gtest_brief=1 --gtest_filter='LmModel.Random*:LmModel.Gguf*'
 
 bench: build
 	@$(BUILD)/bin/bench_core

@@ -9,6 +9,7 @@
 #include <ember/ember.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -24,7 +25,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fixtures() { return fs::path(EMBER_LM_FIXTURES) / "models"; }
+// The fixtures folder: $EMBER_LM_FIXTURES when set (make test-emu reuses the main build's),
+// else the one this build's ctest step writes.
+fs::path fixtures() {
+  const char* env = std::getenv("EMBER_LM_FIXTURES");
+  return fs::path(env && *env ? env : EMBER_LM_FIXTURES) / "models";
+}
 
 // Skips (with the fixture script's reason) when a reference could not be produced.
 #define SKIP_IF_MISSING(skip_file, dir)                                                              \
