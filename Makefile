@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 .PHONY: deps configure build test test-asan test-emu bench demo install format clean
 
 deps:
-	@scripts/install-deps
+	@scripts/install-deps $(DEPS_FLAGS)
 
 configure: deps
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_PYTHON=ON $(CMAKE_FLAGS) >/dev/null
@@ -62,6 +62,7 @@ bench: build
 # The main job: the default model (SmolLM2-135M-Instruct, installed by scripts/install-deps)
 # answers a question through its chat template on the CPU; then the two small training demos.
 DEMO_PROMPT ?= What is the capital of France, and what is it famous for? Answer in two sentences.
+demo: DEPS_FLAGS = --runtime
 demo: build
 	@$(BUILD)/bin/ember-lm generate --prompt "$(DEMO_PROMPT)" --max-tokens 120
 	@echo

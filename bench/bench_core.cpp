@@ -321,10 +321,84 @@ void bench_gather() {
   rows.push_back({"scatter_add rows into 32000x1024", gb / t_sc, "GB/s", t_acc / t_sc, "zeroed table + loop", ""});
 }
 
+// 4-bit quantized matvec (decode, M = 1) against this machine's read bandwidth: a threaded
+// loop summing 256 MiB of uint64 (four streams per thread) in this run. The value is GB/s of weight bytes read (wq +
+// scales + biases); copies of the weights are cycled so that they come from DRAM, not cache.
+void bench_quantized() {
+  size_t nr = size_t(1) << 25;  // 256 MiB of uint64
+  std::vector<uint64_t> buf(nr);
+  for (size_t i = 0; i < nr; ++i) buf[i] = i * 2654435761u;
+  std::vector<uint64_t> partial(scheduler::num_threads() + 1);
+  // The best of three medians: the machine is shared, and a limit is the best it does.
+  auto read_loop = [&] {
+    std::vector<std::thread> ts;
+    int nt = scheduler::num_threads();
+    size_t per = (nr + nt - 1) / nt;
+    for (int t = 0; t < nt; ++t) {
+      ts.emplace_back([&, t] {
+        // Four streams per thread, as the matvec reads four rows of w at once: one stream
+        // alone leaves memory-level parallelism unused.
+        size_t b = t * per, e = std::min(nr, (t + 1) * per), q = (e - b) / 4;
+        uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (size_t i = b; i < b + q; ++i) {
+          a0 += buf[i];
+          a1 += buf[i + q];
+          a2 += buf[i + 2 * q];
+          a3 += buf[i + 3 * q];
+        }
+        for (size_t i = b + 4 * q; i < e; ++i) a0 += buf[i];
+        partial[t] = a0 + a1 + a2 + a3;
+      });
+    }
+    for (auto& t : ts) t.join();
+  };
+  double t_read = 1e30;
+  for (int i = 0; i < 3; ++i) t_read = std::min(t_read, time_it(read_loop, 5));
+  double read_gbs = nr * 8.0 / t_read / 1e9;
+  std::string peer = "read loop " + std::to_string(static_cast<int>(read_gbs)) + " GB/s";
+  for (auto [N, K] : {std::pair<int, int>{4096, 4096}, std::pair<int, int>{4096, 11008}}) {
+    for (int bits : {4, 8}) {
+      const int gs = 64;
+      array w = astype(random_f32({N, K}), float16);
+      auto [wq, sc, bi] = quantize(w, gs, bits);
+      eval(wq, sc, bi);
+      double bytes = static_cast<double>(wq.nbytes() + sc.nbytes() + bi.nbytes());
+      int copies = static_cast<int>(std::max(2.0, 256e6 / bytes));
+      std::vector<array> wqs, scs, bis;
+      for (int c = 0; c < copies; ++c) {
+        wqs.push_back(copy(wq));
+        scs.push_back(copy(sc));
+        bis.push_back(copy(bi));
+      }
+      eval(wqs);
+      eval(scs);
+      eval(bis);
+      array x = astype(random_f32({1, K}), float16);
+      x.eval();
+      int c = 0;
+      double t = time_it(
+          [&] {
+            quantized_matmul(x, wqs[c], scs[c], bis[c], true, gs, bits).eval();
+            c = (c + 1) % copies;
+          },
+          50);
+      double gbs = bytes / t / 1e9;
+      rows.push_back({"qmv " + std::to_string(bits) + "-bit g64 " + std::to_string(N) + "x" + std::to_string(K), gbs,
+                      "GB/s", gbs / read_gbs, peer, bits == 4 ? ">= 0.7" : ""});
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::printf("Ember core benchmark: %d threads\n", scheduler::num_threads());
+  // `bench_core quantized` runs the quantized rows alone.
+  if (argc > 1 && std::string(argv[1]) == "quantized") {
+    bench_quantized();
+    print_table();
+    return 0;
+  }
   bench_overhead();
   bench_elementwise();
   bench_reductions();
@@ -333,6 +407,7 @@ int main(int argc, char** argv) {
   bench_sort();
   bench_scan();
   bench_gather();
+  bench_quantized();
   print_table();
   return 0;
 }

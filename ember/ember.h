@@ -12,6 +12,7 @@
 #include "ember/io.h"
 #include "ember/indexing.h"
 #include "ember/fast.h"
+#include "ember/quantized.h"
 #include "ember/fft.h"
 #include "ember/ops.h"
 #include "ember/random.h"

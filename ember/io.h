@@ -112,16 +112,29 @@ struct GGUFValue {
 inline bool operator==(const GGUFArray& a, const GGUFArray& b) { return a.type == b.type && a.values == b.values; }
 inline bool GGUFValue::operator==(const GGUFValue& o) const { return value == o.value; }
 
+/// A GGUF tensor kept in its block-quantized form (load_gguf with keep_quantized).
+struct GGUFQuantized {
+  std::string type;    // ggml's name: "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"
+  Shape shape;         // the logical row-major shape (GGUF's dimension order reversed)
+  array blocks{0.0f};  // uint8 (rows, bytes per row): each row's blocks as stored, borrowing the mapped file
+};
+
 struct GGUFLoad {
   std::unordered_map<std::string, array> arrays;
   std::unordered_map<std::string, GGUFValue> metadata;
+  std::unordered_map<std::string, GGUFQuantized> quantized;  // only with keep_quantized
 };
 
 /// Loads a GGUF file (versions 2 and 3). F32, F16, BF16, F64 and I8..I64 tensors
 /// load as their dtype (borrowing the mapped file); Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
 /// Q4_K, Q5_K and Q6_K are dequantized to float32. Shapes are row-major (GGUF's
 /// dimension order reversed). general.alignment is honoured.
-GGUFLoad load_gguf(const std::string& path);
+/// With keep_quantized, quantized tensors go to GGUFLoad::quantized as their raw blocks instead
+/// (for loaders that repack or run them quantized).
+GGUFLoad load_gguf(const std::string& path, bool keep_quantized = false);
+/// A kept-quantized GGUF tensor dequantized to float32 (what load_gguf returns without
+/// keep_quantized).
+array dequantize_gguf(const GGUFQuantized& t);
 
 /// Saves arrays (float32, float16 or bfloat16) and metadata as GGUF version 3 with
 /// alignment 32 (or a valid uint32 "general.alignment" from `metadata`); ".gguf"

@@ -14,6 +14,7 @@
 
 #include "ember/io.h"
 #include "ember/io_common.h"
+#include "ember/utils.h"
 
 namespace ember {
 
@@ -415,7 +416,7 @@ uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 }  // namespace
 
-GGUFLoad load_gguf(const std::string& path) {
+GGUFLoad load_gguf(const std::string& path, bool keep_quantized) {
   auto m = MappedFile::open(path, "load_gguf");
   std::string ctx = where("load_gguf", path);
   Reader r(m->data(), m->size(), ctx);
@@ -530,12 +531,45 @@ GGUFLoad load_gguf(const std::string& path) {
     const uint8_t* src = data + t.offset;
     if (!ti->quantized) {
       out.arrays.emplace(t.name, borrow_or_copy(src, t.shape, ti->dtype, m));
+    } else if (keep_quantized) {
+      // Rows of whole blocks (the row length is a multiple of the block size, checked above).
+      int64_t row_len = t.shape.empty() ? 1 : t.shape.back();
+      int64_t rows = static_cast<int64_t>(t.nelem) / std::max<int64_t>(row_len, 1);
+      int64_t row_bytes = row_len / ti->block * ti->block_bytes;
+      if (rows > std::numeric_limits<int32_t>::max() || row_bytes > std::numeric_limits<int32_t>::max()) {
+        throw std::runtime_error(ctx + "tensor '" + t.name + "': too large to keep quantized");
+      }
+      GGUFQuantized q{ti->name, t.shape,
+                      borrow_or_copy(src, {static_cast<int32_t>(rows), static_cast<int32_t>(row_bytes)}, uint8, m)};
+      out.quantized.emplace(t.name, std::move(q));
     } else {
       array a = empty_array(t.shape, float32);
       dequantize(t.type, src, a.data<float>(), t.nelem / ti->block);
       out.arrays.emplace(t.name, std::move(a));
     }
   }
+  return out;
+}
+
+array dequantize_gguf(const GGUFQuantized& t) {
+  const TypeInfo* ti = nullptr;
+  uint32_t type = 0;
+  for (uint32_t id : {Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K}) {
+    if (t.type == type_info(id)->name) ti = type_info(id), type = id;
+  }
+  if (!ti) throw std::invalid_argument("[dequantize_gguf] unknown quantized type \"" + t.type + "\"");
+  int64_t n = 1;
+  for (int d : t.shape) n *= d;
+  if (t.blocks.dtype() != uint8 || t.blocks.ndim() != 2 || n % ti->block != 0 ||
+      static_cast<int64_t>(t.blocks.size()) != n / ti->block * ti->block_bytes) {
+    throw std::invalid_argument("[dequantize_gguf] " + t.type + " blocks of shape " +
+                                shape_to_string(t.blocks.shape()) + " do not hold a tensor of shape " +
+                                shape_to_string(t.shape));
+  }
+  array src = t.blocks;
+  src.eval();
+  array out = empty_array(t.shape, float32);
+  dequantize(type, src.data<uint8_t>(), out.data<float>(), static_cast<uint64_t>(n / ti->block));
   return out;
 }
 

@@ -140,7 +140,7 @@ void materialize(std::unordered_map<std::string, array>& weights, const LoadOpti
 }
 
 Model load_gguf_model(const std::string& path, const LoadOptions& opt) {
-  GGUFLoad g = load_gguf(path);
+  GGUFLoad g = load_gguf(path, !opt.dequantize);
   Model m;
   m.format = "gguf";
   m.config = ModelConfig::from_gguf(g.metadata, path);
@@ -160,8 +160,22 @@ Model load_gguf_model(const std::string& path, const LoadOptions& opt) {
     }
     weights.emplace(hf_name(name), a);
   }
+  // Q4_0 / Q4_1 / Q8_0 matrices stay quantized (repacked); other types dequantize to float32.
+  std::unordered_map<std::string, QuantizedWeight> quantized;
+  std::map<std::string, int> kept, expanded;
+  for (auto& [name, t] : g.quantized) {
+    std::optional<QuantizedWeight> q = t.shape.size() == 2 ? repack_gguf(t) : std::nullopt;
+    if (q) {
+      quantized.emplace(hf_name(name), std::move(*q));
+      ++kept[t.type];
+    } else {
+      weights.emplace(hf_name(name), dequantize_gguf(t));
+      ++expanded[t.type];
+    }
+  }
+  g.quantized.clear();
   materialize(weights, opt);
-  m.transformer = std::make_unique<Transformer>(m.config, std::move(weights), path, freqs);
+  m.transformer = std::make_unique<Transformer>(m.config, std::move(weights), path, freqs, std::move(quantized));
   m.config = m.transformer->config();
   m.tokenizer = Tokenizer::from_gguf(gguf_vocab(g.metadata, path));
   if (auto t = g.metadata.find("tokenizer.chat_template");
@@ -178,7 +192,15 @@ Model load_gguf_model(const std::string& path, const LoadOptions& opt) {
     auto it = file_types.find(ft->second.get<uint32_t>());
     type = it != file_types.end() ? it->second : "type " + std::to_string(ft->second.get<uint32_t>());
   }
-  m.weight_types = type + " GGUF (quantized tensors dequantized to float32 at load)";
+  m.weight_types = type + " GGUF";
+  auto list = [](const std::map<std::string, int>& types) {
+    std::string out;
+    for (auto& [t, n] : types) out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + t;
+    return out;
+  };
+  if (!kept.empty()) m.weight_types += "; run quantized: " + list(kept);
+  if (!expanded.empty()) m.weight_types += "; dequantized to float32: " + list(expanded);
+  if (opt.dequantize) m.weight_types += "; every quantized tensor dequantized to float32 (--dequantize)";
   return m;
 }
 

@@ -19,6 +19,9 @@ struct LoadOptions {
   /// Convert floating-point weights to this dtype (none: keep float32/float16/bfloat16 as
   /// stored; GGUF's quantized tensors dequantize to float32).
   std::optional<Dtype> dtype;
+  /// GGUF: dequantize every quantized tensor to float32 instead of running Q4_0, Q4_1 and
+  /// Q8_0 matrices quantized (other ggml types are always dequantized for now).
+  bool dequantize = false;
   /// Called with (done, total) while weights load.
   std::function<void(int, int)> progress;
 };

@@ -6,12 +6,15 @@
 #include "ember/fast.h"
 #include "ember/indexing.h"
 #include "ember/ops.h"
+#include "ember/quantized.h"
 #include "ember/utils.h"
 
 namespace ember::lm {
 
 array Linear::operator()(const array& x) const {
-  array y = matmul(x, transpose(weight));
+  array y = quantized ? quantized_matmul(x, quantized->wq, quantized->scales, quantized->biases, true,
+                                         quantized->group_size, quantized->bits)
+                      : matmul(x, transpose(weight));
   return bias ? add(y, *bias) : y;
 }
 
@@ -33,6 +36,23 @@ array take_weight(std::unordered_map<std::string, array>& w, const std::string& 
   array a = it->second;
   w.erase(it);
   return a;
+}
+
+// A matrix weight, quantized when `quantized` holds it under that name.
+Linear take_linear(std::unordered_map<std::string, array>& w, std::unordered_map<std::string, QuantizedWeight>& q,
+                   const std::string& name, const Shape& shape, const std::string& source) {
+  Linear lin;
+  if (auto it = q.find(name); it != q.end()) {
+    if (it->second.shape() != shape) {
+      throw std::runtime_error("[load] " + source + ": tensor '" + name + "' has shape " +
+                               shape_to_string(it->second.shape()) + ", expected " + shape_to_string(shape));
+    }
+    lin.quantized = it->second;
+    q.erase(it);
+  } else {
+    lin.weight = take_weight(w, name, shape, source);
+  }
+  return lin;
 }
 
 }  // namespace
@@ -60,14 +80,14 @@ array llama3_rope_freqs(const RopeScaling& s, int head_dim, float base) {
 }
 
 Transformer::Transformer(ModelConfig c, std::unordered_map<std::string, array> w, const std::string& source,
-                         std::optional<array> rope_freqs)
+                         std::optional<array> rope_freqs, std::unordered_map<std::string, QuantizedWeight> qw)
     : config_(std::move(c)) {
   const ModelConfig& cf = config_;
   int H = cf.hidden_size, q_dim = cf.num_heads * cf.head_dim, kv_dim = cf.num_kv_heads * cf.head_dim;
-  embed_ = take_weight(w, "model.embed_tokens.weight", {cf.vocab_size, H}, source);
+  embed_ = take_linear(w, qw, "model.embed_tokens.weight", {cf.vocab_size, H}, source);
   norm_ = take_weight(w, "model.norm.weight", {H}, source);
-  if (w.count("lm_head.weight")) {
-    lm_head_ = take_weight(w, "lm_head.weight", {cf.vocab_size, H}, source);
+  if (w.count("lm_head.weight") || qw.count("lm_head.weight")) {
+    lm_head_ = take_linear(w, qw, "lm_head.weight", {cf.vocab_size, H}, source);
   } else if (!cf.tie_word_embeddings) {
     // Checkpoints that omit the head share the embedding (SmolLM2's GGUF does).
     config_.tie_word_embeddings = true;
@@ -78,8 +98,7 @@ Transformer::Transformer(ModelConfig c, std::unordered_map<std::string, array> w
     b.attn_norm = take_weight(w, p + "input_layernorm.weight", {H}, source);
     b.mlp_norm = take_weight(w, p + "post_attention_layernorm.weight", {H}, source);
     auto linear = [&](const std::string& name, int out, int in, bool bias) {
-      Linear lin;
-      lin.weight = take_weight(w, p + name + ".weight", {out, in}, source);
+      Linear lin = take_linear(w, qw, p + name + ".weight", {out, in}, source);
       if (bias) lin.bias = take_weight(w, p + name + ".bias", {out}, source);
       return lin;
     };
@@ -115,18 +134,49 @@ std::vector<KVCache> Transformer::make_cache() const {
   return std::vector<KVCache>(config_.num_layers, KVCache(config_.sliding_window));
 }
 
+namespace {
+
+// Every Linear of the model, the embedding first.
+template <class F>
+void for_each_linear(const Linear& embed, const std::optional<Linear>& head, const std::vector<Block>& blocks, F&& f) {
+  f(embed);
+  if (head) f(*head);
+  for (const Block& b : blocks)
+    for (const Linear* l : {&b.attn.q, &b.attn.k, &b.attn.v, &b.attn.o, &b.mlp.gate, &b.mlp.up, &b.mlp.down}) f(*l);
+}
+
+}  // namespace
+
 std::vector<array> Transformer::parameters() const {
-  std::vector<array> p{embed_, norm_};
-  if (lm_head_) p.push_back(*lm_head_);
+  std::vector<array> p{norm_};
   if (rope_freqs_) p.push_back(*rope_freqs_);
+  for_each_linear(embed_, lm_head_, blocks_, [&](const Linear& l) {
+    if (l.quantized) {
+      p.insert(p.end(), {l.quantized->wq, l.quantized->scales, l.quantized->biases});
+    } else {
+      p.push_back(l.weight);
+    }
+    if (l.bias) p.push_back(*l.bias);
+  });
   for (const Block& b : blocks_) {
-    p.insert(p.end(), {b.attn_norm, b.mlp_norm, b.attn.q.weight, b.attn.k.weight, b.attn.v.weight, b.attn.o.weight,
-                       b.mlp.gate.weight, b.mlp.up.weight, b.mlp.down.weight});
-    for (const Linear* l : {&b.attn.q, &b.attn.k, &b.attn.v})
-      if (l->bias) p.push_back(*l->bias);
+    p.insert(p.end(), {b.attn_norm, b.mlp_norm});
     if (b.attn.q_norm) p.insert(p.end(), {*b.attn.q_norm, *b.attn.k_norm});
   }
   return p;
+}
+
+int Transformer::quantized_count() const {
+  int n = 0;
+  for_each_linear(embed_, lm_head_, blocks_, [&](const Linear& l) { n += l.quantized.has_value(); });
+  return n;
+}
+
+array Transformer::embed(const array& tokens) const {
+  // tokens (B, T) -> (B, T, H): rows of the table, dequantized after the lookup when quantized.
+  if (!embed_.quantized) return take(embed_.weight, tokens, 0);
+  const QuantizedWeight& q = *embed_.quantized;
+  return dequantize(take(q.wq, tokens, 0), astype(take(q.scales, tokens, 0), float32),
+                    astype(take(q.biases, tokens, 0), float32), q.group_size, q.bits);
 }
 
 array Transformer::attention(const Block& b, const array& x, KVCache& cache) const {
@@ -173,7 +223,7 @@ array Transformer::forward(const array& tokens, std::vector<KVCache>& cache, boo
                                 std::to_string(cache.size()));
   }
   const ModelConfig& c = config_;
-  array h = take(embed_, tokens, 0);
+  array h = embed(tokens);
   for (size_t l = 0; l < blocks_.size(); ++l) {
     const Block& b = blocks_[l];
     h = add(h, attention(b, fast::rms_norm(h, b.attn_norm, c.rms_norm_eps), cache[l]));
@@ -186,7 +236,7 @@ array Transformer::forward(const array& tokens, std::vector<KVCache>& cache, boo
     h = slice(h, {0, T - 1, 0}, {h.shape(0), T, h.shape(2)});
   }
   h = fast::rms_norm(h, norm_, c.rms_norm_eps);
-  return astype(matmul(h, transpose(lm_head_ ? *lm_head_ : embed_)), float32);
+  return astype((lm_head_ ? *lm_head_ : embed_)(h), float32);
 }
 
 }  // namespace ember::lm

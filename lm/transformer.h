@@ -10,13 +10,15 @@
 
 #include "ember/array.h"
 #include "lm/config.h"
+#include "lm/gguf_repack.h"
 #include "lm/kv_cache.h"
 
 namespace ember::lm {
 
-/// y = x @ weight^T + bias; weight: (out, in).
+/// y = x @ weight^T + bias; weight: (out, in), or quantized (then `weight` is unused).
 struct Linear {
   array weight{0.0f};
+  std::optional<QuantizedWeight> quantized;
   std::optional<array> bias;
   array operator()(const array& x) const;
 };
@@ -41,8 +43,10 @@ class Transformer {
   /// Takes weights under Hugging Face's names (model.layers.N.self_attn.q_proj.weight, ...);
   /// checks each one's presence and shape against the config. `source` names the files in
   /// errors. `rope_freqs` (head_dim / 2) replaces the base-derived frequencies when given.
+  /// Matrices in `quantized` (same names) run through quantized_matmul instead.
   Transformer(ModelConfig config, std::unordered_map<std::string, array> weights, const std::string& source,
-              std::optional<array> rope_freqs = std::nullopt);
+              std::optional<array> rope_freqs = std::nullopt,
+              std::unordered_map<std::string, QuantizedWeight> quantized = {});
 
   /// Logits (B, T, vocab) in float32 for tokens (B, T) int32 at the cache's positions;
   /// appends the keys and values to `cache` (one per layer). With last_only, only the last
@@ -53,12 +57,15 @@ class Transformer {
   const ModelConfig& config() const { return config_; }
   /// Every weight array (for memory accounting and evaluation at load).
   std::vector<array> parameters() const;
+  /// Number of matrices held quantized.
+  int quantized_count() const;
 
  private:
   array attention(const Block& b, const array& x, KVCache& cache) const;
+  array embed(const array& tokens) const;
   ModelConfig config_;
-  array embed_{0.0f};
-  std::optional<array> lm_head_;
+  Linear embed_;  // (vocab, hidden): rows looked up, and the output projection when tied
+  std::optional<Linear> lm_head_;
   array norm_{0.0f};
   std::vector<Block> blocks_;
   std::optional<array> rope_freqs_;

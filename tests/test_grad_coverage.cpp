@@ -61,6 +61,8 @@ const std::vector<std::string>& all_primitive_names() {
       "Inverse", "Cholesky", "QRF", "SVD", "LUF", "Eig", "Eigh",
       // Fused transformer ops (primitives_fast.h)
       "RMSNorm", "LayerNorm", "RoPE", "ScaledDotProductAttention",
+      // Affine group quantization (primitives_quantized.h)
+      "Quantize", "Dequantize", "QuantizedMatmul",
       // custom_function / checkpoint (checked by hand in test_transforms_cases.cpp)
       "CustomTransforms",
   };
@@ -76,7 +78,7 @@ const std::set<std::string>& non_differentiable() {
       "IsNaN", "LogicalNot", "BitwiseInvert", "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual",
       "NaNEqual", "LogicalAnd", "LogicalOr", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "LeftShift", "RightShift",
       "ArgMax", "ArgMin", "All", "Any", "ArgSort", "ArgPartition",
-      "RandomBits", "Eig",
+      "RandomBits", "Eig", "Quantize",
   };
   // clang-format on
   return names;

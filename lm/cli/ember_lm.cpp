@@ -31,6 +31,7 @@ namespace {
 struct Common {
   std::string model;
   std::string dtype;
+  bool dequantize = false;
 };
 
 struct SamplingArgs {
@@ -67,6 +68,7 @@ void add_sampling(CLI::App* app, SamplingArgs& s) {
 void add_common(CLI::App* app, Common& c) {
   app->add_option("--model", c.model, "Hugging Face model folder or .gguf file (default: SmolLM2-135M-Instruct)");
   app->add_option("--dtype", c.dtype, "Convert weights to float32, float16 or bfloat16 at load");
+  app->add_flag("--dequantize", c.dequantize, "GGUF: dequantize every tensor to float32 instead of running quantized");
 }
 
 GenerateOptions generate_options(const SamplingArgs& s) {
@@ -102,6 +104,7 @@ GenerateOptions generate_options(const SamplingArgs& s) {
 Model load(const Common& c) {
   std::string path = c.model.empty() ? default_model_path() : c.model;
   LoadOptions opt;
+  opt.dequantize = c.dequantize;
   if (!c.dtype.empty()) {
     if (c.dtype == "float32")
       opt.dtype = float32;

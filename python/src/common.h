@@ -82,6 +82,7 @@ void init_random(nb::module_& m);
 void init_linalg(nb::module_& m);
 void init_fft(nb::module_& m);
 void init_fast(nb::module_& m);
+void init_quantized(nb::module_& m);
 void init_conv(nb::module_& m);
 void init_io(nb::module_& m);
 

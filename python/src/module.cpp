@@ -31,6 +31,7 @@ NB_MODULE(core, m) {
   init_linalg(m);
   init_fft(m);
   init_fast(m);
+  init_quantized(m);
   init_conv(m);
   init_io(m);
 }

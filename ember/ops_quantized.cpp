@@ -1,0 +1,265 @@
+// Affine group quantization (ember/quantized.h): argument checks, the fallbacks built from
+// basic ops (bit extraction with shifts and masks, then matmul), and the transforms.
+#include <stdexcept>
+#include <string>
+
+#include "ember/indexing.h"
+#include "ember/ops.h"
+#include "ember/primitives_quantized.h"
+#include "ember/quantized.h"
+#include "ember/utils.h"
+
+namespace ember {
+
+namespace {
+
+std::string op_prefix(const char* op) { return std::string("[") + op + "] "; }
+
+void check_params(const char* op, int group_size, int bits) {
+  if (group_size != 32 && group_size != 64 && group_size != 128) {
+    throw std::invalid_argument(op_prefix(op) + "group_size must be 32, 64 or 128, got " + std::to_string(group_size));
+  }
+  if (bits != 2 && bits != 3 && bits != 4 && bits != 5 && bits != 6 && bits != 8) {
+    throw std::invalid_argument(op_prefix(op) + "bits must be 2, 3, 4, 5, 6 or 8, got " + std::to_string(bits));
+  }
+}
+
+bool is_half_or_f32(Dtype t) { return t == float16 || t == bfloat16 || t == float32; }
+
+void check_float(const char* op, const char* what, const array& a) {
+  if (!is_half_or_f32(a.dtype())) {
+    throw std::invalid_argument(op_prefix(op) + what + " must be float16, bfloat16 or float32, got " +
+                                dtype_name(a.dtype()));
+  }
+}
+
+// Checks wq (uint32, (..., R, W)) against scales and biases (..., R, W * 32 / bits / group_size)
+// and returns the dtype both are cast to.
+Dtype check_packed(const char* op, const array& wq, const array& scales, const array& biases, int group_size,
+                   int bits) {
+  if (wq.dtype() != uint32) {
+    throw std::invalid_argument(op_prefix(op) + "wq must be uint32, got " + dtype_name(wq.dtype()));
+  }
+  if (wq.ndim() < 2) {
+    throw std::invalid_argument(op_prefix(op) + "wq must have at least 2 axes, got shape " +
+                                shape_to_string(wq.shape()));
+  }
+  check_float(op, "scales", scales);
+  check_float(op, "biases", biases);
+  if (static_cast<int64_t>(wq.shape(-1)) * 32 % bits != 0) {
+    throw std::invalid_argument(op_prefix(op) + "the last axis of wq (" + std::to_string(wq.shape(-1)) +
+                                " words) does not hold a whole number of " + std::to_string(bits) + "-bit codes");
+  }
+  int64_t cols = static_cast<int64_t>(wq.shape(-1)) * 32 / bits;
+  if (cols % group_size != 0) {
+    throw std::invalid_argument(op_prefix(op) + "the unpacked last axis of wq (" + std::to_string(cols) +
+                                ") must be a multiple of group_size " + std::to_string(group_size));
+  }
+  Shape sshape = wq.shape();
+  sshape.back() = static_cast<int32_t>(cols / group_size);
+  if (scales.shape() != sshape || biases.shape() != sshape) {
+    throw std::invalid_argument(op_prefix(op) + "scales and biases must have shape " + shape_to_string(sshape) +
+                                " for wq of shape " + shape_to_string(wq.shape()) + ", got " +
+                                shape_to_string(scales.shape()) + " and " + shape_to_string(biases.shape()));
+  }
+  return promote_types(scales.dtype(), biases.dtype());
+}
+
+// The codes of wq (..., W) as uint32 (..., W * 32 / bits): element j is bits
+// [j * bits, (j + 1) * bits) of the row's bitstream. Word and shift tables are constants.
+array unpack_codes(const array& wq, int bits, StreamOrDevice s) {
+  int W = wq.shape(-1), K = W * 32 / bits;
+  std::vector<int32_t> word(K), next(K);
+  std::vector<uint32_t> lo(K), hi(K);
+  std::vector<uint8_t> spill(K);
+  bool any_spill = false;
+  for (int j = 0; j < K; ++j) {
+    int off = j * bits;
+    word[j] = off / 32;
+    lo[j] = static_cast<uint32_t>(off % 32);
+    spill[j] = lo[j] + bits > 32;
+    any_spill = any_spill || spill[j];
+    next[j] = spill[j] ? word[j] + 1 : word[j];
+    hi[j] = spill[j] ? 32 - lo[j] : 0;  // never 32: a shift by the word width is undefined
+  }
+  Shape k_shape{K};
+  array codes = right_shift(take(wq, array(word, k_shape), -1, s), array(lo, k_shape), s);
+  if (any_spill) {
+    array high = left_shift(take(wq, array(next, k_shape), -1, s), array(hi, k_shape), s);
+    array mask = astype(array(spill, k_shape), bool_, s);
+    codes = bitwise_or(codes, where(mask, high, array(0u, uint32), s), s);
+  }
+  return bitwise_and(codes, array(static_cast<uint32_t>((1u << bits) - 1), uint32), s);
+}
+
+// The dequantize fallback: scale * q + bias in float32 (float32 scales and biases), cast to t.
+array dequantize_ops(const array& wq, const array& scales, const array& biases, int group_size, int bits, Dtype t,
+                     StreamOrDevice s) {
+  array q = astype(unpack_codes(wq, bits, s), float32, s);
+  Shape full = q.shape(), grouped = q.shape();
+  grouped.back() = full.back() / group_size;
+  grouped.push_back(group_size);
+  array sc = expand_dims(astype(scales, float32, s), -1, s), bi = expand_dims(astype(biases, float32, s), -1, s);
+  array w = add(multiply(reshape(q, grouped, s), sc, s), bi, s);
+  return astype(reshape(w, full, s), t, s);
+}
+
+// The argnums that are not the integer input `int_arg`; throws if it was asked for.
+void refuse_int_argnum(const char* op, const std::vector<int>& argnums, int int_arg) {
+  for (int a : argnums) {
+    if (a == int_arg) {
+      throw std::invalid_argument(op_prefix(op) + "gradients with respect to the quantized weights are not supported");
+    }
+  }
+}
+
+// vjp/jvp of a fallback in the differentiated inputs only: the others (the integer wq among
+// them) are closed over, so no tangent or cotangent of an integer array is ever formed.
+MultiFn restricted(const MultiFn& f, const std::vector<array>& primals, const std::vector<int>& argnums) {
+  return [f, primals, argnums](const std::vector<array>& sub) {
+    std::vector<array> all = primals;
+    for (size_t k = 0; k < argnums.size(); ++k) all[argnums[k]] = sub[k];
+    return f(all);
+  };
+}
+
+std::vector<array> pick(const std::vector<array>& v, const std::vector<int>& idx) {
+  std::vector<array> out;
+  for (int i : idx) out.push_back(v[i]);
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- primitives
+
+std::vector<Shape> Quantize::output_shapes(const std::vector<array>& inputs) {
+  Shape wq = inputs[0].shape(), sc = inputs[0].shape();
+  wq.back() = wq.back() * bits_ / 32;
+  sc.back() = sc.back() / group_size_;
+  return {wq, sc, sc};
+}
+
+bool Quantize::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const Quantize*>(&other);
+  return o && o->group_size_ == group_size_ && o->bits_ == bits_;
+}
+
+std::pair<std::vector<array>, std::vector<int>> Quantize::vmap(const std::vector<array>& inputs,
+                                                               const std::vector<int>& axes) {
+  // The batch axis in front keeps the quantized axis last; quantize acts on any leading axes.
+  array w = axes[0] < 0 ? inputs[0] : moveaxis(inputs[0], axes[0], 0, stream());
+  auto [wq, sc, bi] = quantize(w, group_size_, bits_, stream());
+  int ax = axes[0] < 0 ? -1 : 0;
+  return {{wq, sc, bi}, {ax, ax, ax}};
+}
+
+std::vector<Shape> Dequantize::output_shapes(const std::vector<array>& inputs) {
+  Shape s = inputs[0].shape();
+  s.back() = s.back() * 32 / bits_;
+  return {s};
+}
+
+bool Dequantize::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const Dequantize*>(&other);
+  return o && o->group_size_ == group_size_ && o->bits_ == bits_;
+}
+
+std::vector<array> Dequantize::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                   const std::vector<int>& argnums, const std::vector<array>&) {
+  refuse_int_argnum("dequantize", argnums, 0);
+  return ember::vjp(restricted(fallback(), primals, argnums), pick(primals, argnums), cotangents).second;
+}
+
+std::vector<array> Dequantize::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                                   const std::vector<int>& argnums) {
+  refuse_int_argnum("dequantize", argnums, 0);
+  return ember::jvp(restricted(fallback(), primals, argnums), pick(primals, argnums), tangents).second;
+}
+
+std::vector<Shape> QuantizedMatmul::output_shapes(const std::vector<array>& inputs) {
+  Shape s = inputs[0].shape();
+  s.back() = transpose_ ? inputs[1].shape(0) : inputs[1].shape(1) * 32 / bits_;
+  return {s};
+}
+
+bool QuantizedMatmul::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const QuantizedMatmul*>(&other);
+  return o && o->transpose_ == transpose_ && o->group_size_ == group_size_ && o->bits_ == bits_;
+}
+
+std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                        const std::vector<int>& argnums, const std::vector<array>&) {
+  refuse_int_argnum("quantized_matmul", argnums, 1);
+  return ember::vjp(restricted(fallback(), primals, argnums), pick(primals, argnums), cotangents).second;
+}
+
+std::vector<array> QuantizedMatmul::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                                        const std::vector<int>& argnums) {
+  refuse_int_argnum("quantized_matmul", argnums, 1);
+  return ember::jvp(restricted(fallback(), primals, argnums), pick(primals, argnums), tangents).second;
+}
+
+// ---------------------------------------------------------------- ops
+
+std::tuple<array, array, array> quantize(const array& w, int group_size, int bits, StreamOrDevice s) {
+  check_params("quantize", group_size, bits);
+  check_float("quantize", "w", w);
+  if (w.ndim() < 2) {
+    throw std::invalid_argument("[quantize] w must have at least 2 axes (..., N, K), got shape " +
+                                shape_to_string(w.shape()));
+  }
+  if (w.shape(-1) % group_size != 0) {
+    throw std::invalid_argument("[quantize] the last axis of w (" + std::to_string(w.shape(-1)) +
+                                ") must be a multiple of group_size " + std::to_string(group_size));
+  }
+  auto prim = std::make_shared<Quantize>(to_stream(s), group_size, bits);
+  std::vector<Shape> shapes = prim->output_shapes({w});
+  auto outs = array::make_arrays(shapes, {uint32, w.dtype(), w.dtype()}, prim, {w});
+  return {outs[0], outs[1], outs[2]};
+}
+
+array dequantize(const array& wq, const array& scales, const array& biases, int group_size, int bits,
+                 StreamOrDevice s) {
+  check_params("dequantize", group_size, bits);
+  Dtype t = check_packed("dequantize", wq, scales, biases, group_size, bits);
+  MultiFn fallback = [group_size, bits, t, s](const std::vector<array>& in) {
+    return std::vector<array>{dequantize_ops(in[0], in[1], in[2], group_size, bits, t, s)};
+  };
+  auto prim = std::make_shared<Dequantize>(to_stream(s), fallback, group_size, bits);
+  std::vector<array> inputs{wq, astype(scales, t, s), astype(biases, t, s)};
+  Shape shape = prim->output_shapes(inputs)[0];
+  return array(shape, t, prim, std::move(inputs));
+}
+
+array quantized_matmul(const array& x, const array& wq, const array& scales, const array& biases, bool transpose,
+                       int group_size, int bits, StreamOrDevice s) {
+  const char* op = "quantized_matmul";
+  check_params(op, group_size, bits);
+  check_float(op, "x", x);
+  if (x.ndim() < 1) throw std::invalid_argument("[quantized_matmul] x must have at least 1 axis");
+  if (wq.ndim() != 2) {
+    throw std::invalid_argument("[quantized_matmul] wq must be 2-D, got shape " + shape_to_string(wq.shape()));
+  }
+  Dtype st = check_packed(op, wq, scales, biases, group_size, bits);
+  int64_t unpacked = static_cast<int64_t>(wq.shape(1)) * 32 / bits;
+  int64_t K = transpose ? unpacked : wq.shape(0);
+  if (x.shape(-1) != K) {
+    throw std::invalid_argument(std::string("[quantized_matmul] the last axis of x (") + std::to_string(x.shape(-1)) +
+                                ") must equal K = " + std::to_string(K) + " of the weights (wq of shape " +
+                                shape_to_string(wq.shape()) + ", " + std::to_string(bits) + " bits, transpose " +
+                                (transpose ? "true" : "false") + ")");
+  }
+  Dtype t = promote_types(x.dtype(), st);
+  MultiFn fallback = [transpose, group_size, bits, t, s](const std::vector<array>& in) {
+    array w = dequantize(in[1], astype(in[2], float32, s), astype(in[3], float32, s), group_size, bits, s);
+    array y = matmul(astype(in[0], float32, s), transpose ? swapaxes(w, -1, -2, s) : w, s);
+    return std::vector<array>{astype(y, t, s)};
+  };
+  auto prim = std::make_shared<QuantizedMatmul>(to_stream(s), fallback, transpose, group_size, bits);
+  std::vector<array> inputs{astype(x, float32, s), wq, astype(scales, st, s), astype(biases, st, s)};
+  Shape shape = prim->output_shapes(inputs)[0];
+  return array(shape, t, prim, std::move(inputs));
+}
+
+}  // namespace ember

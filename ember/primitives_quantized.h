@@ -1,0 +1,67 @@
+// Primitives of affine group quantization (ember/quantized.h). Dequantize and QuantizedMatmul
+// are fused ops: their transforms go through a fallback built from basic ops (shifts, masks,
+// matmul), and wq, an integer input, is never differentiated.
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include "ember/primitives_fast.h"
+
+namespace ember {
+
+/// quantize: input w (..., N, K); outputs wq (uint32), scales, biases (w's dtype). No
+/// derivative; vmap moves the batch axis to the front and quantizes the stacked rows.
+class Quantize : public Primitive {
+ public:
+  Quantize(Stream s, int group_size, int bits) : Primitive(s), group_size_(group_size), bits_(bits) {}
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::pair<std::vector<array>, std::vector<int>> vmap(const std::vector<array>& inputs,
+                                                       const std::vector<int>& axes) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
+  bool is_equivalent(const Primitive& other) const override;
+  const char* name() const override { return "Quantize"; }
+
+ private:
+  int group_size_, bits_;
+};
+
+/// dequantize. Inputs: wq (..., N, W) uint32, scales and biases (..., N, G) of one dtype.
+class Dequantize : public Fused {
+ public:
+  Dequantize(Stream s, MultiFn fallback, int group_size, int bits)
+      : Fused(s, std::move(fallback)), group_size_(group_size), bits_(bits) {}
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
+  bool is_equivalent(const Primitive& other) const override;
+  const char* name() const override { return "Dequantize"; }
+
+ private:
+  int group_size_, bits_;
+};
+
+/// quantized_matmul. Inputs: x (..., K) float32, wq (N, W) or (K, W) uint32, scales and
+/// biases (one of float16, bfloat16, float32). The output has the op's result dtype.
+class QuantizedMatmul : public Fused {
+ public:
+  QuantizedMatmul(Stream s, MultiFn fallback, bool transpose, int group_size, int bits)
+      : Fused(s, std::move(fallback)), transpose_(transpose), group_size_(group_size), bits_(bits) {}
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
+  bool is_equivalent(const Primitive& other) const override;
+  const char* name() const override { return "QuantizedMatmul"; }
+
+ private:
+  bool transpose_;
+  int group_size_, bits_;
+};
+
+}  // namespace ember

@@ -1,0 +1,37 @@
+// Affine group quantization with MLX's API and layout: quantize, dequantize, quantized_matmul.
+//
+// A row of K values is cut into groups of `group_size`; group g keeps a scale and a bias in
+// w's dtype and each value an unsigned `bits`-bit code q with w ~= scale * q + bias. Codes
+// are packed into uint32 words as an LSB-first little-endian bitstream: element j of a row
+// occupies bits [j * bits, (j + 1) * bits) of the row (for 3, 5 and 6 bits a code may
+// straddle two words). bits: 2, 3, 4, 5, 6 or 8; group_size: 32, 64 or 128.
+#pragma once
+
+#include <tuple>
+
+#include "ember/array.h"
+#include "ember/device.h"
+
+namespace ember {
+
+/// Quantizes w (..., N, K) along its last axis in groups of group_size: returns
+/// (wq uint32 (..., N, K * bits / 32), scales (..., N, K / group_size), biases (same)), scales
+/// and biases in w's dtype (float16, bfloat16 or float32). Per group, in float32:
+/// scale = (max - min) / (2^bits - 1), bias = min, q = clamp(round((w - bias) / scale)),
+/// with q computed from scale and bias as rounded to w's dtype. Not differentiable.
+std::tuple<array, array, array> quantize(const array& w, int group_size = 64, int bits = 4, StreamOrDevice s = {});
+
+/// scale * q + bias (computed in float32), in the dtype of scales and biases: (..., N, K) for
+/// wq (..., N, K * bits / 32). Differentiable in scales and biases, never in wq.
+array dequantize(const array& wq, const array& scales, const array& biases, int group_size = 64, int bits = 4,
+                 StreamOrDevice s = {});
+
+/// x @ dequantize(w).T when transpose (w quantized (N, K): x (..., K) -> (..., N)), else
+/// x @ dequantize(w) (w quantized (K, N) along N). x is float16, bfloat16 or float32; scales
+/// and biases may have any of those dtypes independently of x; the result has
+/// promote_types(x, scales)'s dtype and accumulates in float32. Differentiable in x (and
+/// through the fallback in scales and biases), never in wq.
+array quantized_matmul(const array& x, const array& wq, const array& scales, const array& biases, bool transpose = true,
+                       int group_size = 64, int bits = 4, StreamOrDevice s = {});
+
+}  // namespace ember

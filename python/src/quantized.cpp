@@ -1,0 +1,39 @@
+// ember.core.quantize / dequantize / quantized_matmul (ember/quantized.h), with MLX's signatures.
+#include "common.h"
+
+#include "ember/quantized.h"
+
+namespace ember::py {
+
+void init_quantized(nb::module_& m) {
+  m.def(
+      "quantize",
+      [](const ArrayLike& w, int group_size, int bits, StreamOrDevice s) { return quantize(w, group_size, bits, s); },
+      "w"_a, "group_size"_a = 64, "bits"_a = 4, nb::kw_only(), "stream"_a = nb::none(),
+      "quantize(w, group_size=64, bits=4, *, stream=None)\n\n"
+      "Affine group quantization of w (..., N, K) along its last axis: returns (wq, scales, "
+      "biases), wq uint32 (..., N, K * bits / 32) holding each row's codes as an LSB-first "
+      "bitstream, scales and biases (..., N, K / group_size) in w's dtype, with "
+      "w ~= scales * q + biases per group. bits: 2, 3, 4, 5, 6 or 8; group_size: 32, 64 or 128.");
+  m.def(
+      "dequantize",
+      [](const ArrayLike& w, const ArrayLike& scales, const ArrayLike& biases, int group_size, int bits,
+         StreamOrDevice s) { return dequantize(w, scales, biases, group_size, bits, s); },
+      "w"_a, "scales"_a, "biases"_a, "group_size"_a = 64, "bits"_a = 4, nb::kw_only(), "stream"_a = nb::none(),
+      "dequantize(w, scales, biases, group_size=64, bits=4, *, stream=None)\n\n"
+      "scales * q + biases for the codes q packed in w (uint32, as quantize returns), computed in "
+      "float32 and returned in the dtype of scales.");
+  m.def(
+      "quantized_matmul",
+      [](const ArrayLike& x, const ArrayLike& w, const ArrayLike& scales, const ArrayLike& biases, bool transpose,
+         int group_size, int bits,
+         StreamOrDevice s) { return quantized_matmul(x, w, scales, biases, transpose, group_size, bits, s); },
+      "x"_a, "w"_a, "scales"_a, "biases"_a, "transpose"_a = true, "group_size"_a = 64, "bits"_a = 4, nb::kw_only(),
+      "stream"_a = nb::none(),
+      "quantized_matmul(x, w, scales, biases, transpose=True, group_size=64, bits=4, *, stream=None)\n\n"
+      "x @ dequantize(w).T when transpose (w quantized (N, K)), else x @ dequantize(w) (w quantized "
+      "(K, N) along N), without materializing the float weights; accumulates in float32 and "
+      "returns promote_types(x.dtype, scales.dtype). Differentiable in x.");
+}
+
+}  // namespace ember::py

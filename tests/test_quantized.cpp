@@ -1,0 +1,316 @@
+// Affine group quantization (ember/quantized.h) against plain loops written here: the
+// bitstream read bit by bit, group min/max scales, dequantized weights and float64 matmuls;
+// over bit widths, group sizes, shapes, scale dtypes and both weight orientations. Gradients,
+// jvp and vmap go through grad_check; argument errors are checked too.
+#include <gtest/gtest.h>
+
+#include <ember/ember.h>
+#include <ember/primitives_quantized.h>
+
+#include <cmath>
+#include <random>
+#include <tuple>
+#include <vector>
+
+#include "grad_check.h"
+#include "test_utils.h"
+
+using namespace ember;
+using test_utils::expect_error;
+using test_utils::values;
+
+namespace {
+
+const std::vector<int> kBits = {2, 3, 4, 5, 6, 8};
+const std::vector<int> kGroups = {32, 64, 128};
+
+array rnd(const Shape& shape, Dtype t, uint64_t seed, double scale = 1.0) {
+  array a = astype(multiply(random::normal(shape, float32, 0.0, 1.0, random::key(seed)), array(float(scale))), t);
+  a.eval();
+  return a;
+}
+
+// Code j of a packed row read one bit at a time: bit t of code j is bit j * bits + t of the
+// row's LSB-first bitstream.
+uint32_t code_at(const std::vector<double>& words, size_t row_start, int64_t j, int bits) {
+  uint32_t v = 0;
+  for (int t = 0; t < bits; ++t) {
+    int64_t p = j * bits + t;
+    uint32_t word = static_cast<uint32_t>(words[row_start + p / 32]);
+    v |= ((word >> (p % 32)) & 1u) << t;
+  }
+  return v;
+}
+
+// The weights that (wq, scales, biases) stand for, in float64: rows x cols.
+std::vector<double> dequant_ref(const array& wq, const array& scales, const array& biases, int rows, int cols, int gs,
+                                int bits) {
+  std::vector<double> w = values(wq), s = values(scales), b = values(biases), out(static_cast<size_t>(rows) * cols);
+  size_t W = static_cast<size_t>(cols) * bits / 32, G = cols / gs;
+  for (int r = 0; r < rows; ++r) {
+    for (int j = 0; j < cols; ++j) {
+      out[r * cols + j] = s[r * G + j / gs] * code_at(w, r * W, j, bits) + b[r * G + j / gs];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Quantized, PackingAndScalesMatchTheDefinition) {
+  for (int bits : kBits) {
+    for (int gs : kGroups) {
+      const int R = 3, K = 2 * gs;
+      array w = rnd({R, K}, float32, 10 + bits * 7 + gs);
+      auto [wq, sc, bi] = quantize(w, gs, bits);
+      ASSERT_EQ(wq.dtype(), uint32);
+      ASSERT_EQ(wq.shape(), (Shape{R, K * bits / 32}));
+      ASSERT_EQ(sc.shape(), (Shape{R, K / gs}));
+      ASSERT_EQ(bi.dtype(), float32);
+      std::vector<float> wv(R * K);
+      std::vector<double> wd = values(w), words = values(wq), sv = values(sc), bv = values(bi);
+      const float levels = static_cast<float>((1 << bits) - 1);
+      for (int r = 0; r < R; ++r) {
+        for (int g = 0; g < K / gs; ++g) {
+          float lo = 1e30f, hi = -1e30f;
+          for (int j = 0; j < gs; ++j) {
+            lo = std::min(lo, static_cast<float>(wd[r * K + g * gs + j]));
+            hi = std::max(hi, static_cast<float>(wd[r * K + g * gs + j]));
+          }
+          float s = (hi - lo) / levels;
+          ASSERT_EQ(sv[r * (K / gs) + g], s) << bits << " bits, group " << gs;
+          ASSERT_EQ(bv[r * (K / gs) + g], lo);
+          for (int j = 0; j < gs; ++j) {
+            float q = std::nearbyint((static_cast<float>(wd[r * K + g * gs + j]) - lo) / s);
+            q = std::min(std::max(q, 0.0f), levels);
+            ASSERT_EQ(code_at(words, r * (K * bits / 32), g * gs + j, bits), static_cast<uint32_t>(q))
+                << bits << " bits, group " << gs << ", row " << r << ", element " << g * gs + j;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Quantized, DequantizeIsWithinHalfAStep) {
+  for (Dtype t : {float32, float16, bfloat16}) {
+    for (int bits : kBits) {
+      for (int gs : kGroups) {
+        // Leading axes too: w (2, 3, K).
+        const int K = 2 * gs;
+        array w = rnd({2, 3, K}, t, 100 + bits + gs, 2.0);
+        auto [wq, sc, bi] = quantize(w, gs, bits);
+        ASSERT_EQ(sc.dtype(), t);
+        array d = dequantize(wq, sc, bi, gs, bits);
+        ASSERT_EQ(d.dtype(), t);
+        ASSERT_EQ(d.shape(), w.shape());
+        std::vector<double> got = values(d), want = values(w), s = values(sc);
+        std::vector<double> ref =
+            dequant_ref(reshape(wq, {6, -1}), reshape(sc, {6, -1}), reshape(bi, {6, -1}), 6, K, gs, bits);
+        // Rounding of the output to t, plus a step a rounded scale may miss at the top code.
+        double ulp = t == float32 ? 1e-6 : t == float16 ? 1e-3 : 8e-3;
+        for (size_t i = 0; i < got.size(); ++i) {
+          double step = s[i / gs];
+          ASSERT_LE(std::abs(got[i] - want[i]), step / 2 + ulp * (std::abs(want[i]) + step * (1 << bits)))
+              << dtype_name(t) << " " << bits << " bits, group " << gs << " at " << i;
+          ASSERT_NEAR(got[i], ref[i], ulp * (1 + std::abs(ref[i]))) << "dequantize vs the bit-level reference";
+        }
+      }
+    }
+  }
+}
+
+TEST(Quantized, RepresentableValuesRoundTripExactly) {
+  std::mt19937 rng(7);
+  for (Dtype t : {float32, float16, bfloat16}) {
+    for (int bits : kBits) {
+      for (int gs : kGroups) {
+        // w = bias + q * 2^-3 with q spanning 0 .. 2^bits - 1 in every group: scale 2^-3 exactly.
+        const int R = 2, K = 2 * gs, top = (1 << bits) - 1;
+        std::vector<double> wv(R * K);
+        std::uniform_int_distribution<int> code(0, top), base(-8, 8);
+        for (int r = 0; r < R; ++r) {
+          for (int g = 0; g < K / gs; ++g) {
+            double b = base(rng) * 0.5;
+            for (int j = 0; j < gs; ++j) wv[r * K + g * gs + j] = b + 0.125 * (j == 0 ? 0 : j == 1 ? top : code(rng));
+          }
+        }
+        if (t == bfloat16 && bits > 6) continue;  // 8-bit codes times 2^-3 plus a bias overflow bf16's 8 bits
+        array w = astype(array(wv.data(), {R, K}, float64), t);
+        auto [wq, sc, bi] = quantize(w, gs, bits);
+        std::vector<double> got = values(dequantize(wq, sc, bi, gs, bits)), want = values(w);
+        for (size_t i = 0; i < got.size(); ++i) {
+          ASSERT_EQ(got[i], want[i]) << dtype_name(t) << " " << bits << " bits, group " << gs << " at " << i;
+        }
+      }
+    }
+  }
+  // A constant group: tiny scale, codes 0, the constant back exactly.
+  array c = full({1, 64}, array(0.75f));
+  auto [wq, sc, bi] = quantize(c, 64, 4);
+  for (double v : values(wq)) EXPECT_EQ(v, 0.0);
+  for (double v : values(dequantize(wq, sc, bi, 64, 4))) EXPECT_EQ(v, 0.75);
+}
+
+TEST(Quantized, MatmulMatchesFloat64Reference) {
+  uint64_t seed = 1000;
+  for (int bits : kBits) {
+    for (int gs : kGroups) {
+      for (bool transpose : {true, false}) {
+        for (int M : {1, 2, 3, 4, 17, 40}) {  // 40: past the matvec, dequantized tiles and sgemm
+          for (Dtype st : {float32, float16, bfloat16}) {
+            // transpose: w (N, K) with N odd; else w (K, N) quantized along N, with K odd.
+            const int N = transpose ? 13 : 2 * gs, K = transpose ? 4 * gs : 11;
+            array w = rnd(transpose ? Shape{N, K} : Shape{K, N}, st, seed++);
+            auto [wq, sc, bi] = quantize(w, gs, bits);
+            Dtype xt = M == 2 ? float16 : float32;
+            Shape xs = M == 3 ? Shape{2, M, K} : Shape{M, K};  // batch axes on x
+            array x = rnd(xs, xt, seed++);
+            array y = quantized_matmul(x, wq, sc, bi, transpose, gs, bits);
+            Dtype want_t = promote_types(xt, st);
+            ASSERT_EQ(y.dtype(), want_t);
+            Shape ys = xs;
+            ys.back() = N;
+            ASSERT_EQ(y.shape(), ys);
+            int rows = transpose ? N : K, cols = transpose ? K : N;
+            std::vector<double> wd = dequant_ref(wq, sc, bi, rows, cols, gs, bits), xv = values(x), got = values(y);
+            int64_t Mt = static_cast<int64_t>(xv.size()) / K;
+            double tol = want_t == float32 ? 2e-5 : want_t == float16 ? 2e-3 : 1e-2;
+            for (int64_t m = 0; m < Mt; ++m) {
+              for (int n = 0; n < N; ++n) {
+                double acc = 0, mag = 0;
+                for (int k = 0; k < K; ++k) {
+                  double wkn = transpose ? wd[n * K + k] : wd[k * N + n];
+                  acc += xv[m * K + k] * wkn;
+                  mag += std::abs(xv[m * K + k] * wkn);
+                }
+                ASSERT_NEAR(got[m * N + n], acc, tol * (1 + mag))
+                    << bits << " bits, group " << gs << ", transpose " << transpose << ", M " << M << ", scales "
+                    << dtype_name(st) << " at (" << m << ", " << n << ")";
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Quantized, DecodeMatvecOnLargeRows) {
+  // Many groups and SIMD chunks per row, a scalar tail, every M of the register-blocked path.
+  for (int bits : {4, 8, 2, 3}) {
+    const int N = 37, K = 1088, gs = 64;  // 4-bit rows: 8 whole AVX-512 chunks and a tail
+    array w = rnd({N, K}, float32, 500 + bits);
+    auto [wq, sc, bi] = quantize(w, gs, bits);
+    array wd = dequantize(wq, sc, bi, gs, bits);
+    for (int M = 1; M <= 5; ++M) {
+      array x = rnd({M, K}, float32, 600 + M);
+      array want = matmul(astype(x, float64), transpose(astype(wd, float64)));
+      std::vector<double> got = values(quantized_matmul(x, wq, sc, bi, true, gs, bits)), ref = values(want);
+      for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], ref[i], 1e-4 * (1 + std::abs(ref[i]))) << i;
+    }
+  }
+}
+
+TEST(GradQuantized, MatmulAndDequantizeDifferentiateThroughFallbacks) {
+  // Both ops are linear in x, scales and biases: large finite-difference steps are exact up to
+  // float32 rounding.
+  grad_check::Options o;
+  o.eps = 0.1;
+  o.rtol = 1e-3;
+  o.atol = 1e-3;
+  o.vmap_tol = 1e-4;
+  for (bool tr : {true, false}) {
+    grad_check::check(
+        [tr](const std::vector<array>& a) {
+          auto [wq, sc, bi] = quantize(astype(a[1], float32), 32, 4);
+          return quantized_matmul(astype(a[0], float32), wq, sc, bi, tr, 32, 4);
+        },
+        {{3, 64}, tr ? Shape{5, 64} : Shape{64, 32}}, o);
+  }
+  grad_check::check(
+      [](const std::vector<array>& a) {
+        auto [wq, sc, bi] = quantize(astype(a[0], float32), 32, 3);
+        return dequantize(wq, sc, bi, 32, 3);
+      },
+      {{2, 64}}, o);
+  // quantize has no derivative; its vmap goes through the harness.
+  grad_check::Options v = grad_check::vmap_only();
+  v.vmap_tol = 0;
+  grad_check::check([](const std::vector<array>& a) { return std::get<1>(quantize(astype(a[0], float32), 32, 5)); },
+                    {{2, 64}}, v);
+}
+
+TEST(GradQuantized, GradientOfXMatchesTheDequantizedMatmul) {
+  // d/dx sum(y * u) = u @ W for y = x @ W^T.
+  array w = rnd({6, 64}, float32, 900);
+  auto [wq, sc, bi] = quantize(w, 32, 4);
+  array wd = dequantize(wq, sc, bi, 32, 4);
+  array x = rnd({2, 64}, float32, 901), u = rnd({2, 6}, float32, 902);
+  auto f = [&](const std::vector<array>& in) {
+    return std::vector<array>{sum(multiply(quantized_matmul(in[0], wq, sc, bi, true, 32, 4), u))};
+  };
+  array g = vjp(f, {x}, {array(1.0f)}).second[0];
+  std::vector<double> got = values(g), want = values(matmul(u, wd));
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5 * (1 + std::abs(want[i])));
+}
+
+TEST(Quantized, BadArgumentsNameTheOpAndValues) {
+  array w = zeros({4, 128});
+  expect_error<std::invalid_argument>([&] { quantize(w, 48, 4); },
+                                      "[quantize] group_size must be 32, 64 or 128, got 48");
+  expect_error<std::invalid_argument>([&] { quantize(w, 64, 7); }, "[quantize] bits must be 2, 3, 4, 5, 6 or 8, got 7");
+  expect_error<std::invalid_argument>([&] { quantize(zeros({128}), 64, 4); }, "[quantize] w must have at least 2 axes");
+  expect_error<std::invalid_argument>(
+      [&] {
+        quantize(zeros({2, 96}), 64, 4);
+      },
+      "[quantize] the last axis of w (96) must be a multiple of group_size 64");
+  expect_error<std::invalid_argument>(
+      [&] {
+        quantize(zeros({2, 64}, int32), 64, 4);
+      },
+      "[quantize] w must be float16, bfloat16 or float32, got int32");
+  auto [wq, sc, bi] = quantize(w, 64, 4);
+  expect_error<std::invalid_argument>([&] { dequantize(wq, sc, bi, 32, 4); },
+                                      "[dequantize] scales and biases must have shape (4, 4)");
+  expect_error<std::invalid_argument>([&] { dequantize(astype(wq, int32), sc, bi, 64, 4); },
+                                      "[dequantize] wq must be uint32, got int32");
+  expect_error<std::invalid_argument>(
+      [&] {
+        quantized_matmul(zeros({1, 64}), wq, sc, bi);
+      },
+      "[quantized_matmul] the last axis of x (64) must equal K = 128");
+  expect_error<std::invalid_argument>(
+      [&] {
+        quantized_matmul(zeros({1, 128}), wq, sc, bi, true, 64, 3);
+      },
+      "[quantized_matmul] the last axis of wq (16 words) does not hold a whole number of 3-bit codes");
+  expect_error<std::invalid_argument>(
+      [&] {
+        quantized_matmul(zeros({1, 128}), wq, sc, bi, true, 32, 4);
+      },
+      "[quantized_matmul] scales and biases must have shape (4, 4)");
+  expect_error<std::invalid_argument>(
+      [&] {
+        quantized_matmul(zeros({1, 128}, int32), wq, sc, bi);
+      },
+      "[quantized_matmul] x must be float16, bfloat16 or float32, got int32");
+  expect_error<std::invalid_argument>(
+      [&] {
+        quantized_matmul(zeros({1, 128}), wq, sc, bi, true, 64, 1);
+      },
+      "[quantized_matmul] bits must be 2, 3, 4, 5, 6 or 8, got 1");
+  expect_error<std::invalid_argument>(
+      [&] {
+        quantized_matmul(zeros({1, 128}), reshape(wq, {1, 4, 16}), reshape(sc, {1, 4, 2}), reshape(bi, {1, 4, 2}));
+      },
+      "[quantized_matmul] wq must be 2-D");
+  // The packed weights are integers: no gradient flows into them.
+  array y = quantized_matmul(zeros({1, 128}), wq, sc, bi);
+  expect_error<std::invalid_argument>(
+      [&] {
+        y.primitive().vjp(y.inputs(), {ones({1, 4})}, {1}, {y});
+      },
+      "[quantized_matmul] gradients with respect to the quantized weights are not supported");
+}
