@@ -7,9 +7,48 @@
 #include "ember/indexing.h"
 #include "ember/ops.h"
 #include "ember/quantized.h"
+#include "ember/transforms.h"
 #include "ember/utils.h"
 
 namespace ember::lm {
+
+std::optional<Linear> stack_linears(const std::vector<const Linear*>& parts) {
+  const Linear& first = *parts[0];
+  std::vector<array> w, sc, bi, bias;
+  for (const Linear* l : parts) {
+    if (l->quantized.has_value() != first.quantized.has_value() || l->bias.has_value() != first.bias.has_value()) {
+      return std::nullopt;
+    }
+    if (l->quantized) {
+      const QuantizedWeight &a = *l->quantized, &b = *first.quantized;
+      if (a.bits != b.bits || a.group_size != b.group_size || a.scales.dtype() != b.scales.dtype() ||
+          a.wq.shape(-1) != b.wq.shape(-1)) {
+        return std::nullopt;
+      }
+      w.push_back(a.wq), sc.push_back(a.scales), bi.push_back(a.biases);
+    } else {
+      if (l->weight.dtype() != first.weight.dtype() || l->weight.shape(-1) != first.weight.shape(-1)) {
+        return std::nullopt;
+      }
+      w.push_back(l->weight);
+    }
+    if (l->bias) bias.push_back(*l->bias);
+  }
+  Linear out;
+  if (first.quantized) {
+    out.quantized = QuantizedWeight{concatenate(w, 0), concatenate(sc, 0), concatenate(bi, 0),
+                                    first.quantized->group_size, first.quantized->bits};
+    eval(out.quantized->wq, out.quantized->scales, out.quantized->biases);
+  } else {
+    out.weight = concatenate(w, 0);
+    out.weight.eval();
+  }
+  if (!bias.empty()) {
+    out.bias = concatenate(bias, 0);
+    out.bias->eval();
+  }
+  return out;
+}
 
 array Linear::operator()(const array& x) const {
   array y = quantized ? quantized_matmul(x, quantized->wq, quantized->scales, quantized->biases, true,
@@ -113,6 +152,8 @@ Transformer::Transformer(ModelConfig c, std::unordered_map<std::string, array> w
     b.mlp.gate = linear("mlp.gate_proj", cf.intermediate_size, H, false);
     b.mlp.up = linear("mlp.up_proj", cf.intermediate_size, H, false);
     b.mlp.down = linear("mlp.down_proj", H, cf.intermediate_size, false);
+    if ((b.attn.qkv = stack_linears({&b.attn.q, &b.attn.k, &b.attn.v}))) b.attn.q = b.attn.k = b.attn.v = Linear{};
+    if ((b.mlp.gate_up = stack_linears({&b.mlp.gate, &b.mlp.up}))) b.mlp.gate = b.mlp.up = Linear{};
     blocks_.push_back(std::move(b));
   }
   if (rope_freqs) {
@@ -141,8 +182,13 @@ template <class F>
 void for_each_linear(const Linear& embed, const std::optional<Linear>& head, const std::vector<Block>& blocks, F&& f) {
   f(embed);
   if (head) f(*head);
-  for (const Block& b : blocks)
-    for (const Linear* l : {&b.attn.q, &b.attn.k, &b.attn.v, &b.attn.o, &b.mlp.gate, &b.mlp.up, &b.mlp.down}) f(*l);
+  for (const Block& b : blocks) {
+    for (const Linear* l : {&b.attn.q, &b.attn.k, &b.attn.v, &b.attn.o, &b.mlp.gate, &b.mlp.up, &b.mlp.down}) {
+      if (l->quantized || l->weight.ndim() == 2) f(*l);  // stacked ones are left as empty placeholders
+    }
+    if (b.attn.qkv) f(*b.attn.qkv);
+    if (b.mlp.gate_up) f(*b.mlp.gate_up);
+  }
 }
 
 }  // namespace
@@ -184,9 +230,19 @@ array Transformer::attention(const Block& b, const array& x, KVCache& cache) con
   const ModelConfig& c = config_;
   int B = x.shape(0), T = x.shape(1), D = c.head_dim;
   auto heads = [&](const array& y, int n) { return transpose(reshape(y, {B, T, n, D}), {0, 2, 1, 3}); };
-  array q = heads(b.attn.q(x), c.num_heads);
-  array k = heads(b.attn.k(x), c.num_kv_heads);
-  array v = heads(b.attn.v(x), c.num_kv_heads);
+  array q(0.0f), k(0.0f), v(0.0f);
+  if (b.attn.qkv) {
+    int nq = c.num_heads * D, nkv = c.num_kv_heads * D;
+    array y = (*b.attn.qkv)(x);  // (B, T, nq + 2 nkv)
+    auto part = [&](int from, int n) { return slice(y, {0, 0, from}, {B, T, from + n}); };
+    q = heads(part(0, nq), c.num_heads);
+    k = heads(part(nq, nkv), c.num_kv_heads);
+    v = heads(part(nq + nkv, nkv), c.num_kv_heads);
+  } else {
+    q = heads(b.attn.q(x), c.num_heads);
+    k = heads(b.attn.k(x), c.num_kv_heads);
+    v = heads(b.attn.v(x), c.num_kv_heads);
+  }
   if (b.attn.q_norm) {
     q = fast::rms_norm(q, b.attn.q_norm, c.rms_norm_eps);
     k = fast::rms_norm(k, b.attn.k_norm, c.rms_norm_eps);
@@ -228,8 +284,17 @@ array Transformer::forward(const array& tokens, std::vector<KVCache>& cache, boo
     const Block& b = blocks_[l];
     h = add(h, attention(b, fast::rms_norm(h, b.attn_norm, c.rms_norm_eps), cache[l]));
     array x = fast::rms_norm(h, b.mlp_norm, c.rms_norm_eps);
-    array g = b.mlp.gate(x);
-    h = add(h, b.mlp.down(multiply(multiply(g, sigmoid(g)), b.mlp.up(x))));
+    array g(0.0f), u(0.0f);
+    if (b.mlp.gate_up) {
+      int I = c.intermediate_size, B = x.shape(0), T = x.shape(1);
+      array y = (*b.mlp.gate_up)(x);  // (B, T, 2 I)
+      g = slice(y, {0, 0, 0}, {B, T, I});
+      u = slice(y, {0, 0, I}, {B, T, 2 * I});
+    } else {
+      g = b.mlp.gate(x);
+      u = b.mlp.up(x);
+    }
+    h = add(h, b.mlp.down(multiply(multiply(g, sigmoid(g)), u)));
   }
   if (last_only && h.shape(1) > 1) {
     int T = h.shape(1);

@@ -23,13 +23,21 @@ struct Linear {
   array operator()(const array& x) const;
 };
 
+/// Rows of several Linears stacked into one (all quantized alike, or all dense of one dtype;
+/// biases on all or none), or nothing when their forms differ.
+std::optional<Linear> stack_linears(const std::vector<const Linear*>& parts);
+
 struct Attention {
   Linear q, k, v, o;
+  // q, k and v stacked into one matrix when their forms allow (then q, k, v are empty): one
+  // product per token instead of three, which matters when decode is bound by per-call costs.
+  std::optional<Linear> qkv;
   std::optional<array> q_norm, k_norm;  // (head_dim,), Qwen3
 };
 
 struct Mlp {
   Linear gate, up, down;
+  std::optional<Linear> gate_up;  // gate and up stacked, likewise
 };
 
 struct Block {
