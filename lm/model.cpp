@@ -240,10 +240,35 @@ Model load_hf_model(const fs::path& dir, const LoadOptions& opt) {
       weights.emplace(name, a);
     }
   }
+  // Quantized checkpoints (ember-lm convert -q, mlx-lm's format): config.json's
+  // "quantization" {group_size, bits}; each quantized matrix X as X.weight (uint32 words),
+  // X.scales and X.biases.
+  std::unordered_map<std::string, QuantizedWeight> quantized;
+  auto qcfg = read_json(cfg_path).value("quantization", nlohmann::json());
+  if (qcfg.is_object()) {
+    int gs = qcfg.value("group_size", 64), bits = qcfg.value("bits", 4);
+    std::vector<std::string> bases;
+    for (auto& [name, _] : weights)
+      if (name.size() > 7 && name.compare(name.size() - 7, 7, ".scales") == 0)
+        bases.push_back(name.substr(0, name.size() - 7));
+    for (const auto& b : bases) {
+      auto w = weights.find(b + ".weight"), sc = weights.find(b + ".scales"), bi = weights.find(b + ".biases");
+      if (w == weights.end() || bi == weights.end() || w->second.dtype() != uint32) {
+        throw std::runtime_error("[load] " + dir.string() + ": quantized tensor '" + b +
+                                 "' needs uint32 .weight, .scales and .biases");
+      }
+      quantized.emplace(b + ".weight", QuantizedWeight{w->second, sc->second, bi->second, gs, bits});
+      weights.erase(w);
+      weights.erase(sc);
+      weights.erase(bi);
+    }
+  }
   materialize(weights, opt);
-  m.transformer = std::make_unique<Transformer>(m.config, std::move(weights), dir.string());
+  m.transformer =
+      std::make_unique<Transformer>(m.config, std::move(weights), dir.string(), std::nullopt, std::move(quantized));
   m.config = m.transformer->config();
   for (size_t i = 0; i < dtypes.size(); ++i) m.weight_types += (i ? ", " : "") + dtypes[i];
+  if (qcfg.is_object()) m.weight_types += "; quantized " + qcfg.dump();
   if (opt.dtype) m.weight_types += " (converted to " + std::string(dtype_name(*opt.dtype)) + ")";
 
   fs::path tok = dir / "tokenizer.json", tok_cfg = dir / "tokenizer_config.json";

@@ -20,6 +20,7 @@
 #include "ember/allocator.h"
 #include "ember/ops.h"
 #include "ember/scheduler.h"
+#include "lm/convert.h"
 #include "lm/generate.h"
 #include "lm/model.h"
 
@@ -311,11 +312,37 @@ int main(int argc, char** argv) {
   bench->add_option("--runs,-r", runs, "Timed runs (the median is reported)")->capture_default_str();
   bench->add_flag("--json", json, "Print one JSON line instead of a table");
 
+  CLI::App* conv = app.add_subcommand("convert", "Write a Hugging Face model folder quantized (or cast)");
+  std::string conv_out, conv_dtype;
+  ConvertOptions conv_opt;
+  conv->add_option("--model", common.model, "Hugging Face model folder to convert")->required();
+  conv->add_option("--out", conv_out, "Output folder")->required();
+  conv->add_flag("-q,--quantize", conv_opt.quantize, "Quantize the matrices");
+  conv->add_option("--q-bits", conv_opt.bits, "Bits per weight (2, 3, 4, 5, 6, 8)")->capture_default_str();
+  conv->add_option("--q-group-size", conv_opt.group_size, "Weights per scale and bias (32, 64, 128)")
+      ->capture_default_str();
+  conv->add_option("--dtype", conv_dtype, "Cast floating-point tensors to float32, float16 or bfloat16 first");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (gen->parsed()) return run_generate(common, sampling, prompt, system, ignore_template);
     if (chat->parsed()) return run_chat(common, sampling, system);
     if (info->parsed()) return run_info(common);
+    if (conv->parsed()) {
+      if (!conv_dtype.empty()) {
+        if (conv_dtype == "float32")
+          conv_opt.dtype = float32;
+        else if (conv_dtype == "float16")
+          conv_opt.dtype = float16;
+        else if (conv_dtype == "bfloat16")
+          conv_opt.dtype = bfloat16;
+        else
+          throw CLI::ValidationError("--dtype", "must be float32, float16 or bfloat16, got " + conv_dtype);
+      }
+      int n = convert_model(common.model, conv_out, conv_opt);
+      std::fprintf(stderr, "[convert] wrote %s (%d matrices quantized)\n", conv_out.c_str(), n);
+      return 0;
+    }
     if (bench->parsed()) {
       if (n_prompt < 0 || n_gen < 0 || runs < 1)
         throw std::invalid_argument("[bench] sizes must be >= 0 and runs >= 1");
