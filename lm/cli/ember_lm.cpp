@@ -219,7 +219,9 @@ int run_info(const Common& c) {
   if (cf.sliding_window) std::printf("sliding window:     %d\n", cf.sliding_window);
   std::printf("tied embeddings:    %s\n", cf.tie_word_embeddings ? "yes" : "no");
   std::printf("chat template:      %s\n", m.chat_template ? "yes" : "no");
-  std::printf("memory (weights):   %.1f MB\n", get_active_memory() / 1e6);
+  size_t bytes = 0;  // what the weights occupy, memory-mapped or not
+  for (const array& p : m.transformer->parameters()) bytes += p.nbytes();
+  std::printf("weights in memory:  %.1f MB (%d matrices quantized)\n", bytes / 1e6, m.transformer->quantized_count());
   return 0;
 }
 
