@@ -209,7 +209,8 @@ Model load_hf_model(const fs::path& dir, const LoadOptions& opt) {
   m.format = "safetensors";
   fs::path cfg_path = dir / "config.json";
   if (!fs::exists(cfg_path)) throw std::runtime_error("[load] " + dir.string() + ": config.json is missing");
-  m.config = ModelConfig::from_hf(read_json(cfg_path), cfg_path.string());
+  nlohmann::json cfg_json = read_json(cfg_path);
+  m.config = ModelConfig::from_hf(cfg_json, cfg_path.string());
   std::vector<fs::path> files;
   if (fs::exists(dir / "model.safetensors.index.json")) {
     auto index = read_json(dir / "model.safetensors.index.json");
@@ -244,7 +245,7 @@ Model load_hf_model(const fs::path& dir, const LoadOptions& opt) {
   // "quantization" {group_size, bits}; each quantized matrix X as X.weight (uint32 words),
   // X.scales and X.biases.
   std::unordered_map<std::string, QuantizedWeight> quantized;
-  auto qcfg = read_json(cfg_path).value("quantization", nlohmann::json());
+  auto qcfg = cfg_json.value("quantization", nlohmann::json());
   if (qcfg.is_object()) {
     int gs = qcfg.value("group_size", 64), bits = qcfg.value("bits", 4);
     std::vector<std::string> bases;

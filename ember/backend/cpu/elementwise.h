@@ -6,6 +6,8 @@
 #pragma once
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #include "ember/array.h"
@@ -285,6 +287,17 @@ void binary_kernel(const array& a, const array& b, array& out, Op op) {
       ib.step();
     }
   });
+}
+
+/// Calls f(T{}) for the floating dtypes (float32, float16, bfloat16, float64) of kernels that
+/// take only those (softmax, the fused norms, ...); other dtypes throw naming the op.
+template <class F>
+void dispatch_float(Dtype t, const char* name, F&& f) {
+  if (t == float32) return f(float{});
+  if (t == float16) return f(float16_t{});
+  if (t == bfloat16) return f(bfloat16_t{});
+  if (t == float64) return f(double{});
+  throw std::invalid_argument(std::string("[") + name + "] expects a floating-point input, got " + dtype_name(t));
 }
 
 }  // namespace ember::cpu

@@ -9,22 +9,13 @@
 
 #include "ember/allocator.h"
 #include "ember/backend/cpu/copy.h"
+#include "ember/backend/cpu/elementwise.h"
 #include "ember/primitives_fast.h"
 #include "ember/scheduler.h"
 
 namespace ember {
 
 namespace {
-
-// Calls f(T{}) for the floating dtypes the fused ops take.
-template <class F>
-void dispatch_float(Dtype t, const char* name, F&& f) {
-  if (t == float32) return f(float{});
-  if (t == float16) return f(float16_t{});
-  if (t == bfloat16) return f(bfloat16_t{});
-  if (t == float64) return f(double{});
-  throw std::invalid_argument(std::string("[") + name + "] expects a floating-point input, got " + dtype_name(t));
-}
 
 // The type a kernel accumulates in for storage type T.
 template <class T>
@@ -50,7 +41,7 @@ void RMSNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
   out.set_data(allocator::malloc(out.nbytes()));
   if (out.size() == 0) return;
   int64_t D = x.shape(-1), rows = static_cast<int64_t>(x.size()) / D;
-  dispatch_float(x.dtype(), name(), [&](auto tag) {
+  cpu::dispatch_float(x.dtype(), name(), [&](auto tag) {
     using T = decltype(tag);
     using C = Acc<T>;
     const T* src = x.data<T>();
@@ -85,7 +76,7 @@ void LayerNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
   out.set_data(allocator::malloc(out.nbytes()));
   if (out.size() == 0) return;
   int64_t D = x.shape(-1), rows = static_cast<int64_t>(x.size()) / D;
-  dispatch_float(x.dtype(), name(), [&](auto tag) {
+  cpu::dispatch_float(x.dtype(), name(), [&](auto tag) {
     using T = decltype(tag);
     using C = Acc<T>;
     const T* src = x.data<T>();
@@ -122,7 +113,7 @@ void RoPE::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
   if (out.size() == 0) return;
   int64_t T = x.shape(-2), D = x.shape(-1), rows = static_cast<int64_t>(x.size()) / D;
   int half = dims_ / 2;
-  dispatch_float(x.dtype(), name(), [&](auto tag) {
+  cpu::dispatch_float(x.dtype(), name(), [&](auto tag) {
     using S = decltype(tag);
     using C = Acc<S>;
     // cos/sin per (position, pair), computed as the fallback does: angle = (pos * scale) * inv.
@@ -211,7 +202,7 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
   int Hkv = k.shape(1), Tk = k.shape(2), Dv = v.shape(3), rep = Hq / Hkv;
   const Strides &qs = q.strides(), &ks = k.strides(), &vs = v.strides();
   const array* mask = has_mask_ ? &inputs[3] : nullptr;
-  dispatch_float(q.dtype(), name(), [&](auto tag) {
+  cpu::dispatch_float(q.dtype(), name(), [&](auto tag) {
     using T = decltype(tag);
     using C = Acc<T>;
     const C lowest = std::numeric_limits<C>::lowest();

@@ -767,16 +767,6 @@ void for_rows(int64_t rows, int64_t n, F&& f) {
   });
 }
 
-// Calls f(T{}) for the floating dtypes softmax and logsumexp run on (the ops convert the others).
-template <class F>
-void dispatch_float(Dtype t, const char* name, F&& f) {
-  if (t == float32) return f(float{});
-  if (t == float16) return f(float16_t{});
-  if (t == bfloat16) return f(bfloat16_t{});
-  if (t == float64) return f(double{});
-  throw std::invalid_argument(std::string("[") + name + "] expects a floating-point input, got " + dtype_name(t));
-}
-
 }  // namespace
 }  // namespace cpu
 

@@ -12,6 +12,19 @@ import ember.core as mx
 from .base import Module
 
 
+def _quantized_matmul(layer, x):
+    """``x @ W.T`` with the layer's quantized W (its weight, scales and biases)."""
+    return mx.quantized_matmul(
+        x,
+        layer["weight"],
+        scales=layer["scales"],
+        biases=layer["biases"],
+        transpose=True,
+        group_size=layer.group_size,
+        bits=layer.bits,
+    )
+
+
 class QuantizedLinear(Module):
     r""":math:`y = x W^\top + b` with :math:`W` quantized to ``bits`` in groups of
     ``group_size`` along the input axis. The layer is frozen, and ``unfreeze`` leaves it frozen
@@ -43,15 +56,7 @@ class QuantizedLinear(Module):
         )
 
     def __call__(self, x):
-        x = mx.quantized_matmul(
-            x,
-            self["weight"],
-            scales=self["scales"],
-            biases=self["biases"],
-            transpose=True,
-            group_size=self.group_size,
-            bits=self.bits,
-        )
+        x = _quantized_matmul(self, x)
         if "bias" in self:
             x = x + self["bias"]
         return x
@@ -101,15 +106,7 @@ class QuantizedEmbedding(Module):
 
     def as_linear(self, x):
         """``x @ weight.T`` with the quantized table (tied input/output embeddings)."""
-        return mx.quantized_matmul(
-            x,
-            self["weight"],
-            scales=self["scales"],
-            biases=self["biases"],
-            transpose=True,
-            group_size=self.group_size,
-            bits=self.bits,
-        )
+        return _quantized_matmul(self, x)
 
     @classmethod
     def from_embedding(cls, embedding_layer: Module, group_size: int = 64, bits: int = 4) -> QuantizedEmbedding:
