@@ -20,6 +20,8 @@
 
 #include <ember/ember.h>
 
+#include "ember/backend/cuda/matmul_gemv.h"
+
 using namespace ember;
 using Clock = std::chrono::steady_clock;
 
@@ -198,12 +200,19 @@ struct LtPeer {
 // `bs` holds one or more copies of b, used in turn (several copies keep a small product's
 // weights from staying in L2 between calls, as in a real decode step).
 double time_cublaslt(LtPeer& lt, Dtype t, int64_t M, int64_t N, int64_t K, const void* a, const std::vector<void*>& bs,
-                     void* out, cudaStream_t stream, int reps, int per) {
+                     void* out, cudaStream_t stream, int reps, int per, bool b_transposed = false) {
   cudaDataType_t dt = t == float16 ? CUDA_R_16F : t == bfloat16 ? CUDA_R_16BF : CUDA_R_32F;
   cublasLtMatmulDesc_t desc;
   LT_OK(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   cublasLtMatrixLayout_t la, lb, lc;
-  LT_OK(cublasLtMatrixLayoutCreate(&la, dt, N, K, N));  // b^T stored column-major: N x K, ld N
+  if (b_transposed) {
+    // b = w^T with w (N, K) row-major: w is K x N column-major (ld K), read with op T.
+    cublasOperation_t op = CUBLAS_OP_T;
+    LT_OK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &op, sizeof(op)));
+    LT_OK(cublasLtMatrixLayoutCreate(&la, dt, K, N, K));
+  } else {
+    LT_OK(cublasLtMatrixLayoutCreate(&la, dt, N, K, N));  // b^T stored column-major: N x K, ld N
+  }
   LT_OK(cublasLtMatrixLayoutCreate(&lb, dt, K, M, K));  // a^T: K x M, ld K
   LT_OK(cublasLtMatrixLayoutCreate(&lc, dt, N, M, N));  // out^T: N x M, ld N
   cublasLtMatmulPreference_t pref;
@@ -239,9 +248,13 @@ void bench_matmul(cudaStream_t stream) {
   struct Case {
     int M, K, N;
     const char* label;
+    bool bt = false;  // b = transpose(w) with w (N, K) contiguous: x @ W.T, as a Linear layer computes
   };
-  std::vector<Case> cases = {
-      {4096, 4096, 4096, "4096^3"}, {1, 4096, 4096, "1x4096x4096"}, {512, 4096, 11008, "512x4096x11008"}};
+  std::vector<Case> cases = {{4096, 4096, 4096, "4096^3"},
+                             {1, 4096, 4096, "1x4096x4096"},
+                             {1, 4096, 4096, "1x4096x4096 W.T", true},
+                             {1, 2048, 2048, "1x2048x2048"},
+                             {512, 4096, 11008, "512x4096x11008"}};
   if (g_quick) cases = {{1024, 1024, 1024, "1024^3"}, {1, 1024, 1024, "1x1024x1024"}};
   std::printf(
       "matmul (M x K x N): ember, several products per eval, vs cuBLASLt (best heuristic algo) as many\n"
@@ -251,11 +264,14 @@ void bench_matmul(cudaStream_t stream) {
     for (auto c : cases) {
       int reps = g_quick ? 5 : (int64_t(c.M) * c.N * c.K > (int64_t(1) << 32) ? 10 : 30);
       array a = rand_gpu({c.M, c.K}, t, 10);
-      array b = rand_gpu({c.K, c.N}, t, 11);
       // Matrix-vector products read only the weights: rotate four copies (over the 50 MB L2).
       const int copies = c.M == 1 ? 4 : 1;
-      std::vector<array> bcopies = {b};
-      for (int i = 1; i < copies; ++i) bcopies.push_back(rand_gpu({c.K, c.N}, t, 11 + i));
+      std::vector<array> stored, bcopies;  // the weights as stored, and as the product's b
+      for (int i = 0; i < copies; ++i) {
+        stored.push_back(c.bt ? rand_gpu({c.N, c.K}, t, 11 + i) : rand_gpu({c.K, c.N}, t, 11 + i));
+        bcopies.push_back(c.bt ? transpose(stored.back()) : stored.back());
+      }
+      array b = bcopies[0];
       // Products per measurement, ember and peer alike: one eval's launch-and-wait (tens of us)
       // would otherwise dominate the small products; it is printed separately.
       const int per = c.M == 1 ? 32 : 8;
@@ -275,14 +291,14 @@ void bench_matmul(cudaStream_t stream) {
       std::vector<void*> pbs(copies, nullptr);
       for (int i = 0; i < copies; ++i) {
         CUDA_OK(cudaMalloc(&pbs[i], size_t(c.K) * c.N * isz));
-        CUDA_OK(cudaMemcpy(pbs[i], bcopies[i].data<char>(), b.nbytes(), cudaMemcpyHostToDevice));
+        CUDA_OK(cudaMemcpy(pbs[i], stored[i].data<char>(), stored[i].nbytes(), cudaMemcpyHostToDevice));
       }
       // Ember and the peer alternate for a few rounds and each keeps its best median, so
       // neither pays alone for the GPU's clocks ramping up after the host-side setup.
       double te = 1e30, tp = 1e30;
       for (int round = 0; round < (g_quick ? 1 : 3); ++round) {
         te = std::min(te, time_ember_many(rotating, per, 2, reps));
-        tp = std::min(tp, time_cublaslt(lt, t, c.M, c.N, c.K, pa, pbs, po, stream, reps, per));
+        tp = std::min(tp, time_cublaslt(lt, t, c.M, c.N, c.K, pa, pbs, po, stream, reps, per, c.bt));
       }
       CUDA_OK(cudaFree(pa));
       for (void* p : pbs) CUDA_OK(cudaFree(p));
@@ -295,18 +311,130 @@ void bench_matmul(cudaStream_t stream) {
       std::printf("    one product per eval: %.1f us end to end (%.1f us per product at %d per eval)\n", t1 * 1e6,
                   te * 1e6, per);
       if (c.M == 1) {
-        // The hand-written matrix-vector kernels (backend/cuda/matmul_gemv.cu), same inputs.
-        setenv("EMBER_CUDA_GEMV", "1", 1);
+        // The same products through cuBLASLt instead of the matrix-vector kernels (matmul_gemv.cu).
+        setenv("EMBER_CUDA_GEMV", "0", 1);
         double tg = time_ember_many(rotating, per, 2, reps);
         unsetenv("EMBER_CUDA_GEMV");
-        add_row({"  same, EMBER_CUDA_GEMV=1", fmt("%.1f us", tg * 1e6), pv, tp / tg, 0.9});
+        add_row({"  same, EMBER_CUDA_GEMV=0", fmt("%.1f us", tg * 1e6), pv, tp / tg, 0.0});
         // Bandwidth view: the weights dominate the bytes.
         double bytes = (double(c.K) * c.N + c.K + c.N) * isz;
-        std::printf("    weights+io %.1f MB: cuBLASLt %.0f GB/s, ember %.0f GB/s, ember gemv %.0f GB/s\n", bytes / 1e6,
-                    bytes / tp / 1e9, bytes / te / 1e9, bytes / tg / 1e9);
+        std::printf("    weights+io %.1f MB: cuBLASLt %.0f GB/s, ember %.0f GB/s, ember through cuBLASLt %.0f GB/s\n",
+                    bytes / 1e6, bytes / tp / 1e9, bytes / te / 1e9, bytes / tg / 1e9);
       }
     }
   }
+}
+
+// ---------------------------------------------------------------- matrix-vector kernels alone
+
+// The hand-written matrix-vector kernels (backend/cuda/matmul_gemv.cu) called directly and timed
+// with events, so the numbers are the GPU's alone: the columns kernel over K-split counts, the
+// rows kernel, and cuBLASLt on the same bytes. Four weight copies in turn keep L2 out of it.
+void bench_gemv_kernels(cudaStream_t stream) {
+  const int64_t K = 4096, N = 4096;
+  std::printf("matrix-vector kernels alone, 1x%lldx%lld, GPU time per product (events), 4 weight copies\n",
+              (long long)K, (long long)N);
+  const int reps = g_quick ? 5 : 20, per = 32;
+  LtPeer lt;
+  for (Dtype t : {float16, float32}) {
+    const gpu::GemvType gt = t == float16 ? gpu::GemvType::f16 : gpu::GemvType::f32;
+    const size_t isz = t.size();
+    const double bytes = double(K) * N * isz;
+    std::vector<void*> ws(4);
+    std::vector<array> keep;
+    for (int i = 0; i < 4; ++i) {
+      CUDA_OK(cudaMalloc(&ws[i], K * N * isz));
+      array w = rand_gpu({static_cast<int32_t>(K), static_cast<int32_t>(N)}, t, 50 + i);
+      CUDA_OK(cudaMemcpy(ws[i], w.data<char>(), w.nbytes(), cudaMemcpyHostToDevice));
+    }
+    void* x = nullptr;
+    void* y = nullptr;
+    float* partial = nullptr;
+    unsigned* counters = nullptr;
+    array xv = rand_gpu({1, static_cast<int32_t>(K)}, t, 60);
+    CUDA_OK(cudaMalloc(&x, K * isz));
+    CUDA_OK(cudaMemcpy(x, xv.data<char>(), xv.nbytes(), cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMalloc(&y, N * isz));
+    CUDA_OK(cudaMalloc(&partial, 1024 * N * sizeof(float)));
+    CUDA_OK(cudaMalloc(&counters, 4096 * sizeof(unsigned)));
+    CUDA_OK(cudaMemset(counters, 0, 4096 * sizeof(unsigned)));
+    size_t turn = 0;
+    int sm = 0;
+    CUDA_OK(cudaDeviceGetAttribute(&sm, cudaDevAttrMultiProcessorCount, 0));
+    char buf[96];
+    int heuristic = gpu::gemv_cols_splits(N, K, static_cast<int>(isz), sm);
+    std::string line = "  " + dtype_name(t) + ":";
+    // The columns kernel over K-split counts (the first, the default).
+    for (int splits : {heuristic, 16, 32, 64}) {
+      double sec = time_events(
+          [&](cudaStream_t s) { gpu::gemv_cols(gt, ws[turn++ % 4], x, y, N, K, N, partial, counters, splits, s); },
+          stream, 3, reps, per);
+      std::snprintf(buf, sizeof(buf), " cols/%d %.1f us (%.0f GB/s)%s", splits, sec * 1e6, bytes / sec / 1e9,
+                    splits == heuristic ? ";" : "");
+      line += buf;
+    }
+    double rows = time_events([&](cudaStream_t s) { gpu::gemv_rows(gt, ws[turn++ % 4], x, y, N, K, K, s); }, stream, 3,
+                              reps, per);
+    std::snprintf(buf, sizeof(buf), "; rows %.1f us (%.0f GB/s)", rows * 1e6, bytes / rows / 1e9);
+    line += buf;
+    double peer = time_cublaslt(lt, t, 1, N, K, x, ws, y, stream, reps, per);
+    std::snprintf(buf, sizeof(buf), "; cuBLASLt %.1f us (%.0f GB/s)", peer * 1e6, bytes / peer / 1e9);
+    line += buf;
+    CUDA_OK(cudaGetLastError());
+    std::printf("%s\n", line.c_str());
+    for (void* p : ws) CUDA_OK(cudaFree(p));
+    CUDA_OK(cudaFree(x));
+    CUDA_OK(cudaFree(y));
+    CUDA_OK(cudaFree(partial));
+    CUDA_OK(cudaFree(counters));
+  }
+}
+
+// ---------------------------------------------------------------- host cost of runtime calls
+
+// What the CUDA runtime calls an op makes cost the host, each the median over batches of 1000.
+void bench_host_calls(cudaStream_t stream) {
+  auto per_call = [](const std::function<void()>& f) {
+    std::vector<double> ts;
+    for (int r = 0; r < 7; ++r) {
+      auto t0 = Clock::now();
+      for (int i = 0; i < 1000; ++i) f();
+      ts.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / 1000);
+    }
+    return median(ts);
+  };
+  // Allocations and frees in batches of 1000, each batch's blocks freed by the next free batch.
+  std::vector<void*> ptrs(1000);
+  std::vector<double> ta, tf;
+  for (int r = 0; r < 7; ++r) {
+    auto t0 = Clock::now();
+    for (auto& p : ptrs) CUDA_OK(cudaMallocAsync(&p, 8192, stream));
+    auto t1 = Clock::now();
+    for (auto p : ptrs) CUDA_OK(cudaFreeAsync(p, stream));
+    auto t2 = Clock::now();
+    ta.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count() / 1000);
+    tf.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count() / 1000);
+  }
+  double t_alloc = median(ta), t_free = median(tf);
+  CUDA_OK(cudaStreamSynchronize(stream));
+  double t_event = per_call([&] {
+    cudaEvent_t e;
+    CUDA_OK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    CUDA_OK(cudaEventRecord(e, stream));
+    CUDA_OK(cudaEventDestroy(e));
+  });
+  int dev = 0;
+  double t_get = per_call([&] { CUDA_OK(cudaGetDevice(&dev)); });
+  double t_set = per_call([&] { CUDA_OK(cudaSetDevice(dev)); });
+  void* buf = nullptr;
+  CUDA_OK(cudaMalloc(&buf, 8192));
+  double t_memset = per_call([&] { CUDA_OK(cudaMemsetAsync(buf, 0, 8192, stream)); });
+  CUDA_OK(cudaStreamSynchronize(stream));
+  CUDA_OK(cudaFree(buf));
+  std::printf(
+      "  host cost per call: cudaMallocAsync %.2f us, cudaFreeAsync %.2f us, event create+record+destroy %.2f us, "
+      "cudaGetDevice %.3f us, cudaSetDevice %.3f us, cudaMemsetAsync (a launch) %.2f us\n",
+      t_alloc, t_free, t_event, t_get, t_set, t_memset);
 }
 
 // ---------------------------------------------------------------- sort
@@ -420,6 +548,31 @@ void bench_launch(cudaStream_t stream) {
               t_step * 1e6 / kOps, t_pipe * 1e6, kOps, t_peer * 1e6);
   add_row({"64-op step, one eval", fmt("%.1f us", t_step * 1e6), fmt("%.1f us", t_peer * 1e6), t_peer / t_step, 0.0});
   add_row({"64-op step, pipelined", fmt("%.1f us", t_pipe * 1e6), fmt("%.1f us", t_peer * 1e6), t_peer / t_pipe, 0.0});
+
+  // Host cost of a small product: 256 independent 1x256x256 float16 products per eval, each a
+  // few microseconds of GPU work, so the rate at which the host queues them sets the pace; the
+  // peer is as many cublasLtMatmul calls back to back.
+  const int per = 256, n = 256;
+  array sa = rand_gpu({1, n}, float16, 40);
+  array sb = rand_gpu({n, n}, float16, 41);
+  double te = time_ember_many([&] { return matmul(sa, sb, kGpu); }, per, 3, g_quick ? 5 : 30);
+  void* pa = nullptr;
+  void* pb = nullptr;
+  void* po = nullptr;
+  CUDA_OK(cudaMalloc(&pa, n * sizeof(uint16_t)));
+  CUDA_OK(cudaMalloc(&pb, n * n * sizeof(uint16_t)));
+  CUDA_OK(cudaMalloc(&po, n * sizeof(uint16_t)));
+  CUDA_OK(cudaMemcpy(pa, sa.data<char>(), sa.nbytes(), cudaMemcpyHostToDevice));
+  CUDA_OK(cudaMemcpy(pb, sb.data<char>(), sb.nbytes(), cudaMemcpyHostToDevice));
+  LtPeer lt;
+  double tp = time_cublaslt(lt, float16, 1, n, n, pa, {pb}, po, stream, g_quick ? 5 : 30, per);
+  CUDA_OK(cudaFree(pa));
+  CUDA_OK(cudaFree(pb));
+  CUDA_OK(cudaFree(po));
+  std::printf("  small product 1x%dx%d float16, %d per eval: ember %.2f us each, cublasLtMatmul %.2f us each\n", n, n,
+              per, te * 1e6, tp * 1e6);
+  add_row({"matmul 1x256x256 host-bound", fmt("%.2f us", te * 1e6), fmt("%.2f us", tp * 1e6), tp / te, 0.0});
+  bench_host_calls(stream);
 }
 
 }  // namespace
@@ -444,6 +597,7 @@ int main(int argc, char** argv) {
   bench_residency();
   bench_sort();
   bench_launch(stream);
+  bench_gemv_kernels(stream);
   CUDA_OK(cudaStreamDestroy(stream));
 
   std::printf("\n== summary (%s, %.0f s; ratio = ember / peer in throughput, >= target is good)\n", prop.name,

@@ -187,10 +187,16 @@ void record_device_memory(int64_t delta) { cpu_allocator().record_device(delta);
 size_t get_active_memory() { return cpu_allocator().active(); }
 size_t get_peak_memory() { return cpu_allocator().peak(); }
 void reset_peak_memory() { cpu_allocator().reset_peak(); }
-size_t get_cache_memory() { return cpu_allocator().cache(); }
+size_t get_cache_memory() { return cpu_allocator().cache() + gpu::cache_memory(); }
 size_t set_memory_limit(size_t limit) { return cpu_allocator().set_memory_limit(limit); }
 size_t get_memory_limit() { return cpu_allocator().memory_limit(); }
-size_t set_cache_limit(size_t limit) { return cpu_allocator().set_cache_limit(limit); }
-void clear_cache() { cpu_allocator().clear(); }
+size_t set_cache_limit(size_t limit) {
+  gpu::set_cache_limit(limit);
+  return cpu_allocator().set_cache_limit(limit);
+}
+void clear_cache() {
+  cpu_allocator().clear();
+  gpu::clear_cache();
+}
 
 }  // namespace ember

@@ -158,8 +158,8 @@ TEST(CudaMatmul, SlicedViews) {
   }
 }
 
-// The hand-written matrix-vector kernels (backend/cuda/matmul_gemv.cu, on with
-// EMBER_CUDA_GEMV=1): both of their layouts, both M == 1 and N == 1, and shapes
+// The hand-written matrix-vector kernels (backend/cuda/matmul_gemv.cu, on unless
+// EMBER_CUDA_GEMV=0): both of their layouts, both M == 1 and N == 1, and shapes
 // they must hand back to cuBLASLt (an unaligned N, a sliced offset).
 TEST(CudaMatmul, GemvKernels) {
   SKIP_WITHOUT_GPU();

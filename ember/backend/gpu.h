@@ -53,5 +53,10 @@ void pinned_free(void* p);
 /// Device memory statistics of GPU `device` in bytes (0 without CUDA).
 size_t active_memory(int device = 0);
 size_t peak_memory(int device = 0);
+/// Bytes of freed device blocks kept for reuse, over every GPU; clear_cache() returns them to
+/// CUDA's pool; set_cache_limit caps each GPU's cache (ember::set_cache_limit calls these).
+size_t cache_memory();
+void clear_cache();
+void set_cache_limit(size_t limit);
 
 }  // namespace ember::gpu

@@ -8,6 +8,10 @@
 
 #include <cstdint>
 
+namespace ember {
+class array;
+}
+
 namespace ember::gpu {
 
 enum class GemvType { f16, bf16, f32 };
@@ -17,11 +21,21 @@ void gemv_rows(GemvType t, const void* w, const void* x, void* y, int64_t rows, 
                cudaStream_t stream);
 
 /// y (N,) = x (K,) @ b (K, N; row stride ldb), K split over `splits` blocks whose partial
-/// sums go to `partial` (splits * N floats).
+/// sums go to `partial` (splits * N floats); `counters` (one per column tile of
+/// 32 * 16 / element size columns; zero, left zero) count the blocks done: gemv_counters
+/// gives a stream such a block.
 void gemv_cols(GemvType t, const void* b, const void* x, void* y, int64_t N, int64_t K, int64_t ldb, float* partial,
-               int splits, cudaStream_t stream);
+               unsigned* counters, int splits, cudaStream_t stream);
 
 /// How many K-splits gemv_cols should use on a GPU with `sm_count` SMs.
 int gemv_cols_splits(int64_t N, int64_t K, int elem_bytes, int sm_count);
+
+/// At least `n` zeroed counters for gemv_cols launches on `stream`.
+unsigned* gemv_counters(size_t n, cudaStream_t stream);
+
+/// out (1, N) = a (1, K) @ b (K, N) or out (M, 1) = a (M, K) @ b (K, 1), no batch, float32,
+/// float16 or bfloat16, through the kernels above when the layouts and alignments fit their
+/// 16-byte loads. False (nothing queued): the caller runs the product another way.
+bool try_gemv(const array& a, const array& b, array& out, cudaStream_t stream);
 
 }  // namespace ember::gpu

@@ -27,5 +27,8 @@ void* pinned_alloc(size_t) { return nullptr; }
 void pinned_free(void*) {}
 size_t active_memory(int) { return 0; }
 size_t peak_memory(int) { return 0; }
+size_t cache_memory() { return 0; }
+void clear_cache() {}
+void set_cache_limit(size_t) {}
 
 }  // namespace ember::gpu

@@ -5,6 +5,7 @@
 // memory is separate host memory, so residency copies really happen.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -113,6 +114,12 @@ template <class T>
 inline T __ldcs(const T* p) {
   return *p;
 }
+template <class T>
+inline T __ldcg(const T* p) {
+  return *p;
+}
+/// Blocks run one at a time on the emulator, so a fence only has to order this thread's memory operations.
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 
 /// What jit::get_kernel hands out in the emulated build: the host entry point of a kernel
 /// compiled for the emulator (elementwise_codegen's emu_ functions).
