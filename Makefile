@@ -32,7 +32,7 @@ test-asan: deps
 # The CUDA backend built against the CPU emulator (no GPU, no CUDA toolkit needed): the GPU
 # tests run with the GPU as the default device, every Ember-written kernel on the emulator.
 EMU_BUILD ?= build-emu
-EMU_TESTS ?= CudaBackend.*:CudaMatmul.*:CudaGemv.*:CudaReduce.*:CudaSoftmax.*:CudaArgReduce.EveryDtypeLayoutAndAxis:CudaIndexing.*:CudaRandomScan.*:CudaSort.*:CudaLinalg.*:CudaEmulator.*
+EMU_TESTS ?= CudaBackend.*:CudaMatmul.*:CudaGemv.*:Fast.*:GradFast.*:CudaReduce.*:CudaSoftmax.*:CudaArgReduce.EveryDtypeLayoutAndAxis:CudaIndexing.*:CudaRandomScan.*:CudaSort.*:CudaLinalg.*:CudaEmulator.*
 EMU_DELAY_TESTS ?= CudaBackend.*:CudaIndexing.*:CudaLinalg.*
 test-emu: deps
 	@cmake -S . -B $(EMU_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_CUDA_EMULATOR=ON \
@@ -46,7 +46,7 @@ test-emu: deps
 	@echo "== the same with managed memory (EMBER_CUDA_MANAGED=1)"
 	@EMBER_CUDA_MANAGED=1 EMBER_EMU_STREAM_DELAY_US=200 EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
 	  $(EMU_BUILD)/bin/ember_emu_tests --gtest_brief=1 --gtest_filter='$(EMU_DELAY_TESTS)'
-	@echo "== language models on the emulated GPU against transformers (the fused ops run their CPU kernels)"
+	@echo "== language models on the emulated GPU against transformers (norms and rope run their GPU kernels on the emulator, attention and quantized products their fallbacks)"
 	@test -d $(BUILD)/lm/fixtures/models || python3 lm/tests/fixtures/make_all.py $(BUILD)/lm/fixtures
 	@EMBER_LM_FIXTURES=$(CURDIR)/$(BUILD)/lm/fixtures EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
 	  $(EMU_BUILD)/bin/ember_lm_tests --gtest_brief=1 --gtest_filter='LmModel.Random*:LmModel.Gguf*'

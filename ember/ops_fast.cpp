@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "ember/backend/gpu.h"
 #include "ember/fast.h"
 #include "ember/ops.h"
 #include "ember/primitives_fast.h"
@@ -35,6 +36,8 @@ std::pair<std::vector<array>, std::vector<int>> Fused::vmap(const std::vector<ar
   std::vector<array> outs = ember::vmap(fallback_, axes)(inputs);
   return {outs, std::vector<int>(outs.size(), 0)};
 }
+
+bool use_fallback(const Fused& p) { return p.stream().device.type == Device::gpu && !gpu::has_kernel(p); }
 
 bool RMSNorm::is_equivalent(const Primitive& other) const {
   auto* o = dynamic_cast<const RMSNorm*>(&other);
@@ -106,6 +109,7 @@ array rms_norm(const array& x_in, const std::optional<array>& weight, float eps,
     return std::vector<array>{y};
   };
   auto prim = std::make_shared<RMSNorm>(to_stream(s), fallback, eps, weight.has_value());
+  if (use_fallback(*prim)) return fallback(inputs)[0];
   return array(x.shape(), t, prim, std::move(inputs));
 }
 
@@ -128,6 +132,7 @@ array layer_norm(const array& x_in, const std::optional<array>& weight, const st
     return std::vector<array>{y};
   };
   auto prim = std::make_shared<LayerNorm>(to_stream(s), fallback, eps, has_w, has_b);
+  if (use_fallback(*prim)) return fallback(inputs)[0];
   return array(x.shape(), t, prim, std::move(inputs));
 }
 
@@ -199,6 +204,7 @@ array rope(const array& x, int dims, bool traditional, std::optional<float> base
     return std::vector<array>{astype(rotated, xi.dtype(), s)};
   };
   auto prim = std::make_shared<RoPE>(to_stream(s), fallback, dims, traditional, b, scale, offset, has_freqs);
+  if (use_fallback(*prim)) return fallback(inputs)[0];
   return array(x.shape(), x.dtype(), prim, std::move(inputs));
 }
 
@@ -275,6 +281,7 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
     return std::vector<array>{astype(reshape(o, {B, Hq, Tq, Dv}, s), t, s)};
   };
   auto prim = std::make_shared<ScaledDotProductAttention>(to_stream(s), fallback, scale, causal, has_mask);
+  if (use_fallback(*prim)) return fallback(inputs)[0];
   return array(Shape{B, Hq, Tq, Dv}, t, prim, std::move(inputs));
 }
 

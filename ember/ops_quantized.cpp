@@ -228,6 +228,7 @@ array dequantize(const array& wq, const array& scales, const array& biases, int 
   };
   auto prim = std::make_shared<Dequantize>(to_stream(s), fallback, group_size, bits);
   std::vector<array> inputs{wq, astype(scales, t, s), astype(biases, t, s)};
+  if (use_fallback(*prim)) return fallback(inputs)[0];
   Shape shape = prim->output_shapes(inputs)[0];
   return array(shape, t, prim, std::move(inputs));
 }
@@ -258,6 +259,7 @@ array quantized_matmul(const array& x, const array& wq, const array& scales, con
   };
   auto prim = std::make_shared<QuantizedMatmul>(to_stream(s), fallback, transpose, group_size, bits);
   std::vector<array> inputs{astype(x, float32, s), wq, astype(scales, st, s), astype(biases, st, s)};
+  if (use_fallback(*prim)) return fallback(inputs)[0];
   Shape shape = prim->output_shapes(inputs)[0];
   return array(shape, t, prim, std::move(inputs));
 }

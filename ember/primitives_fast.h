@@ -28,6 +28,11 @@ class Fused : public Primitive {
   MultiFn fallback_;
 };
 
+/// Whether an op should build `p`'s fallback in its place: p's stream is a GPU whose backend
+/// has no kernel for p. The fallback's basic ops all have GPU kernels, so the work stays on the
+/// device instead of running p's CPU kernel on host copies of its inputs.
+bool use_fallback(const Fused& p);
+
 /// rms_norm over the last axis. Inputs: x, then weight when has_weight (same dtype as x).
 class RMSNorm : public Fused {
  public:
@@ -37,6 +42,8 @@ class RMSNorm : public Fused {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
   bool is_equivalent(const Primitive& other) const override;
   const char* name() const override { return "RMSNorm"; }
+  float eps() const { return eps_; }
+  bool has_weight() const { return has_weight_; }
 
  private:
   float eps_;
@@ -52,6 +59,9 @@ class LayerNorm : public Fused {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
   bool is_equivalent(const Primitive& other) const override;
   const char* name() const override { return "LayerNorm"; }
+  float eps() const { return eps_; }
+  bool has_weight() const { return has_weight_; }
+  bool has_bias() const { return has_bias_; }
 
  private:
   float eps_;
@@ -73,6 +83,12 @@ class RoPE : public Fused {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
   bool is_equivalent(const Primitive& other) const override;
   const char* name() const override { return "RoPE"; }
+  int dims() const { return dims_; }
+  bool traditional() const { return traditional_; }
+  float base() const { return base_; }
+  float scale() const { return scale_; }
+  int offset() const { return offset_; }
+  bool has_freqs() const { return has_freqs_; }
 
  private:
   int dims_;

@@ -30,6 +30,9 @@ struct Fence;
 /// Runs `p` on the GPU stream p.stream(): its CUDA kernel when it has one, else its CPU
 /// kernel on host copies of the inputs (residency tracking keeps that correct).
 void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
+/// Whether the GPU backend has a kernel registered for p's primitive type (it may still
+/// decline some inputs, which then run on the CPU kernel).
+bool has_kernel(const Primitive& p);
 /// Waits for the work queued on GPU stream `s`; throws the error of a failed kernel.
 void finish(const Stream& s);
 /// Marks the work queued so far on GPU stream `s`.

@@ -106,6 +106,7 @@ void register_indexing_kernels();
 void register_random_scan_kernels();
 void register_sort_kernels();
 void register_linalg_kernels();
+void register_fast_kernels();
 
 // ---------------------------------------------------------------- launch helpers
 

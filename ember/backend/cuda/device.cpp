@@ -651,6 +651,7 @@ void register_all() {
     register_random_scan_kernels();
     register_sort_kernels();
     register_linalg_kernels();
+    register_fast_kernels();
   });
 }
 
@@ -678,6 +679,8 @@ void register_kernel(std::type_index type, KernelFn fn) {
   std::lock_guard lk(r.mu);
   r.kernels[type] = fn;
 }
+
+bool has_kernel(const Primitive& p) { return find_kernel(p) != nullptr; }
 
 void eval(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   EMBER_CUDA_CHECK(cudaSetDevice(p.stream().device.index));

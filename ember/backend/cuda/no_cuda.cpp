@@ -17,6 +17,7 @@ bool is_available() { return false; }
 int device_count() { return 0; }
 std::string unavailable_reason() { return "Ember was built without CUDA"; }
 void eval(Primitive& p, const std::vector<array>&, std::vector<array>&) { no_cuda(p.name()); }
+bool has_kernel(const Primitive&) { return false; }
 void finish(const Stream&) { no_cuda("synchronize"); }
 std::shared_ptr<Fence> record_fence(const Stream&) { no_cuda("record_fence"); }
 void wait_written(Data&) {}

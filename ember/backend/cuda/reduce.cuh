@@ -35,39 +35,66 @@ struct Tag {
 template <class F>
 bool dispatch_device_dtype(Dtype t, F&& f) {
   switch (t.val) {
-    case Dtype::Val::bool_: return f(Tag<bool>{});
-    case Dtype::Val::uint8: return f(Tag<uint8_t>{});
-    case Dtype::Val::uint16: return f(Tag<uint16_t>{});
-    case Dtype::Val::uint32: return f(Tag<uint32_t>{});
-    case Dtype::Val::uint64: return f(Tag<uint64_t>{});
-    case Dtype::Val::int8: return f(Tag<int8_t>{});
-    case Dtype::Val::int16: return f(Tag<int16_t>{});
-    case Dtype::Val::int32: return f(Tag<int32_t>{});
-    case Dtype::Val::int64: return f(Tag<int64_t>{});
-    case Dtype::Val::float16: return f(Tag<__half>{});
-    case Dtype::Val::bfloat16: return f(Tag<__nv_bfloat16>{});
-    case Dtype::Val::float32: return f(Tag<float>{});
-    case Dtype::Val::float64: return f(Tag<double>{});
-    default: return false;
+    case Dtype::Val::bool_:
+      return f(Tag<bool>{});
+    case Dtype::Val::uint8:
+      return f(Tag<uint8_t>{});
+    case Dtype::Val::uint16:
+      return f(Tag<uint16_t>{});
+    case Dtype::Val::uint32:
+      return f(Tag<uint32_t>{});
+    case Dtype::Val::uint64:
+      return f(Tag<uint64_t>{});
+    case Dtype::Val::int8:
+      return f(Tag<int8_t>{});
+    case Dtype::Val::int16:
+      return f(Tag<int16_t>{});
+    case Dtype::Val::int32:
+      return f(Tag<int32_t>{});
+    case Dtype::Val::int64:
+      return f(Tag<int64_t>{});
+    case Dtype::Val::float16:
+      return f(Tag<__half>{});
+    case Dtype::Val::bfloat16:
+      return f(Tag<__nv_bfloat16>{});
+    case Dtype::Val::float32:
+      return f(Tag<float>{});
+    case Dtype::Val::float64:
+      return f(Tag<double>{});
+    default:
+      return false;
   }
 }
 
 /// The Ember dtype of a device type.
 template <class T>
 constexpr Dtype dtype_of_device() {
-  if constexpr (std::is_same_v<T, bool>) return bool_;
-  else if constexpr (std::is_same_v<T, uint8_t>) return uint8;
-  else if constexpr (std::is_same_v<T, uint16_t>) return uint16;
-  else if constexpr (std::is_same_v<T, uint32_t>) return uint32;
-  else if constexpr (std::is_same_v<T, uint64_t>) return uint64;
-  else if constexpr (std::is_same_v<T, int8_t>) return int8;
-  else if constexpr (std::is_same_v<T, int16_t>) return int16;
-  else if constexpr (std::is_same_v<T, int32_t>) return int32;
-  else if constexpr (std::is_same_v<T, int64_t>) return int64;
-  else if constexpr (std::is_same_v<T, __half>) return float16;
-  else if constexpr (std::is_same_v<T, __nv_bfloat16>) return bfloat16;
-  else if constexpr (std::is_same_v<T, float>) return float32;
-  else return float64;
+  if constexpr (std::is_same_v<T, bool>)
+    return bool_;
+  else if constexpr (std::is_same_v<T, uint8_t>)
+    return uint8;
+  else if constexpr (std::is_same_v<T, uint16_t>)
+    return uint16;
+  else if constexpr (std::is_same_v<T, uint32_t>)
+    return uint32;
+  else if constexpr (std::is_same_v<T, uint64_t>)
+    return uint64;
+  else if constexpr (std::is_same_v<T, int8_t>)
+    return int8;
+  else if constexpr (std::is_same_v<T, int16_t>)
+    return int16;
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return int32;
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return int64;
+  else if constexpr (std::is_same_v<T, __half>)
+    return float16;
+  else if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    return bfloat16;
+  else if constexpr (std::is_same_v<T, float>)
+    return float32;
+  else
+    return float64;
 }
 
 /// Element -> compute type (halves widen exactly).
@@ -190,6 +217,37 @@ __device__ __forceinline__ int64_t offset_out(const Dims& dims, int64_t i) {
     i = q;
   }
   return off;
+}
+
+/// An op over the last axis (softmax, the norms, rope): `rows` rows of `n` elements, the last
+/// axis at element stride `stride`, row r starting at offset_in(row_dims, row_dims.nd, r).
+struct LastAxisRows {
+  int64_t rows = 0, n = 1, stride = 1;
+  Dims row_dims;  // the other axes (input strides) -> row base offset
+};
+
+/// The LastAxisRows of `in` (its leading axes merged where contiguous); false when more than
+/// kMaxDims leading axes remain.
+inline bool last_axis_rows(const array& in, LastAxisRows& a) {
+  const int nd = static_cast<int>(in.ndim());
+  a.n = nd ? in.shape()[nd - 1] : 1;
+  a.stride = nd ? in.strides()[nd - 1] : 1;
+  for (int i = 0; i + 1 < nd; ++i) {
+    int64_t n = in.shape()[i], s = in.strides()[i];
+    if (n == 1) continue;
+    Dims& d = a.row_dims;
+    if (d.nd > 0 && d.in[d.nd - 1] == s * n) {
+      d.shape[d.nd - 1] *= n;
+      d.in[d.nd - 1] = s;
+      continue;
+    }
+    if (d.nd == kMaxDims) return false;
+    d.shape[d.nd] = n;
+    d.in[d.nd] = s;
+    ++d.nd;
+  }
+  a.rows = a.row_dims.count();
+  return true;
 }
 
 // ---------------------------------------------------------------- vectorized contiguous walk

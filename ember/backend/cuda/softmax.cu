@@ -89,10 +89,7 @@ __device__ __forceinline__ MaxSum<C> group_allreduce(MaxSum<C> st) {
   }
 }
 
-struct SoftmaxArgs {
-  int64_t rows = 0, n = 1, stride = 1;  // stride: of the last axis in the input
-  Dims row_dims;                        // the other axes (input strides) -> row base offset
-};
+using SoftmaxArgs = LastAxisRows;
 
 // kMode: 0 softmax, 1 log_softmax, 2 logsumexp (y: one value per row).
 template <class T, int G, int kMode>
@@ -145,25 +142,7 @@ bool run_softmax(const array& in, array& out, int mode, cudaStream_t stream) {
   if (t != float32 && t != float16 && t != bfloat16 && t != float64) return false;
   if (out.dtype() != t) return false;
   SoftmaxArgs a;
-  const int nd = static_cast<int>(in.ndim());
-  a.n = nd ? in.shape()[nd - 1] : 1;
-  a.stride = nd ? in.strides()[nd - 1] : 1;
-  // The leading axes, merged where contiguous (row r's offset is computed from them).
-  for (int i = 0; i + 1 < nd; ++i) {
-    int64_t n = in.shape()[i], s = in.strides()[i];
-    if (n == 1) continue;
-    Dims& d = a.row_dims;
-    if (d.nd > 0 && d.in[d.nd - 1] == s * n) {
-      d.shape[d.nd - 1] *= n;
-      d.in[d.nd - 1] = s;
-      continue;
-    }
-    if (d.nd == kMaxDims) return false;
-    d.shape[d.nd] = n;
-    d.in[d.nd] = s;
-    ++d.nd;
-  }
-  a.rows = a.row_dims.count();
+  if (!last_axis_rows(in, a)) return false;
   return dispatch_device_dtype(t, [&](auto tag) -> bool {
     using T = typename decltype(tag)::type;
     if constexpr (std::is_floating_point_v<T> || is_half_v<T>) {
