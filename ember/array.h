@@ -46,6 +46,9 @@ struct Data {
   void* device_ptr = nullptr;     // device allocation (bytes long), or null
   int device = -1;                // its CUDA device
   void* device_stream = nullptr;  // cudaStream_t of the last GPU use: copies and frees are ordered on it
+  // Other streams that used the device bytes since they were written: a free waits for their
+  // work queued so far too, so a block still being read there is not reused early.
+  std::vector<void*> other_streams;
   // The GPU work that writes the device bytes, until it is known to be done: other streams
   // wait for it on the device, eval waits for it on the host.
   std::shared_ptr<gpu::Fence> written;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ember/backend/gpu.h"
@@ -179,6 +180,43 @@ TEST(CudaBackend, DeviceBuffersAreReusedInStreamOrder) {
     std::vector<float> want(v.size());
     for (size_t i = 0; i < v.size(); ++i) want[i] = -std::exp(v[i]);
     expect_close(to_vector(b), want, 1e-6f);
+  }
+  synchronize(s2);
+}
+
+TEST(CudaBackend, ABufferReadOnTwoStreamsOutlivesBothReads) {
+  REQUIRE_GPU();
+  // x is read on s2 behind a long queue, then on the default stream, and dropped: its block
+  // must not come back to the default stream (and be overwritten there) before s2 has read it.
+  // (On the emulator, where the work queued ahead takes milliseconds, s2 reads long after.)
+  const Stream s1 = default_stream(Device::gpu);
+  const Stream s2 = new_stream(Device::gpu);
+  constexpr int kN = 1 << 14;
+  array busy = ones({1 << 22}, float32, s2);
+  array fill = zeros({kN}, float32, s1);
+  eval({busy, fill});
+  for (int round = 0; round < 4; ++round) {
+    auto v = random_floats(kN, 300 + round);
+    array x = exp(array(v.data(), {kN}), s1);
+    x.eval();
+    // Work queued ahead of the read (milliseconds when emulated), finite: 0 * slow is 0.
+    array slow = sum(sin(busy, s2), false, s2);
+    for (int i = 0; i < 4; ++i) slow = sum(sin(add(busy, slow, s2), s2), false, s2);
+    array y = multiply(add(x, multiply(slow, array(0.0f), s2), s2), array(2.0f), s2);  // reads x after slow
+    async_eval({y});
+    // A GPU task marks its outputs available once its kernels are queued (not run): then s2
+    // has taken x, and the default stream below is the last to use it.
+    while (!y.is_available()) std::this_thread::yield();
+    array z = add(x, array(1.0f), s1);
+    z.eval();
+    x = array(0.0f);
+    z = array(0.0f);
+    std::vector<array> writes;  // fresh blocks of x's size on the default stream, written at once
+    for (int k = 0; k < 4; ++k) writes.push_back(add(fill, array(7.0f + k), s1));
+    eval(writes);
+    std::vector<float> want(kN);
+    for (int i = 0; i < kN; ++i) want[i] = 2.0f * std::exp(v[i]);
+    expect_close(to_vector(y), want, 1e-6f);
   }
   synchronize(s2);
 }

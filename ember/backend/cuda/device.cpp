@@ -4,6 +4,7 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -468,7 +469,23 @@ void set_cache_limit(size_t limit) {
 }
 
 void free_device(Data& d) {
-  // Called from destructors: never throws. Ordered after the last GPU use of the buffer.
+  // Called from destructors: never throws. Ordered after the last GPU use of the buffer, and
+  // after the work queued so far on every other stream that used it.
+  auto stream = static_cast<cudaStream_t>(d.device_stream);
+  for (void* other : d.other_streams) {
+    if (other == d.device_stream) continue;
+    cudaEvent_t ev = nullptr;
+    if (cudaEventCreateWithFlags(&ev, cudaEventDisableTiming) == cudaSuccess &&
+        cudaEventRecord(ev, static_cast<cudaStream_t>(other)) == cudaSuccess &&
+        cudaStreamWaitEvent(stream, ev, 0) == cudaSuccess) {
+      cudaEventDestroy(ev);  // released once the wait no longer needs it
+      continue;
+    }
+    cudaGetLastError();  // at exit the runtime may already be gone: wait on the host instead
+    if (ev) cudaEventDestroy(ev);
+    cudaStreamSynchronize(static_cast<cudaStream_t>(other));
+  }
+  d.other_streams.clear();
   raw_free(d.device_ptr, d.bytes, static_cast<cudaStream_t>(d.device_stream), d.device);
   d.device_ptr = nullptr;
 }
@@ -586,6 +603,10 @@ void* device_ptr(const array& a, cudaStream_t stream) {
   if (d.written && d.device_stream != stream) {
     // Written by another stream's task, which may still be running: this stream waits for it.
     EMBER_CUDA_CHECK(cudaStreamWaitEvent(stream, d.written->event, 0));
+  }
+  if (d.device_stream && d.device_stream != stream &&
+      std::find(d.other_streams.begin(), d.other_streams.end(), d.device_stream) == d.other_streams.end()) {
+    d.other_streams.push_back(d.device_stream);
   }
   d.device_stream = stream;
   return static_cast<char*>(d.device_ptr) + a.offset() * static_cast<int64_t>(a.itemsize());
