@@ -383,6 +383,11 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
     }
     // Rows of w split over the threads, 16 rows (16 * K * bits / 8 bytes) per task at least,
     // taken four at a time.
+    // float32 scales and biases (what GGUF files load as) are read in place; a row's SIMD scale
+    // loads may run up to 16 floats past its G, into the next rows, so the last rows (and
+    // other dtypes) go through converted copies padded with zeros.
+    const float* sc32 = sc.dtype() == float32 ? sc.data<float>() : nullptr;
+    const float* bi32 = bi.dtype() == float32 ? bi.data<float>() : nullptr;
     scheduler::parallel_for(N, 16, [&](int64_t n0, int64_t n1) {
       const int64_t ss = G + 16;
       std::vector<float> s(4 * ss, 0.0f), b(4 * G);
@@ -394,13 +399,17 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
       float part[16];
       for (int64_t n = n0; n < n1;) {
         const int R = n1 - n >= 4 ? 4 : 1;
-        if (n + R > blk0 + blkn) {
+        const bool in_place = sc32 && bi32 && (n + R) * G + 16 <= N * G;
+        const float* sr = in_place ? sc32 + n * G : s.data();
+        const float* br = in_place ? bi32 + n * G : b.data();
+        const int64_t sstride = in_place ? G : ss;
+        if (!in_place && n + R > blk0 + blkn) {
           blk0 = n;
           blkn = std::min(kBlock, n1 - n);
           to_f32(sc, n * G, blkn * G, sblk.data());
           to_f32(bi, n * G, blkn * G, bblk.data());
         }
-        for (int r = 0; r < R; ++r) {
+        for (int r = 0; r < R && !in_place; ++r) {
           std::memcpy(s.data() + r * ss, sblk.data() + (n + r - blk0) * G, G * sizeof(float));
           std::memcpy(b.data() + r * G, bblk.data() + (n + r - blk0) * G, G * sizeof(float));
         }
@@ -411,12 +420,12 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
           const float* xs = xsum.data() + mb * G;
           std::fill(part, part + 16, 0.0f);
           if (C > 0) {
-            cpu::quant::qdot_rows(bits, C, Mb, R, w + n * W, W, nw, gs / epw, s.data(), ss, b.data(), xs, G,
+            cpu::quant::qdot_rows(bits, C, Mb, R, w + n * W, W, nw, gs / epw, sr, sstride, br, xs, G,
                                   xperm.data() + mb * K, K, part);
           } else {
             for (int r = 0; r < R; ++r) {
               for (int m = 0; m < Mb; ++m) {
-                for (int64_t g = 0; g < G; ++g) part[r * 4 + m] += b[r * G + g] * xs[m * G + g];
+                for (int64_t g = 0; g < G; ++g) part[r * 4 + m] += br[r * G + g] * xs[m * G + g];
               }
             }
           }
@@ -424,7 +433,7 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
             // The words after the last whole chunk, and all of 3, 5 and 6 bits: scalar unpack.
             const uint32_t* wr = w + (n + r) * W;
             for (int64_t j = n_simd; j < K; ++j) {
-              const float q = s[r * ss + j / gs] * static_cast<float>(extract(wr, j, bits));
+              const float q = sr[r * sstride + j / gs] * static_cast<float>(extract(wr, j, bits));
               for (int m = 0; m < Mb; ++m) part[r * 4 + m] += q * xb[m * K + j];
             }
             for (int m = 0; m < Mb; ++m) y[(mb + m) * N + n + r] = part[r * 4 + m];
