@@ -1,6 +1,7 @@
 #include "ember/scheduler.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <deque>
 #include <memory>
@@ -282,6 +283,7 @@ class ThreadPool {
     {
       std::unique_lock lk(mu_);
       stop_ = true;
+      stop_seen_.store(true);
     }
     cv_.notify_all();
     for (auto& t : helpers_) t.join();
@@ -297,31 +299,57 @@ class ThreadPool {
       job_ = &chunk;
       nchunks_ = nchunks;
       next_.store(1, std::memory_order_relaxed);  // chunk 0 is the caller's
-      pending_ = nchunks - 1;
+      pending_.store(nchunks - 1, std::memory_order_relaxed);
       ++generation_;
+      generation_seen_.store(generation_, std::memory_order_release);
     }
-    cv_.notify_all();
+    cv_.notify_all();  // no system call when every helper is still spinning
     chunk(0);
     take_chunks();
+    // The helpers' last chunks usually end within microseconds: spin before sleeping.
+    if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock lk(mu_);
+      done_cv_.wait(lk, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+    }
     std::unique_lock lk(mu_);
-    done_cv_.wait(lk, [&] { return pending_ == 0; });
     job_ = nullptr;
     return true;
   }
 
  private:
+  // Spins (with a pause) while `ready` is false, for at most kSpin: back-to-back parallel loops,
+  // as a decode step runs (one per matrix product, tens of microseconds apart), then cost no
+  // sleep and wake-up (a futex round trip, 10-50 us on a VM) per loop. True once ready.
+  static constexpr auto kSpin = std::chrono::microseconds(100);
+  template <class F>
+  static bool spin_until(F&& ready) {
+    auto until = std::chrono::steady_clock::now() + kSpin;
+    for (int i = 0;; ++i) {
+      if (ready()) return true;
+      if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return false;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+
   void take_chunks() {
     for (;;) {
       int c = next_.fetch_add(1, std::memory_order_relaxed);
       if (c >= nchunks_) return;
       (*job_)(c);
-      std::unique_lock lk(mu_);
-      if (--pending_ == 0) done_cv_.notify_all();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard lk(mu_);  // the caller may be between its check and its wait
+        done_cv_.notify_all();
+      }
     }
   }
   void run(int) {
     uint64_t seen = 0;
     for (;;) {
+      spin_until([&] {
+        return generation_seen_.load(std::memory_order_acquire) != seen || stop_seen_.load(std::memory_order_relaxed);
+      });
       {
         std::unique_lock lk(mu_);
         cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
@@ -341,8 +369,10 @@ class ThreadPool {
   const std::function<void(int)>* job_ = nullptr;
   int nchunks_ = 0;
   std::atomic<int> next_{0};
-  int pending_ = 0;
+  std::atomic<int> pending_{0};
   uint64_t generation_ = 0;
+  std::atomic<uint64_t> generation_seen_{0};  // generation_, readable without the lock
+  std::atomic<bool> stop_seen_{false};
   bool stop_ = false;
 };
 
