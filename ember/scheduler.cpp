@@ -300,6 +300,7 @@ class ThreadPool {
       nchunks_ = nchunks;
       next_.store(1, std::memory_order_relaxed);  // chunk 0 is the caller's
       pending_.store(nchunks - 1, std::memory_order_relaxed);
+      quiet_.store(false, std::memory_order_relaxed);
       ++generation_;
       generation_seen_.store(generation_, std::memory_order_release);
     }
@@ -348,7 +349,8 @@ class ThreadPool {
     uint64_t seen = 0;
     for (;;) {
       spin_until([&] {
-        return generation_seen_.load(std::memory_order_acquire) != seen || stop_seen_.load(std::memory_order_relaxed);
+        return generation_seen_.load(std::memory_order_acquire) != seen || stop_seen_.load(std::memory_order_relaxed) ||
+               quiet_.load(std::memory_order_relaxed);
       });
       {
         std::unique_lock lk(mu_);
@@ -373,6 +375,13 @@ class ThreadPool {
   uint64_t generation_ = 0;
   std::atomic<uint64_t> generation_seen_{0};  // generation_, readable without the lock
   std::atomic<bool> stop_seen_{false};
+
+ public:
+  // Spinning helpers go to sleep now (until the next loop wakes them).
+  void quiet() { quiet_.store(true, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> quiet_{false};
   bool stop_ = false;
 };
 
@@ -388,6 +397,8 @@ ThreadPool& pool() {
 }  // namespace
 
 int num_threads() { return pool().size(); }
+
+void quiet_helpers() { pool().quiet(); }
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f) {
   if (n <= 0) return;

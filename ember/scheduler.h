@@ -29,6 +29,11 @@ void wait_for(int stream_index, uint64_t seq);
 /// Whether task `seq` on `stream_index` has finished.
 bool is_done(int stream_index, uint64_t seq);
 
+/// The pool's helper threads spin for a moment after each parallel_for, so that back-to-back
+/// loops skip a sleep and wake-up. Code about to run a library on its own threads (OpenBLAS,
+/// oneDNN) calls this first: the helpers sleep at once and leave it the cores.
+void quiet_helpers();
+
 /// Number of threads parallel_for may use (cores, or EMBER_NUM_THREADS).
 int num_threads();
 /// Runs f(begin, end) over [0, n) split into at most num_threads() chunks of at

@@ -420,6 +420,7 @@ bool dnnl_conv(const array& x, const array& w, array& out, const Convolution& p,
 }  // namespace cpu
 
 void Convolution::eval_cpu(const std::vector<array>& inputs, array& out) {
+  scheduler::quiet_helpers();  // oneDNN's and OpenBLAS's threads get the cores
   using namespace cpu;
   out.set_data(allocator::malloc(out.nbytes()));
   if (out.size() == 0) return;

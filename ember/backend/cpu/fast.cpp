@@ -161,6 +161,7 @@ namespace {
 template <class C>
 void gemm(bool trans_b, int M, int N, int K, C alpha, const C* A, int lda, const C* B, int ldb, C* out, int ldc) {
   auto tb = trans_b ? CblasTrans : CblasNoTrans;
+  scheduler::quiet_helpers();  // OpenBLAS's threads get the cores
   if constexpr (std::is_same_v<C, double>) {
     cblas_dgemm(CblasRowMajor, CblasNoTrans, tb, M, N, K, alpha, A, lda, B, ldb, 0.0, out, ldc);
   } else {

@@ -111,6 +111,7 @@ void gemm(const BlasLayout& la, const BlasLayout& lb, int M, int N, int K, T alp
           T* C) {
   auto ta = la.trans ? CblasTrans : CblasNoTrans;
   auto tb = lb.trans ? CblasTrans : CblasNoTrans;
+  scheduler::quiet_helpers();  // OpenBLAS's threads get the cores
   if constexpr (std::is_same_v<T, float>) {
     cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, la.ld, B, lb.ld, beta, C, N);
   } else if constexpr (std::is_same_v<T, double>) {

@@ -459,6 +459,7 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
           dequant_row_f32(w + (r0 + r) * W, len, bits, gs, s.data(), b.data(), tile.data() + r * len);
         }
       });
+      scheduler::quiet_helpers();  // OpenBLAS's threads get the cores
       if (transpose_) {
         // y[:, r0:r0+nr] = x (M, K) @ tile (nr, K)^T
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(nr),
