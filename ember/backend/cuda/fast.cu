@@ -156,42 +156,36 @@ __global__ void __launch_bounds__(256)
   }
 }
 
-bool is_float_type(Dtype t) { return t == float32 || t == float16 || t == bfloat16 || t == float64; }
-
 // Runs a norm; `w`/`b` are the weight and bias inputs or null.
 bool run_norm(const array& x, const array* w, const array* b, float eps, bool layer, array& out, cudaStream_t stream) {
   const Dtype t = x.dtype();
-  if (!is_float_type(t) || out.dtype() != t || x.ndim() == 0) return false;
+  if (out.dtype() != t || x.ndim() == 0) return false;
   if ((w && w->dtype() != t) || (b && b->dtype() != t)) return false;
   LastAxisRows a;
   if (!last_axis_rows(x, a)) return false;
-  return dispatch_device_dtype(t, [&](auto tag) -> bool {
+  return dispatch_float_device(t, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if constexpr (std::is_floating_point_v<T> || is_half_v<T>) {
-      T* y = static_cast<T*>(alloc_output(out, stream));
-      if (out.size() == 0) return true;
-      const T* xp = static_cast<const T*>(device_ptr(x, stream));
-      Affine af;
-      if (w) {
-        af.w = device_ptr(*w, stream);
-        af.ws = w->strides()[0];
-      }
-      if (b) {
-        af.b = device_ptr(*b, stream);
-        af.bs = b->strides()[0];
-      }
-      if (a.n <= 1024) {
-        auto k = layer ? norm_kernel<T, 32, true> : norm_kernel<T, 32, false>;
-        launch_kernel(k, static_cast<unsigned>((a.rows + 7) / 8), 256, 0, stream, xp, y, a, af, eps);
-      } else {
-        auto k = layer ? norm_kernel<T, 256, true> : norm_kernel<T, 256, false>;
-        launch_kernel(k, static_cast<unsigned>(a.rows), 256, 0, stream, xp, y, a, af, eps);
-      }
-      EMBER_CUDA_CHECK_LAUNCH(layer ? "layer_norm_kernel" : "rms_norm_kernel");
-      return true;
-    } else {
-      return false;
+    T* y = static_cast<T*>(alloc_output(out, stream));
+    if (out.size() == 0) return true;
+    const T* xp = static_cast<const T*>(device_ptr(x, stream));
+    Affine af;
+    if (w) {
+      af.w = device_ptr(*w, stream);
+      af.ws = w->strides()[0];
     }
+    if (b) {
+      af.b = device_ptr(*b, stream);
+      af.bs = b->strides()[0];
+    }
+    if (a.n <= 1024) {
+      auto k = layer ? norm_kernel<T, 32, true> : norm_kernel<T, 32, false>;
+      launch_kernel(k, static_cast<unsigned>((a.rows + 7) / 8), 256, 0, stream, xp, y, a, af, eps);
+    } else {
+      auto k = layer ? norm_kernel<T, 256, true> : norm_kernel<T, 256, false>;
+      launch_kernel(k, static_cast<unsigned>(a.rows), 256, 0, stream, xp, y, a, af, eps);
+    }
+    EMBER_CUDA_CHECK_LAUNCH(layer ? "layer_norm_kernel" : "rms_norm_kernel");
+    return true;
   });
 }
 
@@ -215,7 +209,7 @@ bool eval_rope(Primitive& prim, const std::vector<array>& inputs, std::vector<ar
   const array& x = inputs[0];
   array& out = outputs[0];
   const Dtype t = x.dtype();
-  if (!is_float_type(t) || out.dtype() != t || x.ndim() < 2) return false;
+  if (out.dtype() != t || x.ndim() < 2) return false;
   LastAxisRows a;
   if (!last_axis_rows(x, a)) return false;
   RopeArgs r;
@@ -231,26 +225,22 @@ bool eval_rope(Primitive& prim, const std::vector<array>& inputs, std::vector<ar
     const array& f = inputs[1];
     if (f.dtype() != (t == float64 ? float64 : float32)) return false;
   }
-  return dispatch_device_dtype(t, [&](auto tag) -> bool {
+  return dispatch_float_device(t, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if constexpr (std::is_floating_point_v<T> || is_half_v<T>) {
-      T* y = static_cast<T*>(alloc_output(out, stream));
-      if (out.size() == 0) return true;
-      const T* xp = static_cast<const T*>(device_ptr(x, stream));
-      if (p.has_freqs()) {
-        r.freqs = device_ptr(inputs[1], stream);
-        r.fs = inputs[1].strides()[0];
-      }
-      if constexpr (!std::is_same_v<T, double>) {
-        // The CPU kernel rounds the step to float before use.
-        r.log_step = static_cast<float>(r.log_step);
-      }
-      launch_kernel(rope_kernel<T>, static_cast<unsigned>((a.rows + 7) / 8), 256, 0, stream, xp, y, a, r);
-      EMBER_CUDA_CHECK_LAUNCH("rope_kernel");
-      return true;
-    } else {
-      return false;
+    T* y = static_cast<T*>(alloc_output(out, stream));
+    if (out.size() == 0) return true;
+    const T* xp = static_cast<const T*>(device_ptr(x, stream));
+    if (p.has_freqs()) {
+      r.freqs = device_ptr(inputs[1], stream);
+      r.fs = inputs[1].strides()[0];
     }
+    if constexpr (!std::is_same_v<T, double>) {
+      // The CPU kernel rounds the step to float before use.
+      r.log_step = static_cast<float>(r.log_step);
+    }
+    launch_kernel(rope_kernel<T>, static_cast<unsigned>((a.rows + 7) / 8), 256, 0, stream, xp, y, a, r);
+    EMBER_CUDA_CHECK_LAUNCH("rope_kernel");
+    return true;
   });
 }
 

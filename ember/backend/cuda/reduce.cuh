@@ -66,6 +66,24 @@ bool dispatch_device_dtype(Dtype t, F&& f) {
   }
 }
 
+/// Calls f(Tag<T>{}) for the floating dtypes (float16, bfloat16, float32, float64); returns
+/// false (decline) for every other dtype.
+template <class F>
+bool dispatch_float_device(Dtype t, F&& f) {
+  switch (t.val) {
+    case Dtype::Val::float16:
+      return f(Tag<__half>{});
+    case Dtype::Val::bfloat16:
+      return f(Tag<__nv_bfloat16>{});
+    case Dtype::Val::float32:
+      return f(Tag<float>{});
+    case Dtype::Val::float64:
+      return f(Tag<double>{});
+    default:
+      return false;
+  }
+}
+
 /// The Ember dtype of a device type.
 template <class T>
 constexpr Dtype dtype_of_device() {

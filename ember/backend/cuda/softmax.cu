@@ -138,25 +138,19 @@ void launch_softmax(const T* x, T* y, const SoftmaxArgs& a, cudaStream_t stream)
 
 // mode: 0 softmax, 1 log_softmax, 2 logsumexp.
 bool run_softmax(const array& in, array& out, int mode, cudaStream_t stream) {
-  const Dtype t = in.dtype();
-  if (t != float32 && t != float16 && t != bfloat16 && t != float64) return false;
-  if (out.dtype() != t) return false;
+  if (out.dtype() != in.dtype()) return false;
   SoftmaxArgs a;
   if (!last_axis_rows(in, a)) return false;
-  return dispatch_device_dtype(t, [&](auto tag) -> bool {
+  return dispatch_float_device(in.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if constexpr (std::is_floating_point_v<T> || is_half_v<T>) {
-      T* y = static_cast<T*>(alloc_output(out, stream));
-      if (out.size() == 0) return true;
-      // An empty row: logsumexp is -inf (no element is read), softmax has no output.
-      const T* x = in.size() ? static_cast<const T*>(device_ptr(in, stream)) : nullptr;
-      if (mode == 0) launch_softmax<T, 0>(x, y, a, stream);
-      if (mode == 1) launch_softmax<T, 1>(x, y, a, stream);
-      if (mode == 2) launch_softmax<T, 2>(x, y, a, stream);
-      return true;
-    } else {
-      return false;
-    }
+    T* y = static_cast<T*>(alloc_output(out, stream));
+    if (out.size() == 0) return true;
+    // An empty row: logsumexp is -inf (no element is read), softmax has no output.
+    const T* x = in.size() ? static_cast<const T*>(device_ptr(in, stream)) : nullptr;
+    if (mode == 0) launch_softmax<T, 0>(x, y, a, stream);
+    if (mode == 1) launch_softmax<T, 1>(x, y, a, stream);
+    if (mode == 2) launch_softmax<T, 2>(x, y, a, stream);
+    return true;
   });
 }
 
