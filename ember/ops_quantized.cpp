@@ -185,7 +185,8 @@ std::vector<Shape> QuantizedMatmul::output_shapes(const std::vector<array>& inpu
 
 bool QuantizedMatmul::is_equivalent(const Primitive& other) const {
   auto* o = dynamic_cast<const QuantizedMatmul*>(&other);
-  return o && o->transpose_ == transpose_ && o->group_size_ == group_size_ && o->bits_ == bits_;
+  return o && o->transpose_ == transpose_ && o->group_size_ == group_size_ && o->bits_ == bits_ &&
+         o->int8_x_ == int8_x_;
 }
 
 std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
@@ -233,9 +234,10 @@ array dequantize(const array& wq, const array& scales, const array& biases, int 
   return array(shape, t, prim, std::move(inputs));
 }
 
-array quantized_matmul(const array& x, const array& wq, const array& scales, const array& biases, bool transpose,
-                       int group_size, int bits, StreamOrDevice s) {
-  const char* op = "quantized_matmul";
+namespace {
+
+array quantized_matmul_impl(const char* op, const array& x, const array& wq, const array& scales, const array& biases,
+                            bool transpose, int group_size, int bits, bool int8_x, StreamOrDevice s) {
   check_params(op, group_size, bits);
   check_float(op, "x", x);
   if (x.ndim() < 1) throw std::invalid_argument("[quantized_matmul] x must have at least 1 axis");
@@ -257,11 +259,24 @@ array quantized_matmul(const array& x, const array& wq, const array& scales, con
     array y = matmul(astype(in[0], float32, s), transpose ? swapaxes(w, -1, -2, s) : w, s);
     return std::vector<array>{astype(y, t, s)};
   };
-  auto prim = std::make_shared<QuantizedMatmul>(to_stream(s), fallback, transpose, group_size, bits);
+  auto prim = std::make_shared<QuantizedMatmul>(to_stream(s), fallback, transpose, group_size, bits, int8_x);
   std::vector<array> inputs{astype(x, float32, s), wq, astype(scales, st, s), astype(biases, st, s)};
   if (use_fallback(*prim)) return fallback(inputs)[0];
   Shape shape = prim->output_shapes(inputs)[0];
   return array(shape, t, prim, std::move(inputs));
+}
+
+}  // namespace
+
+array quantized_matmul(const array& x, const array& wq, const array& scales, const array& biases, bool transpose,
+                       int group_size, int bits, StreamOrDevice s) {
+  return quantized_matmul_impl("quantized_matmul", x, wq, scales, biases, transpose, group_size, bits, false, s);
+}
+
+array quantized_matmul_int8_activations(const array& x, const array& wq, const array& scales, const array& biases,
+                                        bool transpose, int group_size, int bits, StreamOrDevice s) {
+  return quantized_matmul_impl("quantized_matmul_int8_activations", x, wq, scales, biases, transpose, group_size, bits,
+                               true, s);
 }
 
 }  // namespace ember

@@ -45,11 +45,12 @@ class Dequantize : public Fused {
 };
 
 /// quantized_matmul. Inputs: x (..., K) float32, wq (N, W) or (K, W) uint32, scales and
-/// biases (one of float16, bfloat16, float32). The output has the op's result dtype.
+/// biases (one of float16, bfloat16, float32). The output has the op's result dtype. int8_x:
+/// quantized_matmul_int8_activations (the CPU matvec may round x to int8 per block of 32).
 class QuantizedMatmul : public Fused {
  public:
-  QuantizedMatmul(Stream s, MultiFn fallback, bool transpose, int group_size, int bits)
-      : Fused(s, std::move(fallback)), transpose_(transpose), group_size_(group_size), bits_(bits) {}
+  QuantizedMatmul(Stream s, MultiFn fallback, bool transpose, int group_size, int bits, bool int8_x = false)
+      : Fused(s, std::move(fallback)), transpose_(transpose), group_size_(group_size), bits_(bits), int8_x_(int8_x) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                          const std::vector<int>& argnums, const std::vector<array>& outputs) override;
@@ -62,6 +63,7 @@ class QuantizedMatmul : public Fused {
  private:
   bool transpose_;
   int group_size_, bits_;
+  bool int8_x_;
 };
 
 }  // namespace ember

@@ -7,6 +7,8 @@
 #include <ember/ember.h>
 #include <ember/primitives_quantized.h>
 
+#include "ember/backend/cpu/quantized_i8.h"
+
 #include <cmath>
 #include <random>
 #include <tuple>
@@ -208,6 +210,68 @@ TEST(Quantized, DecodeMatvecOnLargeRows) {
       array want = matmul(astype(x, float64), transpose(astype(wd, float64)));
       std::vector<double> got = values(quantized_matmul(x, wq, sc, bi, true, gs, bits)), ref = values(want);
       for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], ref[i], 1e-4 * (1 + std::abs(ref[i]))) << i;
+    }
+  }
+}
+
+TEST(Quantized, Int8ActivationsMatchRoundedXInFloat64) {
+  // The reference rounds x to int8 per block of 32 in float64 (scale max|x| / 127, the
+  // quantized_matmul_int8_activations contract) over the elements the integer path covers on
+  // this CPU (whole chunks of i8_chunk(bits): transpose, M <= 32); the rest of x, and the bias
+  // term, stay exact. K = 1088 is 17 chunks of 64; 1120 leaves a tail of 32 at 4 bits. Every
+  // kernel set this CPU runs is checked, the best one last (it stays selected).
+  for (const char* kernels : {"none", "avx2", "vnni"}) {
+    if (!cpu::quant::i8_select(kernels)) continue;
+    SCOPED_TRACE(kernels);
+    for (int bits : {4, 8, 2, 5}) {
+      const int64_t chunk = cpu::quant::i8_chunk(bits);
+      for (int gs : {32, 64}) {
+        for (int K : {1088, 1120, 96}) {
+          if (K % gs != 0) continue;
+          const int N = 21, G = K / gs;
+          array w = rnd({N, K}, float32, 700 + bits + K + gs);
+          auto [wq, sc, bi] = quantize(w, gs, bits);
+          std::vector<double> wd = dequant_ref(wq, sc, bi, N, K, gs, bits), b = values(bi);
+          for (int M : {1, 3, 4, 6, 40}) {
+            array x = rnd({M, K}, float32, 800 + M + K);
+            array y = quantized_matmul_int8_activations(x, wq, sc, bi, true, gs, bits);
+            ASSERT_EQ(y.shape(), (Shape{M, N}));
+            std::vector<double> xv = values(x), got = values(y);
+            const int64_t covered = chunk > 0 && M <= 32 ? K / chunk * chunk : 0;
+            double worst_shift = 0;  // how far rounding x moves the exact result, relative
+            for (int m = 0; m < M; ++m) {
+              std::vector<double> xr(xv.begin() + m * K, xv.begin() + (m + 1) * K);
+              for (int64_t blk = 0; blk < covered / 32; ++blk) {
+                double amax = 0;
+                for (int j = 0; j < 32; ++j) amax = std::max(amax, std::abs(xr[blk * 32 + j]));
+                const double d = static_cast<float>(amax / 127), inv = static_cast<float>(127 / amax);
+                for (int j = 0; j < 32 && amax > 0; ++j) {
+                  xr[blk * 32 + j] = d * std::clamp(std::nearbyint(xr[blk * 32 + j] * inv), -127.0, 127.0);
+                }
+              }
+              for (int n = 0; n < N; ++n) {
+                double acc = 0, exact = 0, mag = 0;
+                for (int k = 0; k < K; ++k) {
+                  const double wk = wd[n * K + k], bias = b[n * G + k / gs], xk = xv[m * K + k];
+                  acc += xr[k] * (wk - bias) + xk * bias;
+                  exact += xk * wk;
+                  mag += std::abs(xk * wk);
+                }
+                ASSERT_NEAR(got[m * N + n], acc, 2e-5 * (1 + mag))
+                    << bits << " bits, group " << gs << ", K " << K << ", M " << M << " at (" << m << ", " << n << ")";
+                worst_shift = std::max(worst_shift, std::abs(acc - exact) / (1 + mag));
+              }
+            }
+            // Where the integer path runs, the reference's rounding is visible (so the check
+            // above tells the two paths apart); where it does not, the reference is exact.
+            if (covered > 0) {
+              EXPECT_GT(worst_shift, 1e-4) << bits << " bits, K " << K << ", M " << M;
+            } else {
+              EXPECT_LT(worst_shift, 1e-12);
+            }
+          }
+        }
+      }
     }
   }
 }

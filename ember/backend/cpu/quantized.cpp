@@ -44,7 +44,7 @@ HWY_INLINE void qdot(D df, const uint32_t* w, int64_t wstride, int64_t nw, int64
                      int64_t sstride, const float* bi, const float* xsum, int64_t G, const float* xp, int64_t K,
                      float* out) {
   // w: R rows of nw words (row stride wstride), nw a multiple of C; sc: R rows (stride sstride)
-  // of G + C scales, zero padded; bi: (R, G); xsum: (M, G) sums of x per group; xp: (M, K);
+  // of G scales, readable C floats past the last; bi: (R, G); xsum: (M, G) sums of x per group; xp: (M, K);
   // out: (R, 4) accumulated. R = 4 rows share every load of x: x is 8x the bytes of 4-bit
   // codes, so this cuts the cache traffic that otherwise bounds the loop (K = 11008: 44 KB
   // of x per row, beyond L1).
@@ -179,6 +179,7 @@ HWY_AFTER_NAMESPACE();
 
 #include "ember/allocator.h"
 #include "ember/backend/cpu/copy.h"
+#include "ember/backend/cpu/quantized_i8.h"
 #include "ember/backend/cpu/simd.h"
 #include "ember/primitives_quantized.h"
 #include "ember/scheduler.h"
@@ -197,7 +198,8 @@ int64_t chunk_words(int bits, int64_t W) { return HWY_DYNAMIC_DISPATCH(ChunkWord
 /// out[r * 4 + m] += sum_j sc[r, g(j)] * q[r, j] * x[m, j] over the first nw words of R (1 or 4)
 /// packed rows (nw a multiple of chunk_words, wpg words per group), plus
 /// sum_g bi[r, g] * xsum[m, g] over G groups, for M <= 4 rows of x permuted and prescaled as
-/// qdot says. sc: R rows of sstride >= G + 16 floats, zero padded.
+/// qdot says. sc: R rows of G scales (row stride sstride), readable 16 floats past the last
+/// row's G (the lanes past a row's groups are loaded, never used).
 void qdot_rows(int bits, int64_t C, int M, int R, const uint32_t* w, int64_t wstride, int64_t nw, int64_t wpg,
                const float* sc, int64_t sstride, const float* bi, const float* xsum, int64_t G, const float* xp,
                int64_t K, float* out) {
@@ -260,6 +262,11 @@ void to_f32(const array& a, int64_t offset, int64_t n, float* out) {
   const char* src = static_cast<const char*>(a.raw_ptr()) + offset * a.itemsize();
   if (a.dtype() == float32) {
     std::memcpy(out, src, static_cast<size_t>(n) * sizeof(float));
+  } else if (a.dtype() == float16) {
+    // Vectorized (F16C on x86): the scalar conversion took half the time of a 4-bit matvec.
+    cpu::simd::f16_to_f32(reinterpret_cast<const uint16_t*>(src), out, n);
+  } else if (a.dtype() == bfloat16) {
+    cpu::simd::bf16_to_f32(reinterpret_cast<const uint16_t*>(src), out, n);
   } else {
     convert_elements(src, a.dtype(), out, float32, static_cast<size_t>(n));
   }
@@ -369,11 +376,17 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
     for (int64_t m = 0; m < M; ++m) {
       for (int64_t j = 0; j < K; ++j) xsum[m * G + j / gs] += xp[m * K + j];
     }
-    // The SIMD path covers whole chunks of C words; the tail (and 3/5/6 bits) is scalar.
-    const int64_t C = cpu::quant::chunk_words(bits, W);
-    const int64_t epw = 32 / bits, nw = C > 0 ? W / C * C : 0, n_simd = nw * epw;
-    std::vector<float> xperm(M * K);
-    for (int64_t m = 0; m < M; ++m) {
+    // The integer path (int8_x_) covers whole chunks of I8 elements, the float SIMD path whole
+    // chunks of C words; the tail (and 3/5/6 bits) is scalar.
+    const int64_t I8 = int8_x_ ? cpu::quant::i8_chunk(bits) : 0;
+    const int64_t n_i8 = I8 > 0 ? K / I8 * I8 : 0;
+    std::vector<int8_t> xq(M * n_i8);
+    std::vector<float> dx(M * n_i8 / 32);
+    if (n_i8 > 0) cpu::quant::i8_quantize_x(bits, xp, M, K, n_i8, xq.data(), dx.data());
+    const int64_t C = n_i8 > 0 ? 0 : cpu::quant::chunk_words(bits, W);
+    const int64_t epw = 32 / bits, nw = C > 0 ? W / C * C : 0, n_simd = n_i8 > 0 ? n_i8 : nw * epw;
+    std::vector<float> xperm(C > 0 ? M * K : 0);
+    for (int64_t m = 0; m < M && C > 0; ++m) {
       for (int64_t e0 = 0; e0 < n_simd; e0 += C * epw) {
         for (int64_t k = 0; k < epw; ++k) {
           const float f = k == epw - 1 ? 1.0f : std::ldexp(1.0f, static_cast<int>(-bits * k));
@@ -385,34 +398,28 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
     // taken four at a time.
     // float32 scales and biases (what GGUF files load as) are read in place; a row's SIMD scale
     // loads may run up to 16 floats past its G, into the next rows, so the last rows (and
-    // other dtypes) go through converted copies padded with zeros.
+    // other dtypes) are read from float32 copies of blocks of rows with 16 floats to spare.
     const float* sc32 = sc.dtype() == float32 ? sc.data<float>() : nullptr;
     const float* bi32 = bi.dtype() == float32 ? bi.data<float>() : nullptr;
     scheduler::parallel_for(N, 16, [&](int64_t n0, int64_t n1) {
-      const int64_t ss = G + 16;
-      std::vector<float> s(4 * ss, 0.0f), b(4 * G);
-      // Scales and biases converted to float32 a block of rows at a time: one conversion call
-      // per 64 rows instead of two per row (float16/bfloat16 checkpoints; float32 is a copy).
+      // Converted a block of rows at a time: one conversion call per 64 rows instead of two
+      // per row (float16/bfloat16 checkpoints; float32 is a copy).
       constexpr int64_t kBlock = 64;
-      std::vector<float> sblk(kBlock * G), bblk(kBlock * G);
+      std::vector<float> sblk(kBlock * G + 16, 0.0f), bblk(kBlock * G);
       int64_t blk0 = n0, blkn = 0;
       float part[16];
       for (int64_t n = n0; n < n1;) {
         const int R = n1 - n >= 4 ? 4 : 1;
         const bool in_place = sc32 && bi32 && (n + R) * G + 16 <= N * G;
-        const float* sr = in_place ? sc32 + n * G : s.data();
-        const float* br = in_place ? bi32 + n * G : b.data();
-        const int64_t sstride = in_place ? G : ss;
         if (!in_place && n + R > blk0 + blkn) {
           blk0 = n;
           blkn = std::min(kBlock, n1 - n);
           to_f32(sc, n * G, blkn * G, sblk.data());
           to_f32(bi, n * G, blkn * G, bblk.data());
         }
-        for (int r = 0; r < R && !in_place; ++r) {
-          std::memcpy(s.data() + r * ss, sblk.data() + (n + r - blk0) * G, G * sizeof(float));
-          std::memcpy(b.data() + r * G, bblk.data() + (n + r - blk0) * G, G * sizeof(float));
-        }
+        const float* sr = in_place ? sc32 + n * G : sblk.data() + (n - blk0) * G;
+        const float* br = in_place ? bi32 + n * G : bblk.data() + (n - blk0) * G;
+        const int64_t sstride = G;
         // Rows of x four at a time against these rows of w, which stay in cache meanwhile.
         for (int64_t mb = 0; mb < M; mb += 4) {
           const int Mb = static_cast<int>(std::min<int64_t>(4, M - mb));
@@ -422,6 +429,9 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
           if (C > 0) {
             cpu::quant::qdot_rows(bits, C, Mb, R, w + n * W, W, nw, gs / epw, sr, sstride, br, xs, G,
                                   xperm.data() + mb * K, K, part);
+          } else if (n_i8 > 0) {
+            cpu::quant::i8_dot(bits, Mb, R, w + n * W, W, n_i8, gs, sr, sstride, br, xs, G, xq.data() + mb * n_i8,
+                               dx.data() + mb * (n_i8 / 32), part);
           } else {
             for (int r = 0; r < R; ++r) {
               for (int m = 0; m < Mb; ++m) {

@@ -1,0 +1,37 @@
+// The integer matvec of quantized_matmul with int8 activations (ember/quantized.h): x is
+// rounded to int8 per block of 32 values, and each 4- or 8-bit weight code meets its x code in
+// an integer dot product (AVX-512 VNNI vpdpbusd, or AVX2 vpmaddubsw + vpmaddwd for 4 bits),
+// 64 codes per few instructions instead of 8 per float FMA. The float work is one convert and
+// one FMA per 8 lanes, each lane the sum of 8 (4-bit) or 4 (8-bit) products.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ember::cpu::quant {
+
+/// Elements per chunk of the integer matvec for `bits` on this CPU: 64 (4 bits: AVX2 or
+/// AVX-512 VNNI), 32 (8 bits: AVX-512 VNNI only, since vpmaddubsw would saturate), or 0 (no
+/// integer path: other widths, other CPUs).
+int64_t i8_chunk(int bits);
+
+/// Picks the kernels: "vnni", "avx2" (both when this CPU has them) or "none" (the float
+/// path); false, changing nothing, for a name this CPU cannot run. For tests: the best one
+/// this CPU has is the default. Not thread-safe against running matvecs.
+bool i8_select(const std::string& name);
+
+/// Rounds the first n elements (a multiple of 32) of M rows of x (row stride K) to int8 per
+/// block of 32: dx[m * n / 32 + b] = max|x| / 127 over block b, xq = round(x / dx). xq is laid
+/// out as i8_dot reads it: for 4 bits each chunk of 64 holds its 32 even elements, then its 32
+/// odd ones (the low and high nibbles of 32 packed bytes); for 8 bits the natural order.
+void i8_quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t n, int8_t* xq, float* dx);
+
+/// out[r * 4 + m] += sum_j sc[r * sstride + j / gs] * q[r, j] * dx[m, j / 32] * xq[m, j] over
+/// the first n elements (a multiple of i8_chunk(bits)) of R (1 or 4) rows of w (packed codes,
+/// row stride wstride words), for M (1 to 4) rows of x from i8_quantize_x (row stride n),
+/// plus the whole bias term sum_g bi[r * G + g] * xsum[m * G + g] over the G groups.
+void i8_dot(int bits, int M, int R, const uint32_t* w, int64_t wstride, int64_t n, int64_t gs, const float* sc,
+            int64_t sstride, const float* bi, const float* xsum, int64_t G, const int8_t* xq, const float* dx,
+            float* out);
+
+}  // namespace ember::cpu::quant
