@@ -16,8 +16,9 @@ namespace {
 std::string op_prefix(const char* op) { return std::string("[") + op + "] "; }
 
 void check_params(const char* op, int group_size, int bits) {
-  if (group_size != 32 && group_size != 64 && group_size != 128) {
-    throw std::invalid_argument(op_prefix(op) + "group_size must be 32, 64 or 128, got " + std::to_string(group_size));
+  if (group_size != 16 && group_size != 32 && group_size != 64 && group_size != 128) {
+    throw std::invalid_argument(op_prefix(op) + "group_size must be 16, 32, 64 or 128, got " +
+                                std::to_string(group_size));
   }
   if (bits != 2 && bits != 3 && bits != 4 && bits != 5 && bits != 6 && bits != 8) {
     throw std::invalid_argument(op_prefix(op) + "bits must be 2, 3, 4, 5, 6 or 8, got " + std::to_string(bits));

@@ -4,7 +4,8 @@
 // w's dtype and each value an unsigned `bits`-bit code q with w ~= scale * q + bias. Codes
 // are packed into uint32 words as an LSB-first little-endian bitstream: element j of a row
 // occupies bits [j * bits, (j + 1) * bits) of the row (for 3, 5 and 6 bits a code may
-// straddle two words). bits: 2, 3, 4, 5, 6 or 8; group_size: 32, 64 or 128.
+// straddle two words). bits: 2, 3, 4, 5, 6 or 8; group_size: 16, 32, 64 or 128 (16: what GGUF Q6_K
+// blocks need; MLX takes 32, 64 and 128).
 #pragma once
 
 #include <tuple>
@@ -36,7 +37,7 @@ array quantized_matmul(const array& x, const array& wq, const array& scales, con
 
 /// quantized_matmul for LLM decoding, as llama.cpp computes it: where the CPU has integer dot
 /// products (AVX2 for 4 bits, AVX-512 VNNI for 4 and 8 bits), the matrix-vector path (transpose,
-/// up to 32 rows of x) rounds x to int8 per block of 32 values (scale max|x| / 127) and sums
+/// up to 32 rows of x, groups of 32 or more) rounds x to int8 per block of 32 values (scale max|x| / 127) and sums
 /// the codes' products in int32. Each x then carries a rounding error of up to
 /// max|x of its block| / 254; the bias term uses x unrounded. Elsewhere (other widths, x @ w,
 /// longer x, other CPUs, the GPU) it equals quantized_matmul. Gradients are quantized_matmul's.

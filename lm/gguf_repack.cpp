@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ember/half.h"
+#include "ember/utils.h"
 
 namespace ember::lm {
 
@@ -16,89 +17,190 @@ Shape QuantizedWeight::shape() const {
 
 namespace {
 
-float16_t f16_at(const uint8_t* p) {
+float f16_at(const uint8_t* p) {
   uint16_t bits;
   std::memcpy(&bits, p, 2);
-  return float16_t::from_bits(bits);
+  return static_cast<float>(float16_t::from_bits(bits));
+}
+
+// One ggml block as unsigned codes q[j] and, per group of `group` elements, a scale and a bias
+// with x = scale * q + bias. The layouts follow ggml's block structs; each decoder reads only
+// its block's bytes.
+struct Format {
+  int block, block_bytes, group, bits;  // elements and bytes per block; Ember group and code width
+  void (*codes)(const uint8_t* b, uint8_t* q, float* scale, float* bias);
+};
+
+// Q4_0 {f16 d; u8 qs[16]}: element j is the low nibble of qs[j], j + 16 the high one; x = d * (q - 8).
+void q4_0(const uint8_t* b, uint8_t* q, float* s, float* m) {
+  const float d = f16_at(b);
+  for (int j = 0; j < 16; ++j) q[j] = b[2 + j] & 0xF, q[j + 16] = b[2 + j] >> 4;
+  s[0] = d, m[0] = -8.0f * d;
+}
+
+// Q4_1 {f16 d, m; u8 qs[16]}: x = d * q + m.
+void q4_1(const uint8_t* b, uint8_t* q, float* s, float* m) {
+  for (int j = 0; j < 16; ++j) q[j] = b[4 + j] & 0xF, q[j + 16] = b[4 + j] >> 4;
+  s[0] = f16_at(b), m[0] = f16_at(b + 2);
+}
+
+// The fifth bits of Q5_0/Q5_1: bit j of the 32-bit qh is element j's.
+void five_bits(const uint8_t* qh_bytes, const uint8_t* qs, uint8_t* q) {
+  uint32_t qh;
+  std::memcpy(&qh, qh_bytes, 4);
+  for (int j = 0; j < 16; ++j) {
+    q[j] = static_cast<uint8_t>((qs[j] & 0xF) | (((qh >> j) & 1) << 4));
+    q[j + 16] = static_cast<uint8_t>((qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
+  }
+}
+
+// Q5_0 {f16 d; u8 qh[4]; u8 qs[16]}: x = d * (q - 16).
+void q5_0(const uint8_t* b, uint8_t* q, float* s, float* m) {
+  five_bits(b + 2, b + 6, q);
+  const float d = f16_at(b);
+  s[0] = d, m[0] = -16.0f * d;
+}
+
+// Q5_1 {f16 d, m; u8 qh[4]; u8 qs[16]}: x = d * q + m.
+void q5_1(const uint8_t* b, uint8_t* q, float* s, float* m) {
+  five_bits(b + 4, b + 8, q);
+  s[0] = f16_at(b), m[0] = f16_at(b + 2);
+}
+
+// Q8_0 {f16 d; i8 qs[32]}: x = d * qs = d * (qs + 128) - 128 d.
+void q8_0(const uint8_t* b, uint8_t* q, float* s, float* m) {
+  for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(static_cast<int8_t>(b[2 + j]) + 128);
+  const float d = f16_at(b);
+  s[0] = d, m[0] = -128.0f * d;
+}
+
+// The 6-bit scale and min of sub-block j of Q4_K/Q5_K from their 12 packed bytes: sub-blocks
+// 0-3 in the low 6 bits of bytes j and j + 4; 4-7 in the nibbles of byte j + 4 with their top
+// two bits in the top bits of bytes j - 4 and j.
+void k_scale_min(const uint8_t* p, int j, int& sc, int& mn) {
+  if (j < 4) {
+    sc = p[j] & 63, mn = p[j + 4] & 63;
+  } else {
+    sc = (p[j + 4] & 0xF) | ((p[j - 4] >> 6) << 4);
+    mn = (p[j + 4] >> 4) | ((p[j] >> 6) << 4);
+  }
+}
+
+// Q4_K/Q5_K scales and biases of the 8 sub-blocks of 32: x = (d * sc) * q - dmin * mn.
+void k_groups(const uint8_t* b, float* s, float* m) {
+  const float d = f16_at(b), dmin = f16_at(b + 2);
+  for (int j = 0; j < 8; ++j) {
+    int sc, mn;
+    k_scale_min(b + 4, j, sc, mn);
+    s[j] = d * static_cast<float>(sc), m[j] = -(dmin * static_cast<float>(mn));
+  }
+}
+
+// Q4_K {f16 d, dmin; u8 scales[12]; u8 qs[128]}: chunk i of 64 elements takes 32 bytes of
+// qs, sub-block 2i in their low nibbles and 2i + 1 in their high ones.
+void q4_k(const uint8_t* b, uint8_t* q, float* s, float* m) {
+  k_groups(b, s, m);
+  const uint8_t* qs = b + 16;
+  for (int i = 0; i < 4; ++i) {
+    for (int l = 0; l < 32; ++l) q[64 * i + l] = qs[32 * i + l] & 0xF, q[64 * i + 32 + l] = qs[32 * i + l] >> 4;
+  }
+}
+
+// Q5_K {f16 d, dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]}: as Q4_K plus a fifth bit from
+// qh[l]: bit 2i for element l of sub-block 2i, bit 2i + 1 for sub-block 2i + 1.
+void q5_k(const uint8_t* b, uint8_t* q, float* s, float* m) {
+  k_groups(b, s, m);
+  const uint8_t *qh = b + 16, *qs = b + 48;
+  for (int i = 0; i < 4; ++i) {
+    for (int l = 0; l < 32; ++l) {
+      q[64 * i + l] = static_cast<uint8_t>((qs[32 * i + l] & 0xF) | (((qh[l] >> (2 * i)) & 1) << 4));
+      q[64 * i + 32 + l] = static_cast<uint8_t>((qs[32 * i + l] >> 4) | (((qh[l] >> (2 * i + 1)) & 1) << 4));
+    }
+  }
+}
+
+// Q6_K {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}: per half of 128 elements (ql + 64h,
+// qh + 32h), element l + 32k (k < 4) has low bits from nibble k / 2 of ql[l + 32 (k % 2)] and
+// high bits k of qh[l] (two bits each); x = (d * scales[e / 16]) * (q - 32).
+void q6_k(const uint8_t* b, uint8_t* q, float* s, float* m) {
+  const float d = f16_at(b + 208);
+  for (int h = 0; h < 2; ++h) {
+    const uint8_t *ql = b + 64 * h, *qh = b + 128 + 32 * h;
+    for (int l = 0; l < 32; ++l) {
+      for (int k = 0; k < 4; ++k) {
+        const int low = (ql[l + 32 * (k % 2)] >> (4 * (k / 2))) & 0xF, high = (qh[l] >> (2 * k)) & 3;
+        q[128 * h + 32 * k + l] = static_cast<uint8_t>(low | (high << 4));
+      }
+    }
+  }
+  for (int g = 0; g < 16; ++g) {
+    s[g] = d * static_cast<float>(static_cast<int8_t>(b[192 + g]));
+    m[g] = -32.0f * s[g];
+  }
+}
+
+// 5- and 6-bit codes are kept as 8-bit ones: the 8-bit matvec unpacks with SIMD, the 5- and
+// 6-bit one with a scalar loop that is several times slower than memory.
+const Format* format(const std::string& type) {
+  static const std::pair<const char*, Format> formats[] = {
+      {"Q4_0", {32, 18, 32, 4, q4_0}},   {"Q4_1", {32, 20, 32, 4, q4_1}},   {"Q5_0", {32, 22, 32, 8, q5_0}},
+      {"Q5_1", {32, 24, 32, 8, q5_1}},   {"Q8_0", {32, 34, 32, 8, q8_0}},   {"Q4_K", {256, 144, 32, 4, q4_k}},
+      {"Q5_K", {256, 176, 32, 8, q5_k}}, {"Q6_K", {256, 210, 16, 8, q6_k}},
+  };
+  for (const auto& [name, f] : formats) {
+    if (type == name) return &f;
+  }
+  return nullptr;
 }
 
 }  // namespace
 
 std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t) {
-  // Block layouts (ggml): Q4_0 {f16 d; u8 qs[16]}: x = d * (nibble - 8); Q4_1 {f16 d, m; u8
-  // qs[16]}: x = d * nibble + m; both keep element j in the low nibble of qs[j] and element
-  // j + 16 in its high nibble. Q8_0 {f16 d; i8 qs[32]}: x = d * q = d * (q + 128) - 128 d.
-  int bits, block_bytes;
-  if (t.type == "Q4_0") {
-    bits = 4, block_bytes = 18;
-  } else if (t.type == "Q4_1") {
-    bits = 4, block_bytes = 20;
-  } else if (t.type == "Q8_0") {
-    bits = 8, block_bytes = 34;
-  } else {
-    return std::nullopt;
-  }
-  int rows = t.blocks.shape(0), row_bytes = t.blocks.shape(1);
-  if (row_bytes % block_bytes != 0) {
+  const Format* f = format(t.type);
+  if (!f) return std::nullopt;
+  const int rows = t.blocks.shape(0), row_bytes = t.blocks.shape(1);
+  if (row_bytes % f->block_bytes != 0) {
     throw std::runtime_error("[load] " + t.type + " rows of " + std::to_string(row_bytes) +
-                             " bytes are not whole blocks");
+                             " bytes are not whole blocks of " + std::to_string(f->block_bytes));
   }
-  int groups = row_bytes / block_bytes, cols = groups * 32, words = cols * bits / 32;
+  const int blocks = row_bytes / f->block_bytes, cols = blocks * f->block, groups = cols / f->group;
+  const int words = cols * f->bits / 32, per_word = 32 / f->bits, gpb = f->block / f->group;
+  // Leading axes of the logical shape stay; the last becomes the packed words / the groups.
+  Shape ws = t.shape, ss = t.shape;
+  ws.back() = words;
+  ss.back() = groups;
+  int64_t n = 1;
+  for (int d : ws) n *= d;
+  if (t.shape.empty() || t.shape.back() != cols || n != static_cast<int64_t>(rows) * words) {
+    throw std::runtime_error("[load] " + t.type + " tensor of shape " + shape_to_string(t.shape) +
+                             " does not match its blocks (" + std::to_string(rows) + " rows of " +
+                             std::to_string(blocks) + " blocks)");
+  }
   std::vector<uint32_t> wq(static_cast<size_t>(rows) * words);
   std::vector<float> scales(static_cast<size_t>(rows) * groups), biases(scales.size());
   array src = t.blocks;
   src.eval();
   const uint8_t* base = src.data<uint8_t>();
+  std::vector<uint8_t> q(f->block);
   for (int r = 0; r < rows; ++r) {
-    const uint8_t* row = base + static_cast<size_t>(r) * row_bytes;
-    uint32_t* out = wq.data() + static_cast<size_t>(r) * words;
-    for (int g = 0; g < groups; ++g) {
-      const uint8_t* b = row + static_cast<size_t>(g) * block_bytes;
-      float d = f16_at(b);
-      size_t at = static_cast<size_t>(r) * groups + g;
-      scales[at] = d;
-      uint8_t q[32];
-      if (bits == 4) {
-        const uint8_t* qs = b + (t.type == "Q4_1" ? 4 : 2);
-        for (int j = 0; j < 16; ++j) {
-          q[j] = qs[j] & 0x0F;
-          q[j + 16] = qs[j] >> 4;
-        }
-        biases[at] = t.type == "Q4_1" ? static_cast<float>(f16_at(b + 2)) : -8.0f * d;
-        for (int w = 0; w < 4; ++w) {
-          uint32_t word = 0;
-          for (int k = 0; k < 8; ++k) word |= static_cast<uint32_t>(q[w * 8 + k]) << (4 * k);
-          out[g * 4 + w] = word;
-        }
-      } else {
-        for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(static_cast<int8_t>(b[2 + j]) + 128);
-        biases[at] = -128.0f * d;
-        for (int w = 0; w < 8; ++w) {
-          uint32_t word = 0;
-          for (int k = 0; k < 4; ++k) word |= static_cast<uint32_t>(q[w * 4 + k]) << (8 * k);
-          out[g * 8 + w] = word;
-        }
+    for (int blk = 0; blk < blocks; ++blk) {
+      const size_t g0 = static_cast<size_t>(r) * groups + static_cast<size_t>(blk) * gpb;
+      f->codes(base + static_cast<size_t>(r) * row_bytes + static_cast<size_t>(blk) * f->block_bytes, q.data(),
+               scales.data() + g0, biases.data() + g0);
+      uint32_t* out = wq.data() + static_cast<size_t>(r) * words + static_cast<size_t>(blk) * f->block / per_word;
+      for (int w = 0; w < f->block / per_word; ++w) {
+        uint32_t word = 0;
+        for (int k = 0; k < per_word; ++k) word |= static_cast<uint32_t>(q[w * per_word + k]) << (f->bits * k);
+        out[w] = word;
       }
     }
-  }
-  // Leading axes of the logical shape stay; the last becomes the packed words / the groups.
-  Shape ws = t.shape, ss = t.shape;
-  ws.back() = words;
-  ss.back() = groups;
-  if (static_cast<int64_t>(rows) * words != [&] {
-        int64_t n = 1;
-        for (int d : ws) n *= d;
-        return n;
-      }()) {
-    throw std::runtime_error("[load] " + t.type + " tensor of shape " + std::to_string(t.shape.size()) +
-                             "-d does not match its blocks");
   }
   QuantizedWeight qw;
   qw.wq = array(wq.data(), ws, uint32);
   qw.scales = array(scales.data(), ss, float32);
   qw.biases = array(biases.data(), ss, float32);
-  qw.group_size = 32;
-  qw.bits = bits;
+  qw.group_size = f->group;
+  qw.bits = f->bits;
   return qw;
 }
 

@@ -18,10 +18,13 @@ struct QuantizedWeight {
   Shape shape() const;
 };
 
-/// Repacks Q4_0, Q4_1 (4-bit) and Q8_0 (8-bit) blocks exactly (each block's d and m become a
-/// group's scale and bias, held in float32: the matvec reads them per row, and converting
-/// float16 there costs more than the extra 4 bytes per 32 weights); returns nothing for the
-/// other ggml types, which the caller dequantizes instead.
+/// Repacks ggml blocks into that layout with the values they stand for: Q4_0, Q4_1 and Q4_K
+/// as 4-bit codes in groups of 32; Q8_0, Q5_0, Q5_1 and Q5_K as 8-bit codes in groups of 32;
+/// Q6_K as 8-bit codes in groups of 16. Each block's (or K-quant sub-block's) scale and
+/// minimum become a group's scale and bias in float32, computed as ggml's dequantizer computes
+/// them, so dequantizing gives its values (Q6_K's d * sc * (q - 32) to within a rounding).
+/// 5- and 6-bit codes take 8 bits, for the SIMD matvec. Returns nothing for the other ggml
+/// types, which the caller dequantizes instead.
 std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t);
 
 }  // namespace ember::lm

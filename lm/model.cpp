@@ -160,7 +160,8 @@ Model load_gguf_model(const std::string& path, const LoadOptions& opt) {
     }
     weights.emplace(hf_name(name), a);
   }
-  // Q4_0 / Q4_1 / Q8_0 matrices stay quantized (repacked); other types dequantize to float32.
+  // Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K matrices stay quantized (repacked, see
+  // gguf_repack.h); other types dequantize to float32.
   std::unordered_map<std::string, QuantizedWeight> quantized;
   std::map<std::string, int> kept, expanded;
   for (auto& [name, t] : g.quantized) {

@@ -24,7 +24,7 @@ using test_utils::values;
 namespace {
 
 const std::vector<int> kBits = {2, 3, 4, 5, 6, 8};
-const std::vector<int> kGroups = {32, 64, 128};
+const std::vector<int> kGroups = {16, 32, 64, 128};
 
 array rnd(const Shape& shape, Dtype t, uint64_t seed, double scale = 1.0) {
   array a = astype(multiply(random::normal(shape, float32, 0.0, 1.0, random::key(seed)), array(float(scale))), t);
@@ -322,7 +322,7 @@ TEST(GradQuantized, GradientOfXMatchesTheDequantizedMatmul) {
 TEST(Quantized, BadArgumentsNameTheOpAndValues) {
   array w = zeros({4, 128});
   expect_error<std::invalid_argument>([&] { quantize(w, 48, 4); },
-                                      "[quantize] group_size must be 32, 64 or 128, got 48");
+                                      "[quantize] group_size must be 16, 32, 64 or 128, got 48");
   expect_error<std::invalid_argument>([&] { quantize(w, 64, 7); }, "[quantize] bits must be 2, 3, 4, 5, 6 or 8, got 7");
   expect_error<std::invalid_argument>([&] { quantize(zeros({128}), 64, 4); }, "[quantize] w must have at least 2 axes");
   expect_error<std::invalid_argument>(

@@ -209,6 +209,32 @@ TEST(LmModel, QuantizedGgufsRunQuantizedAndMatchTheReference) {
   }
 }
 
+TEST(LmModel, KQuantGgufRunsQuantizedAndMatchesTheReference) {
+  // A Llama with 256-wide rows written as a Q4_K_M-like mix (Q4_K, Q5_K for ffn_down, Q6_K for
+  // attn_v and output) by the fixture script's own K-quant encoder; transformers' logits on the
+  // weights as the gguf package decodes them. Every matrix must run quantized.
+  fs::path dir = fixtures() / "llama_kquants";
+  SKIP_IF_MISSING("checkpoints.SKIP", dir);
+  std::vector<int> prompt = read_json(dir / "expected.json")["prompt"];
+  std::vector<int32_t> p32(prompt.begin(), prompt.end());
+  std::vector<float> want = host(load((dir / "expected_logits.npy").string()));
+  Model m = load_model((dir / "model-Q4_K_M.gguf").string());
+  EXPECT_EQ(m.weight_types.find("dequantized"), std::string::npos) << m.weight_types;
+  // attn_v (Q6_K: 8-bit codes, groups of 16) cannot stack with q and k (4-bit), so each layer
+  // has q, k, v, o, gate+up and down; plus the embedding and the head.
+  EXPECT_EQ(m.transformer->quantized_count(), 2 + 6 * m.config.num_layers) << m.weight_types;
+  std::vector<KVCache> cache = m.transformer->make_cache();
+  std::vector<float> got =
+      host(m.transformer->forward(array(p32.data(), {1, static_cast<int>(p32.size())}, int32), cache));
+  ASSERT_EQ(got.size(), want.size());
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    err = std::max(err, std::abs(double(got[i]) - want[i]));
+    scale = std::max(scale, std::abs(double(want[i])));
+  }
+  EXPECT_LE(err / scale, 1e-4) << "max |logit error| " << err;
+}
+
 TEST(LmModel, ConvertQuantizesAndReloads) {
   // convert -q writes X.weight/scales/biases + config "quantization"; the reloaded model runs
   // quantized and equals the float model holding dequantize(quantize(W)) (1e-4), and stays

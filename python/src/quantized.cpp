@@ -14,7 +14,7 @@ void init_quantized(nb::module_& m) {
       "Affine group quantization of w (..., N, K) along its last axis: returns (wq, scales, "
       "biases), wq uint32 (..., N, K * bits / 32) holding each row's codes as an LSB-first "
       "bitstream, scales and biases (..., N, K / group_size) in w's dtype, with "
-      "w ~= scales * q + biases per group. bits: 2, 3, 4, 5, 6 or 8; group_size: 32, 64 or 128.");
+      "w ~= scales * q + biases per group. bits: 2, 3, 4, 5, 6 or 8; group_size: 16, 32, 64 or 128.");
   m.def(
       "dequantize",
       [](const ArrayLike& w, const ArrayLike& scales, const ArrayLike& biases, int group_size, int bits,

@@ -378,7 +378,7 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
     }
     // The integer path (int8_x_) covers whole chunks of I8 elements, the float SIMD path whole
     // chunks of C words; the tail (and 3/5/6 bits) is scalar.
-    const int64_t I8 = int8_x_ ? cpu::quant::i8_chunk(bits) : 0;
+    const int64_t I8 = int8_x_ && gs >= 32 ? cpu::quant::i8_chunk(bits) : 0;
     const int64_t n_i8 = I8 > 0 ? K / I8 * I8 : 0;
     std::vector<int8_t> xq(M * n_i8);
     std::vector<float> dx(M * n_i8 / 32);
