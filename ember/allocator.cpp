@@ -1,5 +1,6 @@
 #include "ember/allocator.h"
 
+#include <sys/mman.h>
 #include <sys/sysinfo.h>
 #include <algorithm>
 #include <cstdlib>
@@ -28,6 +29,21 @@ size_t round_block(size_t n) {
   return (n + step - 1) / step * step;
 }
 
+// Host memory for a block. Blocks of 2 MiB or more start on a 2 MiB boundary and ask the
+// kernel for transparent huge pages (where it grants them on request, Linux's default
+// "madvise" mode): a matrix-vector product streams its weights once per call, and with 4 KiB
+// pages the TLB misses cost it up to half of its speed (4096x8192 4-bit: 950 against 500 us
+// here).
+void* host_alloc(size_t block) {
+  constexpr size_t kHuge = size_t(2) << 20;
+  if (block < kHuge) return std::aligned_alloc(64, block);
+  void* p = std::aligned_alloc(kHuge, (block + kHuge - 1) / kHuge * kHuge);
+#ifdef MADV_HUGEPAGE
+  if (p) madvise(p, block, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
 class CpuAllocator {
  public:
   CpuAllocator() {
@@ -54,14 +70,14 @@ class CpuAllocator {
       free_cache_locked();
       if (active_ + device_active_ + block > memory_limit_) throw_oom(bytes, "over the memory limit");
     }
-    void* p = pinned ? gpu::pinned_alloc(block) : std::aligned_alloc(64, block);
+    void* p = pinned ? gpu::pinned_alloc(block) : host_alloc(block);
     if (!p && pinned) {
       lk.unlock();
       return malloc(bytes);  // no GPU, or no page-locked memory left: plain memory does
     }
     if (!p) {
       free_cache_locked();
-      p = std::aligned_alloc(64, block);
+      p = host_alloc(block);
       if (!p) throw_oom(bytes, "the system allocator failed");
     }
     record_alloc(block);

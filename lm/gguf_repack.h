@@ -14,6 +14,9 @@ namespace ember::lm {
 struct QuantizedWeight {
   array wq{0.0f}, scales{0.0f}, biases{0.0f};
   int group_size = 32, bits = 4;
+  /// Multiply with x rounded to int8 per block of 32 (quantized_matmul_int8_activations, what
+  /// llama.cpp computes) instead of x in float32 (quantized_matmul).
+  bool int8_activations = false;
   /// The logical (rows, columns) shape.
   Shape shape() const;
 };
@@ -21,8 +24,10 @@ struct QuantizedWeight {
 /// Repacks ggml blocks into that layout with the values they stand for: Q4_0, Q4_1 and Q4_K
 /// as 4-bit codes in groups of 32; Q8_0, Q5_0, Q5_1 and Q5_K as 8-bit codes in groups of 32;
 /// Q6_K as 8-bit codes in groups of 16. Each block's (or K-quant sub-block's) scale and
-/// minimum become a group's scale and bias in float32, computed as ggml's dequantizer computes
-/// them, so dequantizing gives its values (Q6_K's d * sc * (q - 32) to within a rounding).
+/// minimum become a group's scale and bias, computed in float32 as ggml's dequantizer computes
+/// them, so dequantizing gives its values (Q6_K's d * sc * (q - 32) to within a rounding);
+/// they are stored as float16 when that holds every one exactly (the non-K types), else as
+/// float32.
 /// 5- and 6-bit codes take 8 bits, for the SIMD matvec. Returns nothing for the other ggml
 /// types, which the caller dequantizes instead.
 std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t);

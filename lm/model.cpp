@@ -167,6 +167,7 @@ Model load_gguf_model(const std::string& path, const LoadOptions& opt) {
   for (auto& [name, t] : g.quantized) {
     std::optional<QuantizedWeight> q = t.shape.size() == 2 ? repack_gguf(t) : std::nullopt;
     if (q) {
+      q->int8_activations = !opt.float_activations;
       quantized.emplace(hf_name(name), std::move(*q));
       ++kept[t.type];
     } else {
@@ -259,7 +260,8 @@ Model load_hf_model(const fs::path& dir, const LoadOptions& opt) {
         throw std::runtime_error("[load] " + dir.string() + ": quantized tensor '" + b +
                                  "' needs uint32 .weight, .scales and .biases");
       }
-      quantized.emplace(b + ".weight", QuantizedWeight{w->second, sc->second, bi->second, gs, bits});
+      quantized.emplace(b + ".weight",
+                        QuantizedWeight{w->second, sc->second, bi->second, gs, bits, !opt.float_activations});
       weights.erase(w);
       weights.erase(sc);
       weights.erase(bi);

@@ -22,7 +22,7 @@ std::optional<Linear> stack_linears(const std::vector<const Linear*>& parts) {
     if (l->quantized) {
       const QuantizedWeight &a = *l->quantized, &b = *first.quantized;
       if (a.bits != b.bits || a.group_size != b.group_size || a.scales.dtype() != b.scales.dtype() ||
-          a.wq.shape(-1) != b.wq.shape(-1)) {
+          a.wq.shape(-1) != b.wq.shape(-1) || a.int8_activations != b.int8_activations) {
         return std::nullopt;
       }
       w.push_back(a.wq), sc.push_back(a.scales), bi.push_back(a.biases);
@@ -36,8 +36,9 @@ std::optional<Linear> stack_linears(const std::vector<const Linear*>& parts) {
   }
   Linear out;
   if (first.quantized) {
-    out.quantized = QuantizedWeight{concatenate(w, 0), concatenate(sc, 0), concatenate(bi, 0),
-                                    first.quantized->group_size, first.quantized->bits};
+    out.quantized =
+        QuantizedWeight{concatenate(w, 0),           concatenate(sc, 0),    concatenate(bi, 0),
+                        first.quantized->group_size, first.quantized->bits, first.quantized->int8_activations};
     eval(out.quantized->wq, out.quantized->scales, out.quantized->biases);
   } else {
     out.weight = concatenate(w, 0);
@@ -51,9 +52,10 @@ std::optional<Linear> stack_linears(const std::vector<const Linear*>& parts) {
 }
 
 array Linear::operator()(const array& x) const {
-  array y = quantized ? quantized_matmul(x, quantized->wq, quantized->scales, quantized->biases, true,
-                                         quantized->group_size, quantized->bits)
-                      : matmul(x, transpose(weight));
+  if (!quantized) return bias ? add(matmul(x, transpose(weight)), *bias) : matmul(x, transpose(weight));
+  const QuantizedWeight& q = *quantized;
+  array y = (q.int8_activations ? quantized_matmul_int8_activations : quantized_matmul)(x, q.wq, q.scales, q.biases,
+                                                                                        true, q.group_size, q.bits, {});
   return bias ? add(y, *bias) : y;
 }
 

@@ -33,6 +33,7 @@ struct Common {
   std::string model;
   std::string dtype;
   bool dequantize = false;
+  bool float_activations = false;
 };
 
 struct SamplingArgs {
@@ -70,6 +71,8 @@ void add_common(CLI::App* app, Common& c) {
   app->add_option("--model", c.model, "Hugging Face model folder or .gguf file (default: SmolLM2-135M-Instruct)");
   app->add_option("--dtype", c.dtype, "Convert weights to float32, float16 or bfloat16 at load");
   app->add_flag("--dequantize", c.dequantize, "GGUF: dequantize every tensor to float32 instead of running quantized");
+  app->add_flag("--float-activations", c.float_activations,
+                "Quantized matrices take x in float32 instead of rounded to int8 per block of 32 (llama.cpp's way)");
 }
 
 GenerateOptions generate_options(const SamplingArgs& s) {
@@ -106,6 +109,7 @@ Model load(const Common& c) {
   std::string path = c.model.empty() ? default_model_path() : c.model;
   LoadOptions opt;
   opt.dequantize = c.dequantize;
+  opt.float_activations = c.float_activations;
   if (!c.dtype.empty()) {
     if (c.dtype == "float32")
       opt.dtype = float32;

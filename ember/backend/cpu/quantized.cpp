@@ -399,8 +399,14 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
     // float32 scales and biases (what GGUF files load as) are read in place; a row's SIMD scale
     // loads may run up to 16 floats past its G, into the next rows, so the last rows (and
     // other dtypes) are read from float32 copies of blocks of rows with 16 floats to spare.
+    // The integer path keeps x in L1 and needs no sharing of it between rows of w; on rows of
+    // 4 KiB or more it runs faster one row at a time, a single sequential stream per thread
+    // (4096x8192 at 4 bits: 520 instead of 940 us here).
+    const bool one_row = n_i8 > 0 && W * 4 >= 4096;
     const float* sc32 = sc.dtype() == float32 ? sc.data<float>() : nullptr;
     const float* bi32 = bi.dtype() == float32 ? bi.data<float>() : nullptr;
+    // The integer path reads float16 scales and biases in place too, converting in registers.
+    const bool f16_in_place = n_i8 > 0 && sc.dtype() == float16 && bi.dtype() == float16;
     scheduler::parallel_for(N, 16, [&](int64_t n0, int64_t n1) {
       // Converted a block of rows at a time: one conversion call per 64 rows instead of two
       // per row (float16/bfloat16 checkpoints; float32 is a copy).
@@ -409,9 +415,9 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
       int64_t blk0 = n0, blkn = 0;
       float part[16];
       for (int64_t n = n0; n < n1;) {
-        const int R = n1 - n >= 4 ? 4 : 1;
+        const int R = n1 - n >= 4 && !one_row ? 4 : 1;
         const bool in_place = sc32 && bi32 && (n + R) * G + 16 <= N * G;
-        if (!in_place && n + R > blk0 + blkn) {
+        if (!in_place && !f16_in_place && n + R > blk0 + blkn) {
           blk0 = n;
           blkn = std::min(kBlock, n1 - n);
           to_f32(sc, n * G, blkn * G, sblk.data());
@@ -429,9 +435,13 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
           if (C > 0) {
             cpu::quant::qdot_rows(bits, C, Mb, R, w + n * W, W, nw, gs / epw, sr, sstride, br, xs, G,
                                   xperm.data() + mb * K, K, part);
+          } else if (f16_in_place) {
+            cpu::quant::i8_dot(bits, Mb, R, w + n * W, W, n_i8, gs, true, sc.data<float16_t>() + n * G, G,
+                               bi.data<float16_t>() + n * G, xs, G, xq.data() + mb * n_i8, dx.data() + mb * (n_i8 / 32),
+                               part);
           } else if (n_i8 > 0) {
-            cpu::quant::i8_dot(bits, Mb, R, w + n * W, W, n_i8, gs, sr, sstride, br, xs, G, xq.data() + mb * n_i8,
-                               dx.data() + mb * (n_i8 / 32), part);
+            cpu::quant::i8_dot(bits, Mb, R, w + n * W, W, n_i8, gs, false, sr, sstride, br, xs, G,
+                               xq.data() + mb * n_i8, dx.data() + mb * (n_i8 / 32), part);
           } else {
             for (int r = 0; r < R; ++r) {
               for (int m = 0; m < Mb; ++m) {
@@ -443,7 +453,9 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
             // The words after the last whole chunk, and all of 3, 5 and 6 bits: scalar unpack.
             const uint32_t* wr = w + (n + r) * W;
             for (int64_t j = n_simd; j < K; ++j) {
-              const float q = sr[r * sstride + j / gs] * static_cast<float>(extract(wr, j, bits));
+              const float scale = f16_in_place ? static_cast<float>(sc.data<float16_t>()[(n + r) * G + j / gs])
+                                               : sr[r * sstride + j / gs];
+              const float q = scale * static_cast<float>(extract(wr, j, bits));
               for (int m = 0; m < Mb; ++m) part[r * 4 + m] += q * xb[m * K + j];
             }
             for (int m = 0; m < Mb; ++m) y[(mb + m) * N + n + r] = part[r * 4 + m];

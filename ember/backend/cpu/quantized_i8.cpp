@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -15,10 +16,10 @@
 #define EMBER_I8_NS avx2
 #define EMBER_I8_VNNI 0
 #ifdef __clang__
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#pragma GCC target("avx2,fma,f16c")
 #endif
 #include "ember/backend/cpu/quantized_i8_kernels.inc"
 #ifdef __clang__
@@ -33,11 +34,11 @@
 #define EMBER_I8_NS vnni
 #define EMBER_I8_VNNI 1
 #ifdef __clang__
-#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni"))), \
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni"))), \
                              apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")
 #endif
 #include "ember/backend/cpu/quantized_i8_kernels.inc"
 #ifdef __clang__
@@ -58,7 +59,7 @@ enum class Isa { none, avx2, vnni };
 Isa detect() {
 #ifdef EMBER_I8_X86
   __builtin_cpu_init();
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   if (avx2 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512bw")) {
     return Isa::vnni;
@@ -118,14 +119,14 @@ void i8_quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t n, in
   }
 }
 
-void i8_dot(int bits, int M, int R, const uint32_t* w, int64_t wstride, int64_t n, int64_t gs, const float* sc,
-            int64_t sstride, const float* bi, const float* xsum, int64_t G, const int8_t* xq, const float* dx,
+void i8_dot(int bits, int M, int R, const uint32_t* w, int64_t wstride, int64_t n, int64_t gs, bool f16, const void* sc,
+            int64_t sstride, const void* bi, const float* xsum, int64_t G, const int8_t* xq, const float* dx,
             float* out) {
 #ifdef EMBER_I8_X86
-  if (isa() == Isa::vnni) return vnni::dot(bits, M, R, w, wstride, n, gs, sc, sstride, bi, xsum, G, xq, dx, out);
-  if (isa() == Isa::avx2) return avx2::dot(bits, M, R, w, wstride, n, gs, sc, sstride, bi, xsum, G, xq, dx, out);
+  if (isa() == Isa::vnni) return vnni::dot(bits, M, R, w, wstride, n, gs, f16, sc, sstride, bi, xsum, G, xq, dx, out);
+  if (isa() == Isa::avx2) return avx2::dot(bits, M, R, w, wstride, n, gs, f16, sc, sstride, bi, xsum, G, xq, dx, out);
 #endif
-  (void)bits, (void)M, (void)R, (void)w, (void)wstride, (void)n, (void)gs, (void)sc, (void)sstride, (void)bi,
+  (void)bits, (void)M, (void)R, (void)w, (void)wstride, (void)n, (void)gs, (void)f16, (void)sc, (void)sstride, (void)bi,
       (void)xsum, (void)G, (void)xq, (void)dx, (void)out;
 }
 
