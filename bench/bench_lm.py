@@ -2,9 +2,10 @@
 llama.cpp (llama-cpp-python, built from source by pip) on the same GGUF file with the same
 thread count, 5 runs each, medians, in one run of this script. Both sides time the forward
 passes only (random prompt ids, greedy argmax for ember, llama.cpp's eval for llama.cpp),
-as llama-bench does.
+as llama-bench does. The models: the default SmolLM2-135M Q4_1 GGUF, and a random-weight
+1.1B Llama written as Q4_0 by make_random_llama_gguf.py (created on first use).
 
-    python3 bench/bench_lm.py [--model PATH] [--ember build/bin/ember-lm] [--threads N]
+    python3 bench/bench_lm.py [--model PATH ...] [--ember build/bin/ember-lm] [--threads N]
 
 llama-cpp-python is optional: without it the table shows Ember's numbers alone.
 """
@@ -26,6 +27,15 @@ def default_model() -> str:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ember", "models"
     )
     return str(pathlib.Path(base) / "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def random_1b_model() -> str:
+    """The random 1.1B Llama Q4_0 GGUF beside the default model, written if missing."""
+    path = pathlib.Path(default_model()).with_name("random-llama-1b.Q4_0.gguf")
+    if not path.exists():
+        script = pathlib.Path(__file__).resolve().parent / "make_random_llama_gguf.py"
+        subprocess.run([sys.executable, str(script), "--out", str(path)], check=True)
+    return str(path)
 
 
 def ember_bench(exe: str, model: str, threads: int, n_prompt: int, n_gen: int, runs: int) -> dict:
@@ -76,23 +86,25 @@ def llama_cpp_bench(model: str, threads: int, n_prompt: int, n_gen: int, runs: i
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=default_model())
+    ap.add_argument("--model", action="append", help="a GGUF file (repeatable; default: SmolLM2 and random 1.1B)")
     ap.add_argument("--ember", default=str(pathlib.Path(__file__).resolve().parent.parent / "build/bin/ember-lm"))
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--n-prompt", type=int, default=512)
     ap.add_argument("--n-gen", type=int, default=128)
     ap.add_argument("--runs", type=int, default=5)
     a = ap.parse_args()
-    e = ember_bench(a.ember, a.model, a.threads, a.n_prompt, a.n_gen, a.runs)
-    ref = llama_cpp_bench(a.model, a.threads, a.n_prompt, a.n_gen, a.runs)
-    print(f"model {a.model}, {a.threads} threads, median of {a.runs} runs")
-    print("| test | ember tokens/s | llama.cpp tokens/s | ember / llama.cpp |")
-    print("|---|---|---|---|")
-    for key, name in (("pp_tps", f"pp{a.n_prompt}"), ("tg_tps", f"tg{a.n_gen}")):
-        if ref:
-            print(f"| {name} | {e[key]:.1f} | {ref[key]:.1f} | {e[key] / ref[key]:.2f}x |")
-        else:
-            print(f"| {name} | {e[key]:.1f} | (llama-cpp-python not installed) | - |")
+    for model in a.model or [default_model(), random_1b_model()]:
+        e = ember_bench(a.ember, model, a.threads, a.n_prompt, a.n_gen, a.runs)
+        ref = llama_cpp_bench(model, a.threads, a.n_prompt, a.n_gen, a.runs)
+        print(f"model {model}, {a.threads} threads, median of {a.runs} runs")
+        print("| test | ember tokens/s | llama.cpp tokens/s | ember / llama.cpp |")
+        print("|---|---|---|---|")
+        for key, name in (("pp_tps", f"pp{a.n_prompt}"), ("tg_tps", f"tg{a.n_gen}")):
+            if ref:
+                print(f"| {name} | {e[key]:.1f} | {ref[key]:.1f} | {e[key] / ref[key]:.2f}x |")
+            else:
+                print(f"| {name} | {e[key]:.1f} | (llama-cpp-python not installed) | - |")
+        print()
     return 0
 
 
