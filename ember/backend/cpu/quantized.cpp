@@ -399,10 +399,6 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
     // float32 scales and biases (what GGUF files load as) are read in place; a row's SIMD scale
     // loads may run up to 16 floats past its G, into the next rows, so the last rows (and
     // other dtypes) are read from float32 copies of blocks of rows with 16 floats to spare.
-    // The integer path keeps x in L1 and needs no sharing of it between rows of w; on rows of
-    // 4 KiB or more it runs faster one row at a time, a single sequential stream per thread
-    // (4096x8192 at 4 bits: 520 instead of 940 us here).
-    const bool one_row = n_i8 > 0 && W * 4 >= 4096;
     const float* sc32 = sc.dtype() == float32 ? sc.data<float>() : nullptr;
     const float* bi32 = bi.dtype() == float32 ? bi.data<float>() : nullptr;
     // The integer path reads float16 scales and biases in place too, converting in registers.
@@ -415,7 +411,7 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
       int64_t blk0 = n0, blkn = 0;
       float part[16];
       for (int64_t n = n0; n < n1;) {
-        const int R = n1 - n >= 4 && !one_row ? 4 : 1;
+        const int R = n1 - n >= 4 ? 4 : 1;
         const bool in_place = sc32 && bi32 && (n + R) * G + 16 <= N * G;
         if (!in_place && !f16_in_place && n + R > blk0 + blkn) {
           blk0 = n;
