@@ -35,12 +35,12 @@ array dequantize(const array& wq, const array& scales, const array& biases, int 
 array quantized_matmul(const array& x, const array& wq, const array& scales, const array& biases, bool transpose = true,
                        int group_size = 64, int bits = 4, StreamOrDevice s = {});
 
-/// quantized_matmul for LLM decoding, as llama.cpp computes it: where the CPU has integer dot
-/// products (AVX2 for 4 bits, AVX-512 VNNI for 4 and 8 bits), the matrix-vector path (transpose,
-/// up to 32 rows of x, groups of 32 or more) rounds x to int8 per block of 32 values (scale max|x| / 127) and sums
-/// the codes' products in int32. Each x then carries a rounding error of up to
+/// quantized_matmul for LLMs, as llama.cpp computes it: where the CPU has integer dot products
+/// (AVX2 for 4 bits, AVX-512 VNNI for 4 and 8 bits), x @ w.T (transpose, groups of 32 or
+/// more, any number of rows of x) rounds x to int8 per block of 32 values (scale max|x| / 127)
+/// and sums the codes' products in int32. Each x then carries a rounding error of up to
 /// max|x of its block| / 254; the bias term uses x unrounded. Elsewhere (other widths, x @ w,
-/// longer x, other CPUs, the GPU) it equals quantized_matmul. Gradients are quantized_matmul's.
+/// other CPUs, the GPU) it equals quantized_matmul. Gradients are quantized_matmul's.
 array quantized_matmul_int8_activations(const array& x, const array& wq, const array& scales, const array& biases,
                                         bool transpose = true, int group_size = 64, int bits = 4,
                                         StreamOrDevice s = {});

@@ -217,7 +217,7 @@ TEST(Quantized, DecodeMatvecOnLargeRows) {
 TEST(Quantized, Int8ActivationsMatchRoundedXInFloat64) {
   // The reference rounds x to int8 per block of 32 in float64 (scale max|x| / 127, the
   // quantized_matmul_int8_activations contract) over the elements the integer path covers on
-  // this CPU (whole chunks of i8_chunk(bits): transpose, M <= 32); the rest of x, and the bias
+  // this CPU (whole chunks of i8_chunk(bits), any M: M = 40 is prefill); the rest of x, and the bias
   // term, stay exact. K = 1088 is 17 chunks of 64; 1120 leaves a tail of 32 at 4 bits. Every
   // kernel set this CPU runs is checked, the best one last (it stays selected).
   for (const char* kernels : {"none", "avx2", "vnni"}) {
@@ -234,12 +234,12 @@ TEST(Quantized, Int8ActivationsMatchRoundedXInFloat64) {
           array w = rnd({N, K}, st, 700 + bits + K + gs);
           auto [wq, sc, bi] = quantize(w, gs, bits);
           std::vector<double> wd = dequant_ref(wq, sc, bi, N, K, gs, bits), b = values(bi);
-          for (int M : {1, 3, 4, 6, 40}) {
+          for (int M : {1, 3, 4, 6, 40, 70}) {  // 40, 70: prefill (70: two blocks of 64 rows of x)
             array x = rnd({M, K}, float32, 800 + M + K);
             array y = quantized_matmul_int8_activations(x, wq, sc, bi, true, gs, bits);
             ASSERT_EQ(y.shape(), (Shape{M, N}));
             std::vector<double> xv = values(x), got = values(y);
-            const int64_t covered = chunk > 0 && M <= 32 ? K / chunk * chunk : 0;
+            const int64_t covered = chunk > 0 && gs >= 32 ? K / chunk * chunk : 0;
             double worst_shift = 0;  // how far rounding x moves the exact result, relative
             for (int m = 0; m < M; ++m) {
               std::vector<double> xr(xv.begin() + m * K, xv.begin() + (m + 1) * K);

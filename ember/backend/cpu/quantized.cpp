@@ -345,6 +345,14 @@ void Dequantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& 
   });
 }
 
+// The elements of each row of x that the integer path covers (whole chunks), or 0 where it
+// does not run: quantized_matmul without int8 activations, groups under 32, no kernel for
+// `bits` on this CPU, rows shorter than a chunk.
+int64_t i8_rows(bool int8_x, int bits, int64_t gs, int64_t K) {
+  const int64_t chunk = int8_x && gs >= 32 ? cpu::quant::i8_chunk(bits) : 0;
+  return chunk > 0 ? K / chunk * chunk : 0;
+}
+
 // Up to this many rows of x, transpose runs the register-blocked matvec (four rows of x per
 // pass over cached rows of w); beyond, dequantized tiles and sgemm win. 4096x4096, 4 bits,
 // 2 threads: 32 rows take 7.6 ms here and 13.5 ms through tiles; 128 rows 31 ms through tiles.
@@ -369,7 +377,7 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
   float* y = out.dtype() == float32 ? out.data<float>() : tmp.data();
   if (K == 0) {
     std::fill(y, y + M * N, 0.0f);
-  } else if (transpose_ && M <= kMatvecRows) {
+  } else if (transpose_ && (M <= kMatvecRows || i8_rows(int8_x_, bits, gs, K) > 0)) {
     const int64_t G = K / gs, W = K * bits / 32;
     // Per group sums of x for the bias term, and x permuted for the SIMD chunk layout.
     std::vector<float> xsum(M * G, 0.0f);
@@ -378,8 +386,7 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
     }
     // The integer path (int8_x_) covers whole chunks of I8 elements, the float SIMD path whole
     // chunks of C words; the tail (and 3/5/6 bits) is scalar.
-    const int64_t I8 = int8_x_ && gs >= 32 ? cpu::quant::i8_chunk(bits) : 0;
-    const int64_t n_i8 = I8 > 0 ? K / I8 * I8 : 0;
+    const int64_t n_i8 = i8_rows(int8_x_, bits, gs, K);
     std::vector<int8_t> xq(M * n_i8);
     std::vector<float> dx(M * n_i8 / 32);
     if (n_i8 > 0) cpu::quant::i8_quantize_x(bits, xp, M, K, n_i8, xq.data(), dx.data());
@@ -403,63 +410,69 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
     const float* bi32 = bi.dtype() == float32 ? bi.data<float>() : nullptr;
     // The integer path reads float16 scales and biases in place too, converting in registers.
     const bool f16_in_place = n_i8 > 0 && sc.dtype() == float16 && bi.dtype() == float16;
-    scheduler::parallel_for(N, 16, [&](int64_t n0, int64_t n1) {
-      // Converted a block of rows at a time: one conversion call per 64 rows instead of two
-      // per row (float16/bfloat16 checkpoints; float32 is a copy).
-      constexpr int64_t kBlock = 64;
-      std::vector<float> sblk(kBlock * G + 16, 0.0f), bblk(kBlock * G);
-      int64_t blk0 = n0, blkn = 0;
-      float part[16];
-      for (int64_t n = n0; n < n1;) {
-        const int R = n1 - n >= 4 ? 4 : 1;
-        const bool in_place = sc32 && bi32 && (n + R) * G + 16 <= N * G;
-        if (!in_place && !f16_in_place && n + R > blk0 + blkn) {
-          blk0 = n;
-          blkn = std::min(kBlock, n1 - n);
-          to_f32(sc, n * G, blkn * G, sblk.data());
-          to_f32(bi, n * G, blkn * G, bblk.data());
-        }
-        const float* sr = in_place ? sc32 + n * G : sblk.data() + (n - blk0) * G;
-        const float* br = in_place ? bi32 + n * G : bblk.data() + (n - blk0) * G;
-        const int64_t sstride = G;
-        // Rows of x four at a time against these rows of w, which stay in cache meanwhile.
-        for (int64_t mb = 0; mb < M; mb += 4) {
-          const int Mb = static_cast<int>(std::min<int64_t>(4, M - mb));
-          const float* xb = xp + mb * K;
-          const float* xs = xsum.data() + mb * G;
-          std::fill(part, part + 16, 0.0f);
-          if (C > 0) {
-            cpu::quant::qdot_rows(bits, C, Mb, R, w + n * W, W, nw, gs / epw, sr, sstride, br, xs, G,
-                                  xperm.data() + mb * K, K, part);
-          } else if (f16_in_place) {
-            cpu::quant::i8_dot(bits, Mb, R, w + n * W, W, n_i8, gs, true, sc.data<float16_t>() + n * G, G,
-                               bi.data<float16_t>() + n * G, xs, G, xq.data() + mb * n_i8, dx.data() + mb * (n_i8 / 32),
-                               part);
-          } else if (n_i8 > 0) {
-            cpu::quant::i8_dot(bits, Mb, R, w + n * W, W, n_i8, gs, false, sr, sstride, br, xs, G,
-                               xq.data() + mb * n_i8, dx.data() + mb * (n_i8 / 32), part);
-          } else {
-            for (int r = 0; r < R; ++r) {
-              for (int m = 0; m < Mb; ++m) {
-                for (int64_t g = 0; g < G; ++g) part[r * 4 + m] += br[r * G + g] * xs[m * G + g];
+    // Rows of x in blocks of kXBlock (prefill through the integer path): each block's pass reads
+    // w once from memory, four rows at a time, while the block's x stays in L2.
+    constexpr int64_t kXBlock = 64;
+    for (int64_t x0 = 0; x0 < M; x0 += kXBlock) {
+      const int64_t x1 = std::min(M, x0 + kXBlock);
+      scheduler::parallel_for(N, 16, [&](int64_t n0, int64_t n1) {
+        // Converted a block of rows at a time: one conversion call per 64 rows instead of two
+        // per row (float16/bfloat16 checkpoints; float32 is a copy).
+        constexpr int64_t kBlock = 64;
+        std::vector<float> sblk(kBlock * G + 16, 0.0f), bblk(kBlock * G);
+        int64_t blk0 = n0, blkn = 0;
+        float part[16];
+        for (int64_t n = n0; n < n1;) {
+          const int R = n1 - n >= 4 ? 4 : 1;
+          const bool in_place = sc32 && bi32 && (n + R) * G + 16 <= N * G;
+          if (!in_place && !f16_in_place && n + R > blk0 + blkn) {
+            blk0 = n;
+            blkn = std::min(kBlock, n1 - n);
+            to_f32(sc, n * G, blkn * G, sblk.data());
+            to_f32(bi, n * G, blkn * G, bblk.data());
+          }
+          const float* sr = in_place ? sc32 + n * G : sblk.data() + (n - blk0) * G;
+          const float* br = in_place ? bi32 + n * G : bblk.data() + (n - blk0) * G;
+          const int64_t sstride = G;
+          // Rows of x four at a time against these rows of w, which stay in cache meanwhile.
+          for (int64_t mb = x0; mb < x1; mb += 4) {
+            const int Mb = static_cast<int>(std::min<int64_t>(4, x1 - mb));
+            const float* xb = xp + mb * K;
+            const float* xs = xsum.data() + mb * G;
+            std::fill(part, part + 16, 0.0f);
+            if (C > 0) {
+              cpu::quant::qdot_rows(bits, C, Mb, R, w + n * W, W, nw, gs / epw, sr, sstride, br, xs, G,
+                                    xperm.data() + mb * K, K, part);
+            } else if (f16_in_place) {
+              cpu::quant::i8_dot(bits, Mb, R, M > 4, w + n * W, W, n_i8, gs, true, sc.data<float16_t>() + n * G, G,
+                                 bi.data<float16_t>() + n * G, xs, G, xq.data() + mb * n_i8,
+                                 dx.data() + mb * (n_i8 / 32), part);
+            } else if (n_i8 > 0) {
+              cpu::quant::i8_dot(bits, Mb, R, M > 4, w + n * W, W, n_i8, gs, false, sr, sstride, br, xs, G,
+                                 xq.data() + mb * n_i8, dx.data() + mb * (n_i8 / 32), part);
+            } else {
+              for (int r = 0; r < R; ++r) {
+                for (int m = 0; m < Mb; ++m) {
+                  for (int64_t g = 0; g < G; ++g) part[r * 4 + m] += br[r * G + g] * xs[m * G + g];
+                }
               }
             }
-          }
-          for (int r = 0; r < R; ++r) {
-            // The words after the last whole chunk, and all of 3, 5 and 6 bits: scalar unpack.
-            const uint32_t* wr = w + (n + r) * W;
-            for (int64_t j = n_simd; j < K; ++j) {
-              const float scale = f16_in_place ? static_cast<float>(sc.data<float16_t>()[(n + r) * G + j / gs])
-                                               : sr[r * sstride + j / gs];
-              const float q = scale * static_cast<float>(extract(wr, j, bits));
-              for (int m = 0; m < Mb; ++m) part[r * 4 + m] += q * xb[m * K + j];
+            for (int r = 0; r < R; ++r) {
+              // The words after the last whole chunk, and all of 3, 5 and 6 bits: scalar unpack.
+              const uint32_t* wr = w + (n + r) * W;
+              for (int64_t j = n_simd; j < K; ++j) {
+                const float scale = f16_in_place ? static_cast<float>(sc.data<float16_t>()[(n + r) * G + j / gs])
+                                                 : sr[r * sstride + j / gs];
+                const float q = scale * static_cast<float>(extract(wr, j, bits));
+                for (int m = 0; m < Mb; ++m) part[r * 4 + m] += q * xb[m * K + j];
+              }
+              for (int m = 0; m < Mb; ++m) y[(mb + m) * N + n + r] = part[r * 4 + m];
             }
-            for (int m = 0; m < Mb; ++m) y[(mb + m) * N + n + r] = part[r * 4 + m];
           }
+          n += R;
         }
-        n += R;
-      }
-    });
+      });
+    }
   } else {
     // Tiles of rows of w (transpose: rows n of (N, K); else rows k of (K, N)) dequantized to
     // float32 in parallel, then one sgemm per tile on OpenBLAS's threads. A tile of about

@@ -120,15 +120,17 @@ void i8_quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t n, in
   }
 }
 
-void i8_dot(int bits, int M, int R, const uint32_t* w, int64_t wstride, int64_t n, int64_t gs, bool f16, const void* sc,
-            int64_t sstride, const void* bi, const float* xsum, int64_t G, const int8_t* xq, const float* dx,
-            float* out) {
+void i8_dot(int bits, int M, int R, bool joint, const uint32_t* w, int64_t wstride, int64_t n, int64_t gs, bool f16,
+            const void* sc, int64_t sstride, const void* bi, const float* xsum, int64_t G, const int8_t* xq,
+            const float* dx, float* out) {
 #ifdef EMBER_I8_X86
-  if (isa() == Isa::vnni) return vnni::dot(bits, M, R, w, wstride, n, gs, f16, sc, sstride, bi, xsum, G, xq, dx, out);
-  if (isa() == Isa::avx2) return avx2::dot(bits, M, R, w, wstride, n, gs, f16, sc, sstride, bi, xsum, G, xq, dx, out);
+  if (isa() == Isa::vnni)
+    return vnni::dot(bits, M, R, joint, w, wstride, n, gs, f16, sc, sstride, bi, xsum, G, xq, dx, out);
+  if (isa() == Isa::avx2)
+    return avx2::dot(bits, M, R, joint, w, wstride, n, gs, f16, sc, sstride, bi, xsum, G, xq, dx, out);
 #endif
-  (void)bits, (void)M, (void)R, (void)w, (void)wstride, (void)n, (void)gs, (void)f16, (void)sc, (void)sstride, (void)bi,
-      (void)xsum, (void)G, (void)xq, (void)dx, (void)out;
+  (void)bits, (void)M, (void)R, (void)joint, (void)w, (void)wstride, (void)n, (void)gs, (void)f16, (void)sc,
+      (void)sstride, (void)bi, (void)xsum, (void)G, (void)xq, (void)dx, (void)out;
 }
 
 }  // namespace ember::cpu::quant

@@ -30,9 +30,11 @@ void i8_quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t n, in
 /// the first n elements (a multiple of i8_chunk(bits)) of R (1 or 4) rows of w (packed codes,
 /// row stride wstride words), for M (1 to 4) rows of x from i8_quantize_x (row stride n),
 /// plus the whole bias term sum_g bi[r * sstride + g] * xsum[m * G + g] over the G groups.
-/// sc and bi: float32, or float16 bits when f16 (converted in registers, no copy).
-void i8_dot(int bits, int M, int R, const uint32_t* w, int64_t wstride, int64_t n, int64_t gs, bool f16, const void* sc,
-            int64_t sstride, const void* bi, const float* xsum, int64_t G, const int8_t* xq, const float* dx,
-            float* out);
+/// sc and bi: float32, or float16 bits when f16 (converted in registers, no copy). joint: the
+/// R = 4 rows together, sharing each load of x (w in cache, as in prefill); else one row after
+/// another, a single sequential stream through w (decode, w from memory).
+void i8_dot(int bits, int M, int R, bool joint, const uint32_t* w, int64_t wstride, int64_t n, int64_t gs, bool f16,
+            const void* sc, int64_t sstride, const void* bi, const float* xsum, int64_t G, const int8_t* xq,
+            const float* dx, float* out);
 
 }  // namespace ember::cpu::quant
