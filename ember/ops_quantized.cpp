@@ -124,6 +124,15 @@ MultiFn restricted(const MultiFn& f, const std::vector<array>& primals, const st
   };
 }
 
+// gather_qmm's integer inputs: the packed weights (1) and the indices (4, 5).
+void refuse_gather_argnums(const std::vector<int>& argnums) {
+  refuse_int_argnum("gather_qmm", argnums, 1);
+  for (int a : argnums) {
+    if (a == 4 || a == 5)
+      throw std::invalid_argument("[gather_qmm] gradients with respect to the indices are not supported");
+  }
+}
+
 std::vector<array> pick(const std::vector<array>& v, const std::vector<int>& idx) {
   std::vector<array> out;
   for (int i : idx) out.push_back(v[i]);
@@ -199,6 +208,29 @@ std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals, const
 std::vector<array> QuantizedMatmul::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                                         const std::vector<int>& argnums) {
   refuse_int_argnum("quantized_matmul", argnums, 1);
+  return ember::jvp(restricted(fallback(), primals, argnums), pick(primals, argnums), tangents).second;
+}
+
+std::vector<Shape> GatherQMM::output_shapes(const std::vector<array>& inputs) {
+  const array& w = inputs[1];
+  int N = transpose_ ? w.shape(1) : w.shape(2) * 32 / bits_;
+  return {{inputs[4].shape(0), inputs[0].shape(1), N}};
+}
+
+bool GatherQMM::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const GatherQMM*>(&other);
+  return o && o->transpose_ == transpose_ && o->group_size_ == group_size_ && o->bits_ == bits_;
+}
+
+std::vector<array> GatherQMM::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                  const std::vector<int>& argnums, const std::vector<array>&) {
+  refuse_gather_argnums(argnums);
+  return ember::vjp(restricted(fallback(), primals, argnums), pick(primals, argnums), cotangents).second;
+}
+
+std::vector<array> GatherQMM::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                                  const std::vector<int>& argnums) {
+  refuse_gather_argnums(argnums);
   return ember::jvp(restricted(fallback(), primals, argnums), pick(primals, argnums), tangents).second;
 }
 
@@ -278,6 +310,68 @@ array quantized_matmul_int8_activations(const array& x, const array& wq, const a
                                         bool transpose, int group_size, int bits, StreamOrDevice s) {
   return quantized_matmul_impl("quantized_matmul_int8_activations", x, wq, scales, biases, transpose, group_size, bits,
                                true, s);
+}
+
+array gather_qmm(const array& x, const array& wq, const array& scales, const array& biases,
+                 const std::optional<array>& lhs_indices, const std::optional<array>& rhs_indices, bool transpose,
+                 int group_size, int bits, StreamOrDevice s) {
+  const char* op = "gather_qmm";
+  check_params(op, group_size, bits);
+  check_float(op, "x", x);
+  if (x.ndim() < 2) {
+    throw std::invalid_argument("[gather_qmm] x must have at least 2 axes (..., M, K), got shape " +
+                                shape_to_string(x.shape()));
+  }
+  Dtype st = check_packed(op, wq, scales, biases, group_size, bits);
+  const int64_t cols = static_cast<int64_t>(wq.shape(-1)) * 32 / bits;
+  const int64_t K = transpose ? cols : wq.shape(-2), N = transpose ? wq.shape(-2) : cols;
+  if (x.shape(-1) != K) {
+    throw std::invalid_argument("[gather_qmm] the last axis of x (" + std::to_string(x.shape(-1)) +
+                                ") must equal K = " + std::to_string(K) + " of the weights (wq of shape " +
+                                shape_to_string(wq.shape()) + ", " + std::to_string(bits) + " bits, transpose " +
+                                (transpose ? "true" : "false") + ")");
+  }
+  // Flat indices into the batch axes; by default every matrix in order, shaped as the batch.
+  auto batch = [](const array& a) { return Shape(a.shape().begin(), a.shape().end() - 2); };
+  auto count = [](const Shape& sh) {
+    int64_t n = 1;
+    for (int d : sh) n *= d;
+    return n;
+  };
+  auto indices = [&](const std::optional<array>& given, const array& a, const char* which) {
+    if (!given) return reshape(arange(0.0, static_cast<double>(count(batch(a))), 1.0, uint32, s), batch(a), s);
+    if (!is_integral(given->dtype())) {
+      throw std::invalid_argument(std::string("[gather_qmm] ") + which + " must be an integer array, got " +
+                                  dtype_name(given->dtype()));
+    }
+    return astype(*given, uint32, s);
+  };
+  array li = indices(lhs_indices, x, "lhs_indices"), ri = indices(rhs_indices, wq, "rhs_indices");
+  Shape out_batch = broadcast_shapes(li.shape(), ri.shape());
+  const int L = static_cast<int>(count(out_batch));
+  li = reshape(broadcast_to(li, out_batch, s), {L}, s);
+  ri = reshape(broadcast_to(ri, out_batch, s), {L}, s);
+  const int M = x.shape(-2);
+  array x3 = reshape(astype(x, float32, s), {static_cast<int>(count(batch(x))), M, static_cast<int>(K)}, s);
+  auto as3 = [&](const array& a) {
+    return reshape(a, {static_cast<int>(count(batch(a))), a.shape(-2), a.shape(-1)}, s);
+  };
+  array w3 = as3(wq), s3 = as3(astype(scales, st, s)), b3 = as3(astype(biases, st, s));
+  Dtype t = promote_types(x.dtype(), st);
+  MultiFn fallback = [transpose, group_size, bits, t, s](const std::vector<array>& in) {
+    array w = dequantize(take(in[1], in[5], 0, s), astype(take(in[2], in[5], 0, s), float32, s),
+                         astype(take(in[3], in[5], 0, s), float32, s), group_size, bits, s);
+    array y = matmul(take(in[0], in[4], 0, s), transpose ? swapaxes(w, -1, -2, s) : w, s);
+    return std::vector<array>{astype(y, t, s)};
+  };
+  auto prim = std::make_shared<GatherQMM>(to_stream(s), fallback, transpose, group_size, bits);
+  std::vector<array> inputs{x3, w3, s3, b3, li, ri};
+  Shape shape = out_batch;
+  shape.push_back(M);
+  shape.push_back(static_cast<int>(N));
+  if (use_fallback(*prim)) return reshape(fallback(inputs)[0], shape, s);
+  Shape flat = prim->output_shapes(inputs)[0];
+  return reshape(array(flat, t, prim, std::move(inputs)), shape, s);
 }
 
 }  // namespace ember

@@ -66,4 +66,25 @@ class QuantizedMatmul : public Fused {
   bool int8_x_;
 };
 
+/// gather_qmm. Inputs: x (Bx, M, K) float32, wq (Bw, N, W) or (Bw, K, W) uint32, scales and
+/// biases (Bw, ., G), lhs and rhs (L,) uint32 flat indices of x's and w's matrices. Output
+/// (L, M, N): product l multiplies matrix lhs[l] of x by matrix rhs[l] of w.
+class GatherQMM : public Fused {
+ public:
+  GatherQMM(Stream s, MultiFn fallback, bool transpose, int group_size, int bits)
+      : Fused(s, std::move(fallback)), transpose_(transpose), group_size_(group_size), bits_(bits) {}
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
+  bool is_equivalent(const Primitive& other) const override;
+  const char* name() const override { return "GatherQMM"; }
+
+ private:
+  bool transpose_;
+  int group_size_, bits_;
+};
+
 }  // namespace ember

@@ -8,6 +8,7 @@
 // blocks need; MLX takes 32, 64 and 128).
 #pragma once
 
+#include <optional>
 #include <tuple>
 
 #include "ember/array.h"
@@ -44,5 +45,18 @@ array quantized_matmul(const array& x, const array& wq, const array& scales, con
 array quantized_matmul_int8_activations(const array& x, const array& wq, const array& scales, const array& biases,
                                         bool transpose = true, int group_size = 64, int bits = 4,
                                         StreamOrDevice s = {});
+
+/// quantized_matmul with a gather of matrices, for mixtures of experts (MLX's gather_qmm):
+/// x (..., M, K) and the quantized w (..., N, K * bits / 32) with transpose (else
+/// (..., K, N * bits / 32)) are batches of matrices; lhs_indices and rhs_indices (integer
+/// arrays, broadcast together) hold flat indices into x's and w's batch axes, each defaulting
+/// to every matrix in order (shaped as that batch). The result has shape
+/// broadcast(lhs_indices, rhs_indices) + (M, N). scales and biases have w's batch axes.
+/// Differentiable in x (and through the fallback in scales and biases), never in wq or the
+/// indices. An index out of range throws when the result is evaluated.
+array gather_qmm(const array& x, const array& wq, const array& scales, const array& biases,
+                 const std::optional<array>& lhs_indices = std::nullopt,
+                 const std::optional<array>& rhs_indices = std::nullopt, bool transpose = true, int group_size = 64,
+                 int bits = 4, StreamOrDevice s = {});
 
 }  // namespace ember

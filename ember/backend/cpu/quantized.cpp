@@ -358,35 +358,28 @@ int64_t i8_rows(bool int8_x, int bits, int64_t gs, int64_t K) {
 // 2 threads: 32 rows take 7.6 ms here and 13.5 ms through tiles; 128 rows 31 ms through tiles.
 constexpr int64_t kMatvecRows = 32;
 
-void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  // x: (M, K) float32; transpose: wq (N, K * bits / 32), scales/biases (N, K / gs) -> (M, N)
-  //                    else:      wq (K, N * bits / 32), scales/biases (K, N / gs) -> (M, N)
-  array x = cpu::ensure_row_contiguous(inputs[0]);
-  array wq = cpu::ensure_row_contiguous(inputs[1]);
-  array sc = cpu::ensure_row_contiguous(inputs[2]), bi = cpu::ensure_row_contiguous(inputs[3]);
-  array& out = outputs[0];
-  out.set_data(allocator::malloc(out.nbytes()));
-  if (out.size() == 0) return;
-  const int64_t N = out.shape(-1), M = static_cast<int64_t>(out.size()) / N;
-  const int64_t K = x.shape(-1), gs = group_size_;
-  const int bits = bits_;
+namespace {
+
+// y (M, N) float32 = x (M, K) float32 @ w.T (transpose: wq (N, K * bits / 32), scales/biases
+// (N, K / gs)) or x @ w (wq (K, N * bits / 32), scales/biases (K, N / gs)). The arrays are
+// row-contiguous, possibly views into a batch of matrices (gather_qmm).
+void qmm(const array& x, const array& wq, const array& sc, const array& bi, int64_t M, int64_t N, bool transpose,
+         int64_t gs, int bits, bool int8_x, float* y) {
+  const int64_t K = x.shape(-1);
   const float* xp = x.data<float>();
   const uint32_t* w = wq.data<uint32_t>();
-  // float32 results go straight to the output; other dtypes through a float32 buffer.
-  std::vector<float> tmp(out.dtype() == float32 ? 0 : static_cast<size_t>(M * N));
-  float* y = out.dtype() == float32 ? out.data<float>() : tmp.data();
   if (K == 0) {
     std::fill(y, y + M * N, 0.0f);
-  } else if (transpose_ && (M <= kMatvecRows || i8_rows(int8_x_, bits, gs, K) > 0)) {
+  } else if (transpose && (M <= kMatvecRows || i8_rows(int8_x, bits, gs, K) > 0)) {
     const int64_t G = K / gs, W = K * bits / 32;
     // Per group sums of x for the bias term, and x permuted for the SIMD chunk layout.
     std::vector<float> xsum(M * G, 0.0f);
     for (int64_t m = 0; m < M; ++m) {
       for (int64_t j = 0; j < K; ++j) xsum[m * G + j / gs] += xp[m * K + j];
     }
-    // The integer path (int8_x_) covers whole chunks of I8 elements, the float SIMD path whole
+    // The integer path (int8_x) covers whole chunks of I8 elements, the float SIMD path whole
     // chunks of C words; the tail (and 3/5/6 bits) is scalar.
-    const int64_t n_i8 = i8_rows(int8_x_, bits, gs, K);
+    const int64_t n_i8 = i8_rows(int8_x, bits, gs, K);
     std::vector<int8_t> xq(M * n_i8);
     std::vector<float> dx(M * n_i8 / 32);
     if (n_i8 > 0) cpu::quant::i8_quantize_x(bits, xp, M, K, n_i8, xq.data(), dx.data());
@@ -477,7 +470,7 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
     // Tiles of rows of w (transpose: rows n of (N, K); else rows k of (K, N)) dequantized to
     // float32 in parallel, then one sgemm per tile on OpenBLAS's threads. A tile of about
     // 8 MB keeps sgemm efficient while never holding the whole float32 weight.
-    const int64_t rows = wq.shape(0), len = transpose_ ? K : N, G = len / gs, W = len * bits / 32;
+    const int64_t rows = wq.shape(0), len = transpose ? K : N, G = len / gs, W = len * bits / 32;
     const int64_t tile_rows = std::clamp<int64_t>((int64_t{1} << 21) / len, 16, rows);
     std::vector<float> tile(tile_rows * len);
     for (int64_t r0 = 0; r0 < rows; r0 += tile_rows) {
@@ -491,7 +484,7 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
         }
       });
       scheduler::quiet_helpers();  // OpenBLAS's threads get the cores
-      if (transpose_) {
+      if (transpose) {
         // y[:, r0:r0+nr] = x (M, K) @ tile (nr, K)^T
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(nr),
                     static_cast<int>(K), 1.0f, xp, static_cast<int>(K), tile.data(), static_cast<int>(K), 0.0f, y + r0,
@@ -504,7 +497,62 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
       }
     }
   }
+}
+
+// Matrix `index` of a row-contiguous batch of (rows, cols) matrices, as a 2-D view.
+array matrix_at(const array& a, int64_t index, int rows, int cols) {
+  array v = array::placeholder({rows, cols}, a.dtype());
+  v.copy_shared_buffer(a, {cols, 1}, Flags{true, true, rows <= 1 || cols <= 1}, static_cast<size_t>(rows) * cols,
+                       index * rows * cols);
+  return v;
+}
+
+}  // namespace
+
+void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  // x: (M, K) float32; transpose: wq (N, K * bits / 32), scales/biases (N, K / gs) -> (M, N)
+  //                    else:      wq (K, N * bits / 32), scales/biases (K, N / gs) -> (M, N)
+  array x = cpu::ensure_row_contiguous(inputs[0]);
+  array wq = cpu::ensure_row_contiguous(inputs[1]);
+  array sc = cpu::ensure_row_contiguous(inputs[2]), bi = cpu::ensure_row_contiguous(inputs[3]);
+  array& out = outputs[0];
+  out.set_data(allocator::malloc(out.nbytes()));
+  if (out.size() == 0) return;
+  const int64_t N = out.shape(-1), M = static_cast<int64_t>(out.size()) / N;
+  // float32 results go straight to the output; other dtypes through a float32 buffer.
+  std::vector<float> tmp(out.dtype() == float32 ? 0 : static_cast<size_t>(M * N));
+  float* y = out.dtype() == float32 ? out.data<float>() : tmp.data();
+  qmm(x, wq, sc, bi, M, N, transpose_, group_size_, bits_, int8_x_, y);
   if (out.dtype() != float32) convert_elements(y, float32, out.raw_ptr(), out.dtype(), static_cast<size_t>(M * N));
+}
+
+void GatherQMM::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  // x (Bx, M, K) float32; wq (Bw, rows, W); scales/biases (Bw, rows, G); lhs, rhs (L,) uint32
+  // -> (L, M, N): product l takes matrix lhs[l] of x and rhs[l] of w.
+  array x = cpu::ensure_row_contiguous(inputs[0]);
+  array wq = cpu::ensure_row_contiguous(inputs[1]);
+  array sc = cpu::ensure_row_contiguous(inputs[2]), bi = cpu::ensure_row_contiguous(inputs[3]);
+  array li = cpu::ensure_row_contiguous(inputs[4]), ri = cpu::ensure_row_contiguous(inputs[5]);
+  array& out = outputs[0];
+  out.set_data(allocator::malloc(out.nbytes()));
+  if (out.size() == 0) return;
+  const int64_t L = out.shape(0), M = out.shape(1), N = out.shape(2), K = x.shape(2);
+  const int64_t Bx = x.shape(0), Bw = wq.shape(0);
+  const int rows = wq.shape(1), W = wq.shape(2), G = sc.shape(2);
+  std::vector<float> tmp(out.dtype() == float32 ? 0 : static_cast<size_t>(L * M * N));
+  float* y = out.dtype() == float32 ? out.data<float>() : tmp.data();
+  const uint32_t *lp = li.data<uint32_t>(), *rp = ri.data<uint32_t>();
+  for (int64_t l = 0; l < L; ++l) {
+    if (lp[l] >= Bx || rp[l] >= Bw) {
+      throw std::out_of_range("[gather_qmm] index " + std::to_string(lp[l] >= Bx ? lp[l] : rp[l]) +
+                              " is out of range for " + std::to_string(lp[l] >= Bx ? Bx : Bw) +
+                              (lp[l] >= Bx ? " matrices of x" : " matrices of w"));
+    }
+    qmm(matrix_at(x, lp[l], static_cast<int>(M), static_cast<int>(K)), matrix_at(wq, rp[l], rows, W),
+        matrix_at(sc, rp[l], rows, G), matrix_at(bi, rp[l], rows, G), M, N, transpose_, group_size_, bits_, false,
+        y + l * M * N);
+  }
+  if (out.dtype() != float32) convert_elements(y, float32, out.raw_ptr(), out.dtype(), static_cast<size_t>(L * M * N));
 }
 
 }  // namespace ember
