@@ -1,4 +1,5 @@
-// ember.core.quantize / dequantize / quantized_matmul (ember/quantized.h), with MLX's signatures.
+// ember.core.quantize / dequantize / quantized_matmul / gather_qmm (ember/quantized.h), with MLX's
+// signatures.
 #include "common.h"
 
 #include "ember/quantized.h"
@@ -34,6 +35,23 @@ void init_quantized(nb::module_& m) {
       "x @ dequantize(w).T when transpose (w quantized (N, K)), else x @ dequantize(w) (w quantized "
       "(K, N) along N), without materializing the float weights; accumulates in float32 and "
       "returns promote_types(x.dtype, scales.dtype). Differentiable in x.");
+  m.def(
+      "gather_qmm",
+      [](const ArrayLike& x, const ArrayLike& w, const ArrayLike& scales, const ArrayLike& biases,
+         std::optional<ArrayLike> lhs_indices, std::optional<ArrayLike> rhs_indices, bool transpose, int group_size,
+         int bits, bool /*sorted_indices*/, StreamOrDevice s) {
+        auto opt = [](const std::optional<ArrayLike>& a) { return a ? std::optional<array>(a->get()) : std::nullopt; };
+        return gather_qmm(x, w, scales, biases, opt(lhs_indices), opt(rhs_indices), transpose, group_size, bits, s);
+      },
+      "x"_a, "w"_a, "scales"_a, "biases"_a, "lhs_indices"_a = nb::none(), "rhs_indices"_a = nb::none(),
+      "transpose"_a = true, "group_size"_a = 64, "bits"_a = 4, nb::kw_only(), "sorted_indices"_a = false,
+      "stream"_a = nb::none(),
+      "gather_qmm(x, w, scales, biases, lhs_indices=None, rhs_indices=None, transpose=True, group_size=64, "
+      "bits=4, *, sorted_indices=False, stream=None)\n\n"
+      "quantized_matmul over gathered matrices (mixtures of experts): lhs_indices and rhs_indices "
+      "hold flat indices into the batch axes of x (..., M, K) and of the quantized w; each defaults "
+      "to every matrix in order. The result has shape broadcast(lhs_indices, rhs_indices) + (M, N). "
+      "sorted_indices is accepted for MLX compatibility and changes nothing. Differentiable in x.");
 }
 
 }  // namespace ember::py

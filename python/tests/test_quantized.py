@@ -75,3 +75,40 @@ def test_bad_arguments_raise_value_error():
     wq, s, b = mx.quantize(w)
     with pytest.raises(ValueError, match=r"\[quantized_matmul\] the last axis of x \(64\)"):
         mx.quantized_matmul(mx.zeros((1, 64)), wq, s, b)
+
+
+@pytest.mark.parametrize("transpose", [True, False])
+def test_gather_qmm_matches_numpy_per_gathered_product(transpose):
+    rng = np.random.default_rng(7)
+    shape = (4, 6, 64) if transpose else (4, 64, 32)  # four experts
+    w = rng.normal(size=shape).astype(np.float32)
+    wq, scales, biases = mx.quantize(mx.array(w), 32, 4)
+    wd = reference_dequantize(wq, scales, biases, 32, 4)
+    x = rng.normal(size=(3, 2, 64)).astype(np.float32)
+    lhs = np.array([[2], [0], [1]], dtype=np.int32)  # (3, 1) against (1, 2): a (3, 2) grid
+    rhs = np.array([[3, 1]], dtype=np.uint32)
+    y = mx.gather_qmm(mx.array(x), wq, scales, biases, mx.array(lhs), mx.array(rhs), transpose=transpose, group_size=32)
+    n = w.shape[1] if transpose else w.shape[2]
+    assert y.shape == (3, 2, 2, n)
+    for i in range(3):
+        for j in range(2):
+            m = wd[rhs[0, j]]
+            want = x[lhs[i, 0]].astype(np.float64) @ (m.T if transpose else m)
+            np.testing.assert_allclose(np.array(y[i, j]), want, rtol=1e-4, atol=1e-4)
+    # Default indices: every matrix in order, batches broadcast.
+    x4 = rng.normal(size=(4, 1, 64)).astype(np.float32)
+    y4 = mx.gather_qmm(mx.array(x4), wq, scales, biases, transpose=transpose, group_size=32)
+    want4 = np.stack([x4[e].astype(np.float64) @ (wd[e].T if transpose else wd[e]) for e in range(4)])
+    np.testing.assert_allclose(np.array(y4), want4, rtol=1e-4, atol=1e-4)
+
+
+def test_gather_qmm_gradient_of_x_and_bad_indices():
+    rng = np.random.default_rng(8)
+    wq, scales, biases = mx.quantize(mx.array(rng.normal(size=(2, 5, 64)).astype(np.float32)), 64, 4)
+    wd = reference_dequantize(wq, scales, biases, 64, 4)
+    x = mx.array(rng.normal(size=(1, 64)).astype(np.float32))
+    rhs = mx.array(np.array([1, 1, 0], dtype=np.int32))
+    g = mx.grad(lambda a: mx.gather_qmm(a, wq, scales, biases, rhs_indices=rhs).sum())(x)
+    np.testing.assert_allclose(np.array(g), np.ones((1, 5)) @ (2 * wd[1] + wd[0]), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match=r"\[gather_qmm\] rhs_indices must be an integer array, got float32"):
+        mx.gather_qmm(x, wq, scales, biases, rhs_indices=mx.array([0.5]))
