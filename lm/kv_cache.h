@@ -2,6 +2,7 @@
 #pragma once
 
 #include <utility>
+#include <vector>
 
 #include "ember/array.h"
 
@@ -14,7 +15,11 @@ namespace ember::lm {
 /// when it fills.
 class KVCache {
  public:
-  explicit KVCache(int window = 0, int step = 256) : window_(window), step_(step) {}
+  /// bits 0: keys and values kept as they come; 4 or 8: quantized on arrival (affine groups of
+  /// 64 values along the head dimension, or 32 or 16 when that does not divide it; float16
+  /// scales and biases), dequantized to float32 when fetched, as mlx-lm's --kv-bits does. A
+  /// 4-bit cache holds about a sixth of the bytes of a float32 one.
+  explicit KVCache(int window = 0, int step = 256, int bits = 0);
 
   /// Appends k, v (B, Hkv, T, D) at positions [offset(), offset() + T) and returns the keys and
   /// values to attend to: views of positions [start(), offset()) after the append.
@@ -38,7 +43,10 @@ class KVCache {
   int start_ = 0;   // absolute position of buffer slot 0
   int fetched_start_ = 0;
   int capacity_ = 0;  // slots allocated
-  array keys_{0.0f}, values_{0.0f};
+  int bits_ = 0, group_size_ = 0;
+  // The stored planes, all (B, Hkv, capacity, .): float keys and values, or the quantized
+  // keys' (wq, scales, biases) then the values'.
+  std::vector<array> planes_;
   bool empty_ = true;
 };
 

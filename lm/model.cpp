@@ -328,6 +328,7 @@ Model load_model(const std::string& path, const LoadOptions& options) {
   if (!fs::exists(path)) throw std::runtime_error("[load] " + path + " does not exist");
   Model m = fs::is_directory(path) ? load_hf_model(path, options) : load_gguf_model(path, options);
   m.path = path;
+  m.transformer->set_kv_bits(options.kv_bits);
   if (m.bos_token.empty() && m.tokenizer->bos_id()) m.bos_token = m.tokenizer->id_to_token(*m.tokenizer->bos_id());
   if (m.eos_token.empty() && m.tokenizer->eos_id()) m.eos_token = m.tokenizer->id_to_token(*m.tokenizer->eos_id());
   m.eos_token_ids = m.config.eos_token_ids;

@@ -27,6 +27,8 @@ struct LoadOptions {
   /// Llama decodes about 1.6x faster that way here; the logits move by a few hundredths of
   /// their largest value on the test models.
   bool float_activations = false;
+  /// Keys and values cached with 4 or 8 bits (KVCache), or as computed (0).
+  int kv_bits = 0;
   /// Called with (done, total) while weights load.
   std::function<void(int, int)> progress;
 };

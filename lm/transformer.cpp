@@ -174,7 +174,12 @@ Transformer::Transformer(ModelConfig c, std::unordered_map<std::string, array> w
 }
 
 std::vector<KVCache> Transformer::make_cache() const {
-  return std::vector<KVCache>(config_.num_layers, KVCache(config_.sliding_window));
+  return std::vector<KVCache>(config_.num_layers, KVCache(config_.sliding_window, 256, kv_bits_));
+}
+
+void Transformer::set_kv_bits(int bits) {
+  KVCache check(0, 256, bits);  // rejects other widths with the cache's message
+  kv_bits_ = bits;
 }
 
 namespace {

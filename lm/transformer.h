@@ -62,6 +62,9 @@ class Transformer {
   array forward(const array& tokens, std::vector<KVCache>& cache, bool last_only = false) const;
   /// One empty cache per layer (with the model's sliding window).
   std::vector<KVCache> make_cache() const;
+  /// Bits of the caches make_cache returns: 0 (as the keys come), 4 or 8 (KVCache).
+  void set_kv_bits(int bits);
+  int kv_bits() const { return kv_bits_; }
   const ModelConfig& config() const { return config_; }
   /// Every weight array (for memory accounting and evaluation at load).
   std::vector<array> parameters() const;
@@ -69,6 +72,7 @@ class Transformer {
   int quantized_count() const;
 
  private:
+  int kv_bits_ = 0;
   array attention(const Block& b, const array& x, KVCache& cache) const;
   array embed(const array& tokens) const;
   ModelConfig config_;

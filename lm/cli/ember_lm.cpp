@@ -34,6 +34,7 @@ struct Common {
   std::string dtype;
   bool dequantize = false;
   bool float_activations = false;
+  int kv_bits = 0;
 };
 
 struct SamplingArgs {
@@ -71,6 +72,8 @@ void add_common(CLI::App* app, Common& c) {
   app->add_option("--model", c.model, "Hugging Face model folder or .gguf file (default: SmolLM2-135M-Instruct)");
   app->add_option("--dtype", c.dtype, "Convert weights to float32, float16 or bfloat16 at load");
   app->add_flag("--dequantize", c.dequantize, "GGUF: dequantize every tensor to float32 instead of running quantized");
+  app->add_option("--kv-bits", c.kv_bits, "Keep the key/value cache quantized to 4 or 8 bits (0: as computed)")
+      ->check(CLI::IsMember({0, 4, 8}));
   app->add_flag("--float-activations", c.float_activations,
                 "Quantized matrices take x in float32 instead of rounded to int8 per block of 32 (llama.cpp's way)");
 }
@@ -110,6 +113,7 @@ Model load(const Common& c) {
   LoadOptions opt;
   opt.dequantize = c.dequantize;
   opt.float_activations = c.float_activations;
+  opt.kv_bits = c.kv_bits;
   if (!c.dtype.empty()) {
     if (c.dtype == "float32")
       opt.dtype = float32;
