@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "ember/allocator.h"
 #include "ember/backend/cpu/copy.h"
 #include "ember/backend/cpu/elementwise.h"
+#include "ember/backend/cpu/simd.h"
 #include "ember/primitives_fast.h"
 #include "ember/scheduler.h"
 
@@ -173,7 +175,15 @@ void gemm(bool trans_b, int M, int N, int K, C alpha, const C* A, int lda, const
 template <class C>
 void softmax_row(C* s, int64_t n) {
   C m = *std::max_element(s, s + n), sum = 0;
-  for (int64_t j = 0; j < n; ++j) sum += (s[j] = std::exp(s[j] - m));
+  if constexpr (std::is_same_v<C, float>) {
+    // The vectorized exp: a 512-token prefill spends a tenth of its attention time here with
+    // std::exp, which also takes a slow path for every masked (-inf) score.
+    for (int64_t j = 0; j < n; ++j) s[j] -= m;
+    cpu::simd::exp_f32(s, s, n);
+    for (int64_t j = 0; j < n; ++j) sum += s[j];
+  } else {
+    for (int64_t j = 0; j < n; ++j) sum += (s[j] = std::exp(s[j] - m));
+  }
   C r = C(1) / sum;
   for (int64_t j = 0; j < n; ++j) s[j] *= r;
 }

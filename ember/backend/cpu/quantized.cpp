@@ -374,15 +374,23 @@ void qmm(const array& x, const array& wq, const array& sc, const array& bi, int6
     const int64_t G = K / gs, W = K * bits / 32;
     // Per group sums of x for the bias term, and x permuted for the SIMD chunk layout.
     std::vector<float> xsum(M * G, 0.0f);
-    for (int64_t m = 0; m < M; ++m) {
-      for (int64_t j = 0; j < K; ++j) xsum[m * G + j / gs] += xp[m * K + j];
-    }
+    // Rows of x split over the threads for a prefill's hundreds of rows.
+    scheduler::parallel_for(M, 16, [&](int64_t m0, int64_t m1) {
+      for (int64_t m = m0; m < m1; ++m) {
+        for (int64_t j = 0; j < K; ++j) xsum[m * G + j / gs] += xp[m * K + j];
+      }
+    });
     // The integer path (int8_x) covers whole chunks of I8 elements, the float SIMD path whole
     // chunks of C words; the tail (and 3/5/6 bits) is scalar.
     const int64_t n_i8 = i8_rows(int8_x, bits, gs, K);
     std::vector<int8_t> xq(M * n_i8);
     std::vector<float> dx(M * n_i8 / 32);
-    if (n_i8 > 0) cpu::quant::i8_quantize_x(bits, xp, M, K, n_i8, xq.data(), dx.data());
+    if (n_i8 > 0) {
+      scheduler::parallel_for(M, 16, [&](int64_t m0, int64_t m1) {
+        cpu::quant::i8_quantize_x(bits, xp + m0 * K, m1 - m0, K, n_i8, xq.data() + m0 * n_i8,
+                                  dx.data() + m0 * (n_i8 / 32));
+      });
+    }
     const int64_t C = n_i8 > 0 ? 0 : cpu::quant::chunk_words(bits, W);
     const int64_t epw = 32 / bits, nw = C > 0 ? W / C * C : 0, n_simd = n_i8 > 0 ? n_i8 : nw * epw;
     std::vector<float> xperm(C > 0 ? M * K : 0);
