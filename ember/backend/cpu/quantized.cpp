@@ -15,6 +15,10 @@
 //   M > 32 (prefill): tiles of rows of w are dequantized to float32 and multiplied with
 //     cblas_sgemm: the tile is reused M times, so unpacking costs little against the FLOPs.
 // transpose = false (wq (K, N * bits / 32)): tiles of K rows dequantized, sgemm accumulates.
+// quantized_matmul_int8_activations, transpose, 4 or 8 bits, groups of 32 or more, any M:
+//   x rounded to int8 per block of 32 and the integer kernels of quantized_i8.h, the same
+//   driver as the matvec (x in blocks of 64 rows when M is large).
+// gather_qmm runs the same driver on views of each gathered pair of matrices.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ember/backend/cpu/quantized.cpp"
 #include <hwy/foreach_target.h>  // must come before highway.h
