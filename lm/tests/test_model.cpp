@@ -78,6 +78,16 @@ std::vector<int> greedy(const Transformer& tf, const std::vector<int>& prompt, i
   return out;
 }
 
+// The largest |got - want| and the largest |want|: logits are compared relative to the latter.
+std::pair<double, double> max_error(const std::vector<float>& got, const std::vector<float>& want) {
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    err = std::max(err, std::abs(double(got[i]) - want[i]));
+    scale = std::max(scale, std::abs(double(want[i])));
+  }
+  return {err, scale};
+}
+
 const char* kArchs[] = {"llama", "mistral", "qwen2", "qwen3"};
 
 }  // namespace
@@ -97,11 +107,7 @@ TEST(LmModel, RandomCheckpointsMatchTheReferenceLogitsAndGreedyText) {
     array want = load((dir / "expected_logits.npy").string());
     ASSERT_EQ(logits.shape(), (Shape{1, want.shape(0), want.shape(1)}));
     std::vector<float> g = host(logits), w = host(want);
-    double err = 0, scale = 0;
-    for (size_t i = 0; i < g.size(); ++i) {
-      err = std::max(err, std::abs(double(g[i]) - w[i]));
-      scale = std::max(scale, std::abs(double(w[i])));
-    }
+    auto [err, scale] = max_error(g, w);
     EXPECT_LE(err / scale, 1e-4) << "max |logit error| " << err << " for logits up to " << scale;
     std::vector<int> want_ids = expected["greedy"];
     EXPECT_EQ(greedy(*m.transformer, prompt, 32), want_ids);
@@ -163,11 +169,7 @@ TEST(LmModel, GgufConversionsMatchTheReferenceLogits) {
         host(m.transformer->forward(array(p32.data(), {1, static_cast<int>(p32.size())}, int32), cache));
     std::vector<float> w = host(load((dir / "expected_logits.npy").string()));
     ASSERT_EQ(g.size(), w.size());
-    double err = 0, scale = 0;
-    for (size_t i = 0; i < g.size(); ++i) {
-      err = std::max(err, std::abs(double(g[i]) - w[i]));
-      scale = std::max(scale, std::abs(double(w[i])));
-    }
+    auto [err, scale] = max_error(g, w);
     EXPECT_LE(err / scale, 1e-4) << "max |logit error| " << err << " for logits up to " << scale;
     // Its tokenizer, read from the metadata, agrees with the folder's tokenizer.json.
     Model hf = load_model(dir.string());
@@ -206,11 +208,7 @@ TEST(LmModel, QuantizedGgufsRunQuantizedAndMatchTheReference) {
         std::vector<float> got =
             host(m.transformer->forward(array(p32.data(), {1, static_cast<int>(p32.size())}, int32), cache));
         ASSERT_EQ(got.size(), want.size());
-        double err = 0, scale = 0;
-        for (size_t i = 0; i < got.size(); ++i) {
-          err = std::max(err, std::abs(double(got[i]) - want[i]));
-          scale = std::max(scale, std::abs(double(want[i])));
-        }
+        auto [err, scale] = max_error(got, want);
         EXPECT_LE(err / scale, mode == 1 ? kInt8ActivationTol : 1e-4) << (dequantize  ? "dequantized"
                                                                           : mode == 1 ? "quantized, int8 x"
                                                                                       : "quantized")
@@ -242,11 +240,7 @@ TEST(LmModel, KQuantGgufRunsQuantizedAndMatchesTheReference) {
     std::vector<float> got =
         host(m.transformer->forward(array(p32.data(), {1, static_cast<int>(p32.size())}, int32), cache));
     ASSERT_EQ(got.size(), want.size());
-    double err = 0, scale = 0;
-    for (size_t i = 0; i < got.size(); ++i) {
-      err = std::max(err, std::abs(double(got[i]) - want[i]));
-      scale = std::max(scale, std::abs(double(want[i])));
-    }
+    auto [err, scale] = max_error(got, want);
     EXPECT_LE(err / scale, float_x ? 1e-4 : kInt8ActivationTol) << "max |logit error| " << err;
   }
 }
@@ -457,11 +451,7 @@ TEST(LmModel, QuantizedKVCacheStaysCloseToTheFloatCache) {
   auto [want, want_tokens] = run(0);
   for (auto [bits, tol] : {std::pair{8, 1e-2}, std::pair{4, 0.1}}) {
     auto [got, tokens] = run(bits);
-    double err = 0, scale = 0;
-    for (size_t i = 0; i < got.size(); ++i) {
-      err = std::max(err, std::abs(double(got[i]) - want[i]));
-      scale = std::max(scale, std::abs(double(want[i])));
-    }
+    auto [err, scale] = max_error(got, want);
     std::printf("[ kv cache ] %d bits: logits within %.4f of the float cache's largest\n", bits, err / scale);
     EXPECT_LE(err / scale, tol) << bits << " bits";
     if (bits == 8) EXPECT_EQ(tokens, want_tokens);
