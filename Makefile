@@ -32,7 +32,7 @@ test-asan: deps
 # The CUDA backend built against the CPU emulator (no GPU, no CUDA toolkit needed): the GPU
 # tests run with the GPU as the default device, every Ember-written kernel on the emulator.
 EMU_BUILD ?= build-emu
-EMU_TESTS ?= CudaBackend.*:CudaMatmul.*:CudaGemv.*:Fast.*:GradFast.*:CudaReduce.*:CudaSoftmax.*:CudaArgReduce.EveryDtypeLayoutAndAxis:CudaIndexing.*:CudaRandomScan.*:CudaSort.*:CudaLinalg.*:CudaEmulator.*
+EMU_TESTS ?= CudaBackend.*:CudaMatmul.*:CudaGemv.*:Fast.*:GradFast.*:CudaReduce.*:CudaSoftmax.*:CudaArgReduce.EveryDtypeLayoutAndAxis:CudaIndexing.*:CudaRandomScan.*:CudaSort.*:CudaLinalg.*:CudaEmulator.*:CudaQuantized.*:Quantized.*:GradQuantized.*
 EMU_DELAY_TESTS ?= CudaBackend.*:CudaIndexing.*:CudaLinalg.*
 test-emu: deps
 	@cmake -S . -B $(EMU_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_CUDA_EMULATOR=ON \

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <ember/ember.h>
@@ -325,6 +326,63 @@ void bench_matmul(cudaStream_t stream) {
   }
 }
 
+// ---------------------------------------------------------------- quantized products
+
+// quantized_matmul (backend/cuda/quantized.cu), 4 bits in groups of 64 with float16 scales, as a
+// quantized Linear layer computes x @ W.T. Decode rows (M = 1) read the packed weights once:
+// their bandwidth against the device-to-device copy's. Prefill (M = 512) dequantizes W and runs
+// cuBLASLt in float32: its time against Ember's float32 product with W already in float32.
+void bench_quantized(cudaStream_t stream) {
+  struct Case {
+    int M, K, N;
+    const char* label;
+  };
+  std::vector<Case> cases = {{1, 4096, 4096, "1x4096x4096"},
+                             {1, 4096, 11008, "1x4096x11008"},
+                             {1, 11008, 4096, "1x11008x4096"},
+                             {512, 4096, 4096, "512x4096x4096"}};
+  if (g_quick) cases = {{1, 1024, 1024, "1x1024x1024"}, {64, 1024, 1024, "64x1024x1024"}};
+  const int gs = 64, bits = 4;
+  std::printf("quantized_matmul, %d bits, groups of %d, float16 scales, x @ W.T\n", bits, gs);
+  const double copy_bw = copy_bandwidth(size_t(1) << (g_quick ? 26 : 30), stream);
+  for (auto c : cases) {
+    const int reps = g_quick ? 5 : 20;
+    array x = rand_gpu({c.M, c.K}, float32, 30);
+    const int copies = c.M == 1 ? 4 : 1;  // decode: rotate weight copies past the L2
+    std::vector<std::tuple<array, array, array>> ws;
+    std::vector<array> dense;
+    for (int i = 0; i < copies; ++i) {
+      array w = rand_gpu({c.N, c.K}, float16, 31 + i);
+      auto q = quantize(w, gs, bits, kGpu);
+      eval({std::get<0>(q), std::get<1>(q), std::get<2>(q)});
+      ws.push_back(q);
+      if (c.M > 1) dense.push_back(astype(w, float32, kGpu));
+    }
+    size_t turn = 0;
+    auto product = [&] {
+      auto& [wq, sc, bi] = ws[turn++ % ws.size()];
+      return quantized_matmul(x, wq, sc, bi, true, gs, bits, kGpu);
+    };
+    const int per = c.M == 1 ? 32 : 4;
+    const double t = time_ember_many(product, per, 2, reps);
+    const auto& [wq0, sc0, bi0] = ws[0];
+    const double bytes = double(wq0.nbytes() + sc0.nbytes() + bi0.nbytes());
+    if (c.M == 1) {
+      const double bw = bytes / t / 1e9;
+      add_row({"qmv 4-bit " + std::string(c.label) + " x" + std::to_string(per), fmt("%.0f GB/s", bw),
+               fmt("%.0f GB/s", copy_bw), bw / copy_bw, 0.0});
+      std::printf("    %.1f us per product, %.1f MB of packed weights\n", t * 1e6, bytes / 1e6);
+    } else {
+      eval(dense);
+      array d = transpose(dense[0]);
+      const double tp = time_ember_many([&] { return matmul(x, d, kGpu); }, per, 2, reps);
+      const double flops = 2.0 * c.M * c.N * c.K;
+      add_row({"qmm 4-bit " + std::string(c.label) + " x" + std::to_string(per), fmt("%.1f TFLOP/s", flops / t / 1e12),
+               fmt("%.1f TFLOP/s", flops / tp / 1e12), tp / t, 0.0});
+    }
+  }
+}
+
 // ---------------------------------------------------------------- matrix-vector kernels alone
 
 // The hand-written matrix-vector kernels (backend/cuda/matmul_gemv.cu) called directly and timed
@@ -597,6 +655,7 @@ int main(int argc, char** argv) {
   bench_residency();
   bench_sort();
   bench_launch(stream);
+  bench_quantized(stream);
   bench_gemv_kernels(stream);
   CUDA_OK(cudaStreamDestroy(stream));
 

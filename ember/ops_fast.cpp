@@ -2,6 +2,8 @@
 // ops, and the transforms every fused primitive shares (through its fallback).
 #include <cmath>
 #include <limits>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -37,7 +39,30 @@ std::pair<std::vector<array>, std::vector<int>> Fused::vmap(const std::vector<ar
   return {outs, std::vector<int>(outs.size(), 0)};
 }
 
-bool use_fallback(const Fused& p) { return p.stream().device.type == Device::gpu && !gpu::has_kernel(p); }
+namespace {
+struct FallbackNames {
+  std::mutex mu;
+  std::set<std::string> names;
+};
+FallbackNames& fallback_names() {
+  static auto* f = new FallbackNames;  // leaked: ops may run during static destruction
+  return *f;
+}
+}  // namespace
+
+bool use_fallback(const Fused& p) {
+  if (p.stream().device.type != Device::gpu || gpu::has_kernel(p)) return false;
+  auto& f = fallback_names();
+  std::lock_guard lk(f.mu);
+  f.names.insert(p.name());
+  return true;
+}
+
+std::vector<std::string> built_as_fallback() {
+  auto& f = fallback_names();
+  std::lock_guard lk(f.mu);
+  return {f.names.begin(), f.names.end()};
+}
 
 bool RMSNorm::is_equivalent(const Primitive& other) const {
   auto* o = dynamic_cast<const RMSNorm*>(&other);

@@ -2,6 +2,7 @@
 // built from basic ops: transforms go through the fallback, kernels only run forward.
 #pragma once
 
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,9 @@ class Fused : public Primitive {
 /// has no kernel for p. The fallback's basic ops all have GPU kernels, so the work stays on the
 /// device instead of running p's CPU kernel on host copies of its inputs.
 bool use_fallback(const Fused& p);
+/// The names of the fused primitives that use_fallback has replaced so far in this process
+/// (for the gradient-coverage test: on a GPU, their fallbacks are what gets checked).
+std::vector<std::string> built_as_fallback();
 
 /// rms_norm over the last axis. Inputs: x, then weight when has_weight (same dtype as x).
 class RMSNorm : public Fused {

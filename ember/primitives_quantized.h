@@ -39,6 +39,8 @@ class Dequantize : public Fused {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& other) const override;
   const char* name() const override { return "Dequantize"; }
+  int group_size() const { return group_size_; }
+  int bits() const { return bits_; }
 
  private:
   int group_size_, bits_;
@@ -59,6 +61,9 @@ class QuantizedMatmul : public Fused {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& other) const override;
   const char* name() const override { return "QuantizedMatmul"; }
+  bool transpose() const { return transpose_; }
+  int group_size() const { return group_size_; }
+  int bits() const { return bits_; }
 
  private:
   bool transpose_;
@@ -81,6 +86,9 @@ class GatherQMM : public Fused {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& other) const override;
   const char* name() const override { return "GatherQMM"; }
+  bool transpose() const { return transpose_; }
+  int group_size() const { return group_size_; }
+  int bits() const { return bits_; }
 
  private:
   bool transpose_;

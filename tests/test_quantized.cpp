@@ -237,7 +237,8 @@ TEST(Quantized, Int8ActivationsMatchRoundedXInFloat64) {
           std::vector<double> wd = dequant_ref(wq, sc, bi, N, K, gs, bits), b = values(bi);
           for (int M : {1, 3, 4, 6, 40, 70}) {  // 40, 70: prefill (70: two blocks of 64 rows of x)
             array x = rnd({M, K}, float32, 800 + M + K);
-            array y = quantized_matmul_int8_activations(x, wq, sc, bi, true, gs, bits);
+            // On the CPU: these are its kernels (on a GPU the op equals quantized_matmul).
+            array y = quantized_matmul_int8_activations(x, wq, sc, bi, true, gs, bits, Device(Device::cpu));
             ASSERT_EQ(y.shape(), (Shape{M, N}));
             std::vector<double> xv = values(x), got = values(y);
             const int64_t covered = chunk > 0 && gs >= 32 ? K / chunk * chunk : 0;

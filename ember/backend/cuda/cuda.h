@@ -107,6 +107,13 @@ void register_random_scan_kernels();
 void register_sort_kernels();
 void register_linalg_kernels();
 void register_fast_kernels();
+void register_quantized_kernels();
+
+/// out = a @ b for arrays of one dtype (the Matmul kernel, matmul.cpp); false where it
+/// declines, before queuing any work. The emulated build has cuBLASLt for no product: there it
+/// runs matrix-vector products only (has_general_matmul() is false).
+bool matmul_arrays(const array& a, const array& b, array& out, cudaStream_t stream);
+bool has_general_matmul();
 
 // ---------------------------------------------------------------- launch helpers
 

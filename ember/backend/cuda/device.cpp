@@ -673,6 +673,7 @@ void register_all() {
     register_sort_kernels();
     register_linalg_kernels();
     register_fast_kernels();
+    register_quantized_kernels();
   });
 }
 

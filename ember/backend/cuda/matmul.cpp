@@ -466,6 +466,12 @@ bool addmm_kernel(Primitive& p, const std::vector<array>& inputs, std::vector<ar
 
 }  // namespace
 
+bool matmul_arrays(const array& a, const array& b, array& out, cudaStream_t stream) {
+  return matmul_gpu(a, b, nullptr, out, 1.0f, 0.0f, stream);
+}
+
+bool has_general_matmul() { return true; }
+
 void register_matmul_kernels() {
   register_kernel(std::type_index(typeid(Matmul)), &matmul_kernel);
   register_kernel(std::type_index(typeid(AddMM)), &addmm_kernel);

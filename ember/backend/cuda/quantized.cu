@@ -1,0 +1,456 @@
+// CUDA kernels of the quantized ops (ember/quantized.h): Dequantize, QuantizedMatmul and
+// GatherQMM, with the CPU kernels' layout and arithmetic (backend/cpu/quantized.cpp): codes are
+// an LSB-first bitstream per row of wq, w = scale * code + bias per group, and everything is
+// computed in float32 whatever the scales' dtype, then rounded to the output dtype once.
+//
+// dequantize_kernel: one thread per output element.
+// qmv_kernel: y (M, N) = x (M, K) @ w.T for few rows of x (decode): a warp owns kRowsPerWarp
+//   rows of w and MT rows of x; each lane takes chunks of 32 codes (`bits` words, so a chunk
+//   never splits a code), sums code * x per half chunk (16 codes: groups of 16 fit) and applies
+//   that group's scale, plus bias * sum(x). grid.y walks tiles of MT rows of x, grid.z the
+//   products of a gather (GatherQMM: the matrices of x and w come from index arrays, checked on
+//   the device). Weights are read once per tile of x, in 16-byte loads where aligned.
+// Larger products (QuantizedMatmul with many rows of x, or x @ w) dequantize w to float32
+//   scratch and run cuBLASLt's float32 product (no TF32), as the CPU runs sgemm; the emulated
+//   build has no cuBLASLt and runs those on the CPU kernel instead.
+// int8 activations (quantized_matmul_int8_activations) are a CPU kernel's choice: on the GPU
+// the op equals quantized_matmul, as documented.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <typeindex>
+
+#include "ember/backend/cuda/cuda.h"
+#include "ember/primitives_quantized.h"
+
+namespace ember::gpu {
+namespace {
+
+// Scale/bias and output dtypes, passed to kernels at run time (one conversion per group or
+// per output: not worth a template instance each).
+enum class FloatKind : int { f32, f16, bf16, f64 };
+
+bool float_kind(Dtype t, FloatKind& k) {
+  if (t == float32) {
+    k = FloatKind::f32;
+  } else if (t == float16) {
+    k = FloatKind::f16;
+  } else if (t == bfloat16) {
+    k = FloatKind::bf16;
+  } else if (t == float64) {
+    k = FloatKind::f64;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+__device__ __forceinline__ float load_f(const void* p, int64_t i, FloatKind k) {
+  switch (k) {
+    case FloatKind::f16:
+      return __half2float(static_cast<const __half*>(p)[i]);
+    case FloatKind::bf16:
+      return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+    case FloatKind::f64:
+      return static_cast<float>(static_cast<const double*>(p)[i]);
+    default:
+      return static_cast<const float*>(p)[i];
+  }
+}
+
+__device__ __forceinline__ void store_f(void* p, int64_t i, float v, FloatKind k) {
+  switch (k) {
+    case FloatKind::f16:
+      static_cast<__half*>(p)[i] = __float2half_rn(v);
+      break;
+    case FloatKind::bf16:
+      static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
+      break;
+    case FloatKind::f64:
+      static_cast<double*>(p)[i] = static_cast<double>(v);
+      break;
+    default:
+      static_cast<float*>(p)[i] = v;
+  }
+}
+
+// Code j of the packed row `row` (W words): bits [j * bits, (j + 1) * bits) of its bitstream.
+__device__ __forceinline__ uint32_t extract(const uint32_t* row, int64_t j, int bits, int64_t W) {
+  const int64_t off = j * bits, word = off >> 5;
+  const int sh = static_cast<int>(off & 31);
+  uint64_t v = row[word] >> sh;
+  if (sh + bits > 32 && word + 1 < W) v |= static_cast<uint64_t>(row[word + 1]) << (32 - sh);
+  return static_cast<uint32_t>(v) & ((1u << bits) - 1u);
+}
+
+struct Packed {
+  const uint32_t* w = nullptr;  // (B, R, W)
+  const void* sc = nullptr;     // (B, R, G)
+  const void* bi = nullptr;
+  FloatKind st = FloatKind::f32;
+  int64_t R = 0, W = 0, G = 0;  // rows, words and groups per row
+  int gs = 64, bits = 4;
+};
+
+// out (B * R, K) = dequantized rows, in the output kind.
+__global__ void __launch_bounds__(256) dequantize_kernel(Packed p, int64_t K, int64_t n, void* out, FloatKind ok) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= n) return;
+  const int64_t r = e / K, j = e - r * K, g = r * p.G + j / p.gs;
+  const float q = static_cast<float>(extract(p.w + r * p.W, j, p.bits, p.W));
+  store_f(out, e, load_f(p.sc, g, p.st) * q + load_f(p.bi, g, p.st), ok);
+}
+
+constexpr int kRowsPerWarp = 2;  // rows of w per warp: x's loads are shared between them
+constexpr int kWarps = 8;        // per block of qmv_kernel
+
+struct QmvArgs {
+  const float* x = nullptr;  // (Bx, M, K) row-contiguous
+  Packed w;                  // (Bw, N, W)
+  void* y = nullptr;         // (L, M, N) in kind `yk`
+  FloatKind yk = FloatKind::f32;
+  const uint32_t* li = nullptr;  // (L,) matrices of x and w per product, or null (product l uses l)
+  const uint32_t* ri = nullptr;
+  int64_t Bx = 1, Bw = 1;
+  int64_t M = 0, K = 0;
+  bool vec = false;                   // w rows and chunks 16-byte aligned (bits 4 and 8)
+  unsigned long long* err = nullptr;  // {flag, index, which (0 x, 1 w)}
+};
+
+// The words of chunk c of one row (guarded at the row's end; 16-byte loads when aligned).
+template <int BITS>
+__device__ __forceinline__ void load_chunk(const uint32_t* row, int64_t c, int64_t W, bool vec, uint32_t (&v)[BITS]) {
+  const int64_t w0 = c * BITS;
+  if constexpr (BITS == 4 || BITS == 8) {
+    if (vec) {
+#pragma unroll
+      for (int i = 0; i < BITS; i += 4) {
+        const uint4 u = *reinterpret_cast<const uint4*>(row + w0 + i);
+        v[i] = u.x;
+        v[i + 1] = u.y;
+        v[i + 2] = u.z;
+        v[i + 3] = u.w;
+      }
+      return;
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < BITS; ++i) v[i] = w0 + i < W ? row[w0 + i] : 0u;
+}
+
+// Code i (0..31) of a chunk held in v.
+template <int BITS>
+__device__ __forceinline__ float code(const uint32_t (&v)[BITS], int i) {
+  const int off = i * BITS, word = off >> 5, sh = off & 31;
+  uint32_t q = v[word] >> sh;
+  if (sh + BITS > 32) q |= v[word + 1] << (32 - sh);
+  return static_cast<float>(q & ((1u << BITS) - 1u));
+}
+
+template <int MT, int BITS>
+__global__ void __launch_bounds__(kWarps * 32) qmv_kernel(QmvArgs a) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int64_t l = blockIdx.z;
+  int64_t xm = l, wm = l;  // this product's matrices of x and w
+  if (a.li) {
+    xm = a.li[l];
+    wm = a.ri[l];
+    if (xm >= a.Bx || wm >= a.Bw) {
+      if (lane == 0 && atomicCAS(a.err, 0ull, 1ull) == 0ull) {
+        a.err[1] = xm >= a.Bx ? xm : wm;
+        a.err[2] = xm >= a.Bx ? 0 : 1;
+      }
+      return;
+    }
+  }
+  const int64_t N = a.w.R, K = a.K, W = a.w.W, G = a.w.G;
+  const int64_t n0 = (static_cast<int64_t>(blockIdx.x) * kWarps + warp) * kRowsPerWarp;
+  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * MT;
+  if (n0 >= N) return;  // whole warps leave: the shuffles below stay within a full warp
+  const float* x = a.x + (xm * a.M + m0) * K;
+  const int mt = static_cast<int>(min(static_cast<int64_t>(MT), a.M - m0));
+  const uint32_t* rows[kRowsPerWarp];
+  int64_t grow[kRowsPerWarp];  // each row's first group
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    const int64_t n = min(n0 + r, N - 1);  // a missing last row repeats the one before, unused
+    rows[r] = a.w.w + (wm * N + n) * W;
+    grow[r] = (wm * N + n) * G;
+  }
+  float acc[MT][kRowsPerWarp] = {};
+  const int64_t chunks = (K + 31) / 32;
+  for (int64_t c = lane; c < chunks; c += 32) {
+    uint32_t v[kRowsPerWarp][BITS];
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) load_chunk<BITS>(rows[r], c, W, a.vec, v[r]);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int64_t k0 = c * 32 + h * 16;
+      if (k0 >= K) break;  // K is a multiple of 16: only the last chunk can be half full
+      float dot[MT][kRowsPerWarp] = {}, xs[MT] = {};
+#pragma unroll
+      for (int q = 0; q < 16; q += 4) {
+#pragma unroll
+        for (int m = 0; m < MT; ++m) {
+          if (m >= mt) break;
+          const float4 xv = *reinterpret_cast<const float4*>(x + m * K + k0 + q);
+          xs[m] += (xv.x + xv.y) + (xv.z + xv.w);
+#pragma unroll
+          for (int r = 0; r < kRowsPerWarp; ++r) {
+            const int i = h * 16 + q;
+            dot[m][r] += code<BITS>(v[r], i) * xv.x + code<BITS>(v[r], i + 1) * xv.y + code<BITS>(v[r], i + 2) * xv.z +
+                         code<BITS>(v[r], i + 3) * xv.w;
+          }
+        }
+      }
+      const int64_t g = k0 / a.w.gs;
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        const float s = load_f(a.w.sc, grow[r] + g, a.w.st), b = load_f(a.w.bi, grow[r] + g, a.w.st);
+#pragma unroll
+        for (int m = 0; m < MT; ++m) acc[m][r] += s * dot[m][r] + b * xs[m];
+      }
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < MT; ++m) {
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+      float v = acc[m][r];
+#pragma unroll
+      for (int d = 16; d > 0; d >>= 1) v += __shfl_xor_sync(0xffffffffu, v, d);
+      acc[m][r] = v;
+    }
+  }
+  if (lane != 0) return;
+  for (int m = 0; m < mt; ++m) {
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+      if (n0 + r < N) store_f(a.y, (l * a.M + m0 + m) * N + n0 + r, acc[m][r], a.yk);
+    }
+  }
+}
+
+template <int MT>
+void launch_qmv_bits(const QmvArgs& a, dim3 grid, cudaStream_t stream) {
+  switch (a.w.bits) {
+    case 2:
+      launch_kernel(qmv_kernel<MT, 2>, grid, kWarps * 32, 0, stream, a);
+      break;
+    case 3:
+      launch_kernel(qmv_kernel<MT, 3>, grid, kWarps * 32, 0, stream, a);
+      break;
+    case 4:
+      launch_kernel(qmv_kernel<MT, 4>, grid, kWarps * 32, 0, stream, a);
+      break;
+    case 5:
+      launch_kernel(qmv_kernel<MT, 5>, grid, kWarps * 32, 0, stream, a);
+      break;
+    case 6:
+      launch_kernel(qmv_kernel<MT, 6>, grid, kWarps * 32, 0, stream, a);
+      break;
+    default:
+      launch_kernel(qmv_kernel<MT, 8>, grid, kWarps * 32, 0, stream, a);
+      break;
+  }
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// Queues the qmv kernel for L products of M rows; false (nothing queued) if a grid axis is too long.
+bool launch_qmv(QmvArgs a, int64_t L, cudaStream_t stream) {
+  const int MT = a.M == 1 ? 1 : a.M == 2 ? 2 : 4;
+  const int64_t per_block = kWarps * kRowsPerWarp;
+  const int64_t bx = (a.w.R + per_block - 1) / per_block, by = (a.M + MT - 1) / MT;
+  if (bx > 0x7fffffff || by > 65535 || L > 65535) return false;
+  a.vec = (a.w.bits == 4 || a.w.bits == 8) && a.w.W % 4 == 0 && aligned16(a.w.w);
+  const dim3 grid(static_cast<unsigned>(bx), static_cast<unsigned>(by), static_cast<unsigned>(L));
+  if (MT == 1) {
+    launch_qmv_bits<1>(a, grid, stream);
+  } else if (MT == 2) {
+    launch_qmv_bits<2>(a, grid, stream);
+  } else {
+    launch_qmv_bits<4>(a, grid, stream);
+  }
+  EMBER_CUDA_CHECK_LAUNCH("qmv_kernel");
+  return true;
+}
+
+// The packed operand's layout, or false (decline) for layouts and dtypes the kernels do not take.
+bool packed_of(const array& wq, const array& sc, const array& bi, int gs, int bits, Packed& p) {
+  if (!wq.flags().row_contiguous || !sc.flags().row_contiguous || !bi.flags().row_contiguous) return false;
+  if (sc.dtype() != bi.dtype() || !float_kind(sc.dtype(), p.st)) return false;
+  p.W = wq.shape(-1);
+  p.G = sc.shape(-1);
+  p.R = wq.shape(-2);
+  p.gs = gs;
+  p.bits = bits;
+  return true;
+}
+
+void set_device_pointers(Packed& p, const array& wq, const array& sc, const array& bi, cudaStream_t stream) {
+  p.w = static_cast<const uint32_t*>(device_ptr(wq, stream));
+  p.sc = device_ptr(sc, stream);
+  p.bi = device_ptr(bi, stream);
+}
+
+// out (..., K) in the kind `ok` = the dequantized rows of p (n elements in all).
+void launch_dequantize(const Packed& p, int64_t K, int64_t n, void* out, FloatKind ok, cudaStream_t stream) {
+  if (n == 0) return;
+  launch_kernel(dequantize_kernel, ceil_div(static_cast<size_t>(n), 256), 256, 0, stream, p, K, n, out, ok);
+  EMBER_CUDA_CHECK_LAUNCH("dequantize_kernel");
+}
+
+bool eval_dequantize(Primitive& prim, const std::vector<array>& inputs, std::vector<array>& outputs,
+                     cudaStream_t stream) {
+  auto& op = static_cast<Dequantize&>(prim);
+  array& out = outputs[0];
+  Packed p;
+  FloatKind ok;
+  if (!packed_of(inputs[0], inputs[1], inputs[2], op.group_size(), op.bits(), p) || !float_kind(out.dtype(), ok)) {
+    return false;
+  }
+  void* o = alloc_output(out, stream);
+  if (out.size() == 0) return true;
+  set_device_pointers(p, inputs[0], inputs[1], inputs[2], stream);
+  launch_dequantize(p, out.shape(-1), static_cast<int64_t>(out.size()), o, ok, stream);
+  return true;
+}
+
+__global__ void __launch_bounds__(256) store_kernel(const float* __restrict__ y, void* out, int64_t n, FloatKind ok) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e < n) store_f(out, e, y[e], ok);
+}
+
+// Up to this many rows of x, x @ w.T runs the qmv kernel; beyond, dequantized w and cuBLASLt.
+constexpr int64_t kQmvRows = 16;
+
+Strides row_major(const Shape& shape) {
+  Strides st(shape.size(), 1);
+  for (int d = static_cast<int>(shape.size()) - 2; d >= 0; --d) st[d] = st[d + 1] * shape[d + 1];
+  return st;
+}
+
+// out (M, N) = x (M, K) @ w.T (transpose) or x @ w: w dequantized to float32 scratch, then
+// cuBLASLt's float32 product. Declines (nothing queued) where this build has no cuBLASLt.
+bool dequantized_product(const array& x, Packed p, const array& wq, const array& sc, const array& bi, int64_t M,
+                         int64_t N, int64_t K, bool transpose, array& out, FloatKind ok, cudaStream_t stream) {
+  if (!has_general_matmul()) return false;
+  set_device_pointers(p, wq, sc, bi, stream);
+  const int wr = static_cast<int>(transpose ? N : K), wc = static_cast<int>(transpose ? K : N);
+  array w = array::placeholder({wr, wc}, float32);
+  launch_dequantize(p, wc, static_cast<int64_t>(wr) * wc, alloc_output(w, stream), FloatKind::f32, stream);
+  w.set_status(Status::available);
+  array b = w;
+  if (transpose) {  // w.T as a column-major view
+    b = array::placeholder({wc, wr}, float32);
+    b.copy_shared_buffer(w, {1, wc}, Flags{true, false, true}, w.size());
+    b.set_status(Status::available);
+  }
+  array a = array::placeholder({static_cast<int>(M), static_cast<int>(K)}, float32);
+  a.copy_shared_buffer(x, {K, 1}, Flags{}, static_cast<size_t>(M * K));
+  a.set_status(Status::available);
+  array y = array::placeholder({static_cast<int>(M), static_cast<int>(N)}, float32);
+  if (!matmul_arrays(a, b, y, stream)) {
+    throw std::runtime_error("[quantized_matmul] cuBLASLt declined the float32 product of (" + std::to_string(M) +
+                             ", " + std::to_string(K) + ") and (" + std::to_string(K) + ", " + std::to_string(N) + ")");
+  }
+  if (ok == FloatKind::f32) {
+    out.copy_shared_buffer(y, row_major(out.shape()), Flags{}, y.size());
+    return true;
+  }
+  void* o = alloc_output(out, stream);
+  const auto n = static_cast<int64_t>(out.size());
+  launch_kernel(store_kernel, ceil_div(static_cast<size_t>(n), 256), 256, 0, stream,
+                static_cast<const float*>(device_ptr(y, stream)), o, n, ok);
+  EMBER_CUDA_CHECK_LAUNCH("quantized store_kernel");
+  return true;
+}
+
+// x: row-contiguous float32 with 16-byte aligned rows (the qmv kernel's float4 loads).
+bool qmv_ready(const array& x) {
+  return x.dtype() == float32 && x.flags().row_contiguous && x.shape(-1) % 4 == 0 && (x.offset() % 4) == 0;
+}
+
+bool eval_quantized_matmul(Primitive& prim, const std::vector<array>& inputs, std::vector<array>& outputs,
+                           cudaStream_t stream) {
+  auto& op = static_cast<QuantizedMatmul&>(prim);
+  const array &x = inputs[0], &wq = inputs[1], &sc = inputs[2], &bi = inputs[3];
+  array& out = outputs[0];
+  Packed p;
+  FloatKind ok;
+  if (!packed_of(wq, sc, bi, op.group_size(), op.bits(), p) || !float_kind(out.dtype(), ok)) return false;
+  if (!qmv_ready(x)) return false;
+  const int64_t K = x.shape(-1), N = out.shape(-1);
+  const int64_t M = K == 0 ? 0 : static_cast<int64_t>(x.size()) / K;
+  if (out.size() == 0 || K == 0) return false;  // nothing to compute, or zeros: the CPU kernel
+  if (op.transpose() && (M <= kQmvRows || !has_general_matmul())) {
+    QmvArgs a;
+    a.w = p;
+    a.yk = ok;
+    a.M = M;
+    a.K = K;
+    if ((M + 3) / 4 > 65535) return false;  // grid.y: the CPU kernel takes it
+    a.y = alloc_output(out, stream);
+    set_device_pointers(a.w, wq, sc, bi, stream);
+    a.x = static_cast<const float*>(device_ptr(x, stream));
+    launch_qmv(a, 1, stream);
+    return true;
+  }
+  return dequantized_product(x, p, wq, sc, bi, M, N, K, op.transpose(), out, ok, stream);
+}
+
+bool eval_gather_qmm(Primitive& prim, const std::vector<array>& inputs, std::vector<array>& outputs,
+                     cudaStream_t stream) {
+  auto& op = static_cast<GatherQMM&>(prim);
+  const array &x = inputs[0], &wq = inputs[1], &sc = inputs[2], &bi = inputs[3], &li = inputs[4], &ri = inputs[5];
+  array& out = outputs[0];
+  Packed p;
+  FloatKind ok;
+  if (!op.transpose() || !packed_of(wq, sc, bi, op.group_size(), op.bits(), p) || !float_kind(out.dtype(), ok)) {
+    return false;
+  }
+  if (!qmv_ready(x) || !li.flags().row_contiguous || !ri.flags().row_contiguous) return false;
+  const int64_t L = out.shape(0), M = out.shape(1), K = x.shape(2);
+  if (out.size() == 0 || K == 0 || L > 65535 || (M + 3) / 4 > 65535) return false;
+  QmvArgs a;
+  a.w = p;
+  a.yk = ok;
+  a.M = M;
+  a.K = K;
+  a.Bx = x.shape(0);
+  a.Bw = wq.shape(0);
+  a.y = alloc_output(out, stream);
+  set_device_pointers(a.w, wq, sc, bi, stream);
+  a.x = static_cast<const float*>(device_ptr(x, stream));
+  a.li = static_cast<const uint32_t*>(device_ptr(li, stream));
+  a.ri = static_cast<const uint32_t*>(device_ptr(ri, stream));
+  // The out-of-range record: zeroed before the launch, read back (a wait) after it.
+  auto err = alloc_device(3 * sizeof(unsigned long long), stream);
+  a.err = static_cast<unsigned long long*>(err->device_ptr);
+  EMBER_CUDA_CHECK(cudaMemsetAsync(a.err, 0, 3 * sizeof(unsigned long long), stream));
+  launch_qmv(a, L, stream);
+  unsigned long long rec[3];
+  EMBER_CUDA_CHECK(cudaMemcpyAsync(rec, a.err, sizeof(rec), cudaMemcpyDeviceToHost, stream));
+  EMBER_CUDA_CHECK(cudaStreamSynchronize(stream));
+  if (rec[0] != 0) {
+    const bool of_x = rec[2] == 0;
+    throw std::out_of_range("[gather_qmm] index " + std::to_string(rec[1]) + " is out of range for " +
+                            std::to_string(of_x ? a.Bx : a.Bw) + (of_x ? " matrices of x" : " matrices of w"));
+  }
+  return true;
+}
+
+}  // namespace
+
+void register_quantized_kernels() {
+  register_kernel(std::type_index(typeid(Dequantize)), &eval_dequantize);
+  register_kernel(std::type_index(typeid(QuantizedMatmul)), &eval_quantized_matmul);
+  register_kernel(std::type_index(typeid(GatherQMM)), &eval_gather_qmm);
+}
+
+}  // namespace ember::gpu
