@@ -22,6 +22,7 @@
 #include <ember/ember.h>
 
 #include "ember/backend/cuda/matmul_gemv.h"
+#include "ember/backend/cuda/quantized.h"
 
 using namespace ember;
 using Clock = std::chrono::steady_clock;
@@ -345,7 +346,7 @@ void bench_quantized(cudaStream_t stream) {
   const int gs = 64, bits = 4;
   std::printf("quantized_matmul, %d bits, groups of %d, float16 scales, x @ W.T\n", bits, gs);
   const double copy_bw = copy_bandwidth(size_t(1) << (g_quick ? 26 : 30), stream);
-  for (auto c : cases) {
+  for (const auto& c : cases) {
     const int reps = g_quick ? 5 : 20;
     array x = rand_gpu({c.M, c.K}, float32, 30);
     const int copies = c.M == 1 ? 4 : 1;  // decode: rotate weight copies past the L2
@@ -367,6 +368,17 @@ void bench_quantized(cudaStream_t stream) {
     const double t = time_ember_many(product, per, 2, reps);
     const auto& [wq0, sc0, bi0] = ws[0];
     const double bytes = double(wq0.nbytes() + sc0.nbytes() + bi0.nbytes());
+    if (c.M == 1 && &c == &cases.front() && !g_quick) {
+      // The kernel's alternatives on this GPU: rows of w per group of warps, warps per group
+      // (the default, 2 rows per 2 warps, is the row below).
+      for (auto [r, u] :
+           std::vector<std::pair<int, int>>{{1, 1}, {1, 2}, {1, 4}, {1, 8}, {2, 1}, {2, 4}, {2, 8}, {4, 2}, {4, 4}}) {
+        gpu::set_qmv_config(r, u);
+        const double tc = time_ember_many(product, per, 2, reps);
+        std::printf("    qmv %d rows per %d warps: %.1f us, %.0f GB/s\n", r, u, tc * 1e6, bytes / tc / 1e9);
+      }
+      gpu::set_qmv_config(0, 0);
+    }
     if (c.M == 1) {
       const double bw = bytes / t / 1e9;
       add_row({"qmv 4-bit " + std::string(c.label) + " x" + std::to_string(per), fmt("%.0f GB/s", bw),

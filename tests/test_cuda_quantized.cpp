@@ -11,8 +11,10 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "ember/backend/cuda/quantized.h"
 #include "test_utils.h"
 
 namespace {
@@ -101,6 +103,29 @@ TEST(CudaQuantized, ProductsMatchFloat64OfTheDequantizedWeights) {
       }
     }
   }
+}
+
+TEST(CudaQuantized, EveryShapeOfTheMatrixVectorKernelGivesTheProduct) {
+  // Rows of w per group of warps and warps per group (the alternatives bench_cuda measures), on
+  // rows long enough for several rounds of chunks per warp, N not a multiple of any block's rows.
+  SKIP_WITHOUT_GPU();
+  const int N = 37, K = 64 * 40, gs = 64;
+  array w = rand_in({N, K}, float16, 300);
+  auto [wq, sc, bi] = quantize(w, gs, 4, kCpu);
+  std::vector<double> wd = weights(wq, sc, bi, gs, 4);
+  array x = rand_in({1, K}, float32, 301);
+  std::vector<double> want = product(f64(x), wd, 1, K, N, true);
+  for (auto [rows, split] : std::vector<std::pair<int, int>>{
+           {1, 1}, {1, 2}, {1, 4}, {1, 8}, {2, 1}, {2, 2}, {2, 4}, {2, 8}, {4, 2}, {4, 4}}) {
+    ASSERT_TRUE(gpu::set_qmv_config(rows, split));
+    array y = quantized_matmul(x, wq, sc, bi, true, gs, 4, kGpu);
+    y.eval();
+    EXPECT_TRUE(written_on_device(y));
+    expect_near_rel(f64(y), want, 2e-5, std::sqrt(double(K)),
+                    std::to_string(rows) + " rows per " + std::to_string(split) + " warps");
+  }
+  ASSERT_TRUE(gpu::set_qmv_config(0, 0));
+  EXPECT_FALSE(gpu::set_qmv_config(3, 1));
 }
 
 TEST(CudaQuantized, DequantizeMatchesTheCpu) {

@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "ember/array.h"
+#include "ember/backend/cuda/quantized.h"
 #include "ember/backend/gpu.h"
 #include "ember/primitives.h"
 
@@ -31,5 +32,6 @@ size_t peak_memory(int) { return 0; }
 size_t cache_memory() { return 0; }
 void clear_cache() {}
 void set_cache_limit(size_t) {}
+bool set_qmv_config(int, int) { return false; }
 
 }  // namespace ember::gpu

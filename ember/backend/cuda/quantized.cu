@@ -4,10 +4,10 @@
 // computed in float32 whatever the scales' dtype, then rounded to the output dtype once.
 //
 // dequantize_kernel: one thread per output element.
-// qmv_kernel: y (M, N) = x (M, K) @ w.T for few rows of x (decode): a warp owns kRowsPerWarp
-//   rows of w and MT rows of x; each lane takes chunks of 32 codes (`bits` words, so a chunk
-//   never splits a code), sums code * x per half chunk (16 codes: groups of 16 fit) and applies
-//   that group's scale, plus bias * sum(x). grid.y walks tiles of MT rows of x, grid.z the
+// qmv_kernel: y (M, N) = x (M, K) @ w.T for few rows of x (decode): S warps share R rows of w
+//   and MT rows of x; each lane takes chunks of 32 codes (`bits` words, so a chunk never splits
+//   a code), sums code * x per half chunk (16 codes: groups of 16 fit) and applies that group's
+//   scale, plus bias * sum(x). grid.y walks tiles of MT rows of x, grid.z the
 //   products of a gather (GatherQMM: the matrices of x and w come from index arrays, checked on
 //   the device). Weights are read once per tile of x, in 16-byte loads where aligned.
 // Larger products (QuantizedMatmul with many rows of x, or x @ w) dequantize w to float32
@@ -25,6 +25,7 @@
 #include <typeindex>
 
 #include "ember/backend/cuda/cuda.h"
+#include "ember/backend/cuda/quantized.h"
 #include "ember/primitives_quantized.h"
 
 namespace ember::gpu {
@@ -105,8 +106,7 @@ __global__ void __launch_bounds__(256) dequantize_kernel(Packed p, int64_t K, in
   store_f(out, e, load_f(p.sc, g, p.st) * q + load_f(p.bi, g, p.st), ok);
 }
 
-constexpr int kRowsPerWarp = 2;  // rows of w per warp: x's loads are shared between them
-constexpr int kWarps = 8;        // per block of qmv_kernel
+constexpr int kWarps = 8;  // per block of qmv_kernel
 
 struct QmvArgs {
   const float* x = nullptr;  // (Bx, M, K) row-contiguous
@@ -121,12 +121,12 @@ struct QmvArgs {
   unsigned long long* err = nullptr;  // {flag, index, which (0 x, 1 w)}
 };
 
-// The words of chunk c of one row (guarded at the row's end; 16-byte loads when aligned).
+// The words of chunk c of one row (zeros past the row's end; 16-byte loads when aligned).
 template <int BITS>
 __device__ __forceinline__ void load_chunk(const uint32_t* row, int64_t c, int64_t W, bool vec, uint32_t (&v)[BITS]) {
   const int64_t w0 = c * BITS;
   if constexpr (BITS == 4 || BITS == 8) {
-    if (vec) {
+    if (vec && w0 + BITS <= W) {
 #pragma unroll
       for (int i = 0; i < BITS; i += 4) {
         const uint4 u = *reinterpret_cast<const uint4*>(row + w0 + i);
@@ -142,25 +142,32 @@ __device__ __forceinline__ void load_chunk(const uint32_t* row, int64_t c, int64
   for (int i = 0; i < BITS; ++i) v[i] = w0 + i < W ? row[w0 + i] : 0u;
 }
 
-// Code i (0..31) of a chunk held in v.
+// Code i (0..31) of a chunk held in v, as a float: the code's bits under the exponent of 2^23
+// give 2^23 + code exactly, and one subtraction leaves the code (no integer conversion, which
+// runs at a quarter of the float rate).
 template <int BITS>
 __device__ __forceinline__ float code(const uint32_t (&v)[BITS], int i) {
   const int off = i * BITS, word = off >> 5, sh = off & 31;
   uint32_t q = v[word] >> sh;
   if (sh + BITS > 32) q |= v[word + 1] << (32 - sh);
-  return static_cast<float>(q & ((1u << BITS) - 1u));
+  return __uint_as_float(0x4B000000u | (q & ((1u << BITS) - 1u))) - 8388608.0f;
 }
 
-template <int MT, int BITS>
+// A group of S warps owns R rows of w and MT rows of x (a block holds kWarps / S groups). Warp p
+// of a group takes chunks 32 p + lane, then 32 S further on, and so on, so each warp reads
+// consecutive chunks; the group's partial sums meet in shared memory. Four accumulators per
+// row and row of x keep the multiply-adds independent.
+template <int MT, int BITS, int R, int S>
 __global__ void __launch_bounds__(kWarps * 32) qmv_kernel(QmvArgs a) {
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  static_assert(kWarps % S == 0, "a block holds whole groups");
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, part = warp % S, group = warp / S;
   const int64_t l = blockIdx.z;
   int64_t xm = l, wm = l;  // this product's matrices of x and w
   if (a.li) {
     xm = a.li[l];
     wm = a.ri[l];
-    if (xm >= a.Bx || wm >= a.Bw) {
-      if (lane == 0 && atomicCAS(a.err, 0ull, 1ull) == 0ull) {
+    if (xm >= a.Bx || wm >= a.Bw) {  // the whole block leaves (l is the block's)
+      if (threadIdx.x == 0 && atomicCAS(a.err, 0ull, 1ull) == 0ull) {
         a.err[1] = xm >= a.Bx ? xm : wm;
         a.err[2] = xm >= a.Bx ? 0 : 1;
       }
@@ -168,94 +175,146 @@ __global__ void __launch_bounds__(kWarps * 32) qmv_kernel(QmvArgs a) {
     }
   }
   const int64_t N = a.w.R, K = a.K, W = a.w.W, G = a.w.G;
-  const int64_t n0 = (static_cast<int64_t>(blockIdx.x) * kWarps + warp) * kRowsPerWarp;
+  const int64_t n0 = (static_cast<int64_t>(blockIdx.x) * (kWarps / S) + group) * R;
   const int64_t m0 = static_cast<int64_t>(blockIdx.y) * MT;
-  if (n0 >= N) return;  // whole warps leave: the shuffles below stay within a full warp
+  const bool active = n0 < N;  // no early return: the block meets at a barrier below
   const float* x = a.x + (xm * a.M + m0) * K;
   const int mt = static_cast<int>(min(static_cast<int64_t>(MT), a.M - m0));
-  const uint32_t* rows[kRowsPerWarp];
-  int64_t grow[kRowsPerWarp];  // each row's first group
+  const uint32_t* rows[R];
+  int64_t grow[R];  // each row's first group
 #pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
-    const int64_t n = min(n0 + r, N - 1);  // a missing last row repeats the one before, unused
+  for (int r = 0; r < R; ++r) {
+    const int64_t n = max(int64_t(0), min(n0 + r, N - 1));  // a missing row repeats one before, unused
     rows[r] = a.w.w + (wm * N + n) * W;
     grow[r] = (wm * N + n) * G;
   }
-  float acc[MT][kRowsPerWarp] = {};
-  const int64_t chunks = (K + 31) / 32;
-  for (int64_t c = lane; c < chunks; c += 32) {
-    uint32_t v[kRowsPerWarp][BITS];
+  float acc[MT][R] = {};
+  const int64_t chunks = active ? (K + 31) / 32 : 0;
+  for (int64_t c = static_cast<int64_t>(part) * 32 + lane; c < chunks; c += 32 * S) {
+    uint32_t v[R][BITS];
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) load_chunk<BITS>(rows[r], c, W, a.vec, v[r]);
+    for (int r = 0; r < R; ++r) load_chunk<BITS>(rows[r], c, W, a.vec, v[r]);
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const int64_t k0 = c * 32 + h * 16;
       if (k0 >= K) break;  // K is a multiple of 16: only the last chunk can be half full
-      float dot[MT][kRowsPerWarp] = {}, xs[MT] = {};
+      const int64_t g = k0 / a.w.gs;
+      float s[R], b[R];
 #pragma unroll
-      for (int q = 0; q < 16; q += 4) {
+      for (int r = 0; r < R; ++r) {
+        s[r] = load_f(a.w.sc, grow[r] + g, a.w.st);
+        b[r] = load_f(a.w.bi, grow[r] + g, a.w.st);
+      }
 #pragma unroll
-        for (int m = 0; m < MT; ++m) {
-          if (m >= mt) break;
+      for (int m = 0; m < MT; ++m) {
+        if (m >= mt) break;
+        float dot[R][4] = {}, xs[4] = {};
+#pragma unroll
+        for (int q = 0; q < 16; q += 4) {
           const float4 xv = *reinterpret_cast<const float4*>(x + m * K + k0 + q);
-          xs[m] += (xv.x + xv.y) + (xv.z + xv.w);
+          xs[0] += xv.x;
+          xs[1] += xv.y;
+          xs[2] += xv.z;
+          xs[3] += xv.w;
+          const int i = h * 16 + q;
 #pragma unroll
-          for (int r = 0; r < kRowsPerWarp; ++r) {
-            const int i = h * 16 + q;
-            dot[m][r] += code<BITS>(v[r], i) * xv.x + code<BITS>(v[r], i + 1) * xv.y + code<BITS>(v[r], i + 2) * xv.z +
-                         code<BITS>(v[r], i + 3) * xv.w;
+          for (int r = 0; r < R; ++r) {
+            dot[r][0] += code<BITS>(v[r], i) * xv.x;
+            dot[r][1] += code<BITS>(v[r], i + 1) * xv.y;
+            dot[r][2] += code<BITS>(v[r], i + 2) * xv.z;
+            dot[r][3] += code<BITS>(v[r], i + 3) * xv.w;
           }
         }
-      }
-      const int64_t g = k0 / a.w.gs;
+        const float xsum = (xs[0] + xs[1]) + (xs[2] + xs[3]);
 #pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) {
-        const float s = load_f(a.w.sc, grow[r] + g, a.w.st), b = load_f(a.w.bi, grow[r] + g, a.w.st);
-#pragma unroll
-        for (int m = 0; m < MT; ++m) acc[m][r] += s * dot[m][r] + b * xs[m];
+        for (int r = 0; r < R; ++r) {
+          acc[m][r] += s[r] * ((dot[r][0] + dot[r][1]) + (dot[r][2] + dot[r][3])) + b[r] * xsum;
+        }
       }
     }
   }
 #pragma unroll
   for (int m = 0; m < MT; ++m) {
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
+    for (int r = 0; r < R; ++r) {
       float v = acc[m][r];
 #pragma unroll
       for (int d = 16; d > 0; d >>= 1) v += __shfl_xor_sync(0xffffffffu, v, d);
       acc[m][r] = v;
     }
   }
-  if (lane != 0) return;
+  if constexpr (S > 1) {
+    __shared__ float partial[kWarps][MT][R];
+    if (lane == 0) {
+#pragma unroll
+      for (int m = 0; m < MT; ++m) {
+#pragma unroll
+        for (int r = 0; r < R; ++r) partial[warp][m][r] = acc[m][r];
+      }
+    }
+    __syncthreads();
+    if (part != 0 || lane != 0) return;
+#pragma unroll
+    for (int m = 0; m < MT; ++m) {
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        float t = 0.0f;
+#pragma unroll
+        for (int p = 0; p < S; ++p) t += partial[warp + p][m][r];
+        acc[m][r] = t;
+      }
+    }
+  }
+  if (lane != 0 || !active) return;
   for (int m = 0; m < mt; ++m) {
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
+    for (int r = 0; r < R; ++r) {
       if (n0 + r < N) store_f(a.y, (l * a.M + m0 + m) * N + n0 + r, acc[m][r], a.yk);
     }
   }
 }
 
+// Rows of w per group of warps (R) and warps per group (S): the default, and a choice for
+// benchmarks (set_qmv_config) that applies to 4-bit single-row products.
+struct QmvConfig {
+  int rows = 2, split = 2;  // of those measured on an H100 (bench/GPU_NOTES.md), near the best
+};
+QmvConfig g_qmv_override{0, 0};  // rows 0: none
+
+template <int MT, int BITS>
+void launch_qmv_config(const QmvArgs& a, const dim3& grid, int R, int S, cudaStream_t stream) {
+  auto go = [&](auto kernel) { launch_kernel(kernel, grid, kWarps * 32, 0, stream, a); };
+  if constexpr (MT == 1 && BITS == 4) {
+    if (R == 1 && S == 1) return go(qmv_kernel<MT, BITS, 1, 1>);
+    if (R == 1 && S == 2) return go(qmv_kernel<MT, BITS, 1, 2>);
+    if (R == 1 && S == 4) return go(qmv_kernel<MT, BITS, 1, 4>);
+    if (R == 1 && S == 8) return go(qmv_kernel<MT, BITS, 1, 8>);
+    if (R == 2 && S == 1) return go(qmv_kernel<MT, BITS, 2, 1>);
+    if (R == 2 && S == 4) return go(qmv_kernel<MT, BITS, 2, 4>);
+    if (R == 2 && S == 8) return go(qmv_kernel<MT, BITS, 2, 8>);
+    if (R == 4 && S == 2) return go(qmv_kernel<MT, BITS, 4, 2>);
+    if (R == 4 && S == 4) return go(qmv_kernel<MT, BITS, 4, 4>);
+  }
+  (void)R;
+  (void)S;
+  go(qmv_kernel<MT, BITS, 2, 2>);
+}
+
 template <int MT>
-void launch_qmv_bits(const QmvArgs& a, dim3 grid, cudaStream_t stream) {
+void launch_qmv_bits(const QmvArgs& a, const dim3& grid, int R, int S, cudaStream_t stream) {
   switch (a.w.bits) {
     case 2:
-      launch_kernel(qmv_kernel<MT, 2>, grid, kWarps * 32, 0, stream, a);
-      break;
+      return launch_qmv_config<MT, 2>(a, grid, R, S, stream);
     case 3:
-      launch_kernel(qmv_kernel<MT, 3>, grid, kWarps * 32, 0, stream, a);
-      break;
+      return launch_qmv_config<MT, 3>(a, grid, R, S, stream);
     case 4:
-      launch_kernel(qmv_kernel<MT, 4>, grid, kWarps * 32, 0, stream, a);
-      break;
+      return launch_qmv_config<MT, 4>(a, grid, R, S, stream);
     case 5:
-      launch_kernel(qmv_kernel<MT, 5>, grid, kWarps * 32, 0, stream, a);
-      break;
+      return launch_qmv_config<MT, 5>(a, grid, R, S, stream);
     case 6:
-      launch_kernel(qmv_kernel<MT, 6>, grid, kWarps * 32, 0, stream, a);
-      break;
+      return launch_qmv_config<MT, 6>(a, grid, R, S, stream);
     default:
-      launch_kernel(qmv_kernel<MT, 8>, grid, kWarps * 32, 0, stream, a);
-      break;
+      return launch_qmv_config<MT, 8>(a, grid, R, S, stream);
   }
 }
 
@@ -264,17 +323,18 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 // Queues the qmv kernel for L products of M rows; false (nothing queued) if a grid axis is too long.
 bool launch_qmv(QmvArgs a, int64_t L, cudaStream_t stream) {
   const int MT = a.M == 1 ? 1 : a.M == 2 ? 2 : 4;
-  const int64_t per_block = kWarps * kRowsPerWarp;
+  const QmvConfig cfg = g_qmv_override.rows > 0 && MT == 1 && a.w.bits == 4 ? g_qmv_override : QmvConfig{};
+  const int64_t per_block = kWarps / cfg.split * cfg.rows;
   const int64_t bx = (a.w.R + per_block - 1) / per_block, by = (a.M + MT - 1) / MT;
   if (bx > 0x7fffffff || by > 65535 || L > 65535) return false;
   a.vec = (a.w.bits == 4 || a.w.bits == 8) && a.w.W % 4 == 0 && aligned16(a.w.w);
   const dim3 grid(static_cast<unsigned>(bx), static_cast<unsigned>(by), static_cast<unsigned>(L));
   if (MT == 1) {
-    launch_qmv_bits<1>(a, grid, stream);
+    launch_qmv_bits<1>(a, grid, cfg.rows, cfg.split, stream);
   } else if (MT == 2) {
-    launch_qmv_bits<2>(a, grid, stream);
+    launch_qmv_bits<2>(a, grid, cfg.rows, cfg.split, stream);
   } else {
-    launch_qmv_bits<4>(a, grid, stream);
+    launch_qmv_bits<4>(a, grid, cfg.rows, cfg.split, stream);
   }
   EMBER_CUDA_CHECK_LAUNCH("qmv_kernel");
   return true;
@@ -446,6 +506,15 @@ bool eval_gather_qmm(Primitive& prim, const std::vector<array>& inputs, std::vec
 }
 
 }  // namespace
+
+bool set_qmv_config(int rows, int split) {
+  static const int built[][2] = {{1, 1}, {1, 2}, {1, 4}, {1, 8}, {2, 1}, {2, 2}, {2, 4}, {2, 8}, {4, 2}, {4, 4}};
+  bool known = rows == 0;
+  for (const auto& b : built) known = known || (b[0] == rows && b[1] == split);
+  if (!known) return false;
+  g_qmv_override = QmvConfig{rows, split};
+  return true;
+}
 
 void register_quantized_kernels() {
   register_kernel(std::type_index(typeid(Dequantize)), &eval_dequantize);

@@ -26,6 +26,7 @@ inline To ember_emu_bit_cast(From v) {
 inline float __int_as_float(int v) { return ember_emu_bit_cast<float>(v); }
 inline int __float_as_int(float v) { return ember_emu_bit_cast<int>(v); }
 inline unsigned __float_as_uint(float v) { return ember_emu_bit_cast<unsigned>(v); }
+inline float __uint_as_float(unsigned v) { return ember_emu_bit_cast<float>(v); }
 inline double __longlong_as_double(long long v) { return ember_emu_bit_cast<double>(v); }
 inline long long __double_as_longlong(double v) { return ember_emu_bit_cast<long long>(v); }
 inline double __dadd_rn(double a, double b) { return a + b; }
