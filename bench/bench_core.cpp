@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -375,21 +376,26 @@ void bench_quantized() {
       eval(bis);
       array x = astype(random_f32({1, K}), float16);
       x.eval();
-      // x in float32, and rounded to int8 (what the LLM runtime decodes with).
-      for (bool int8_x : {false, true}) {
+      // x in float32, rounded to int8 (what the LLM runtime decodes with), and rounded to int8
+      // with no biases (codes centered on half their range: GGUF's Q4_0 and Q8_0), whose
+      // bytes are the codes and scales alone.
+      for (int variant : {0, 1, 2}) {
+        const bool int8_x = variant > 0, no_biases = variant == 2;
         int c = 0;
         double t = time_it(
             [&] {
-              (int8_x ? quantized_matmul_int8_activations : quantized_matmul)(x, wqs[c], scs[c], bis[c], true, gs, bits,
-                                                                              {})
+              std::optional<array> b;
+              if (!no_biases) b = bis[c];
+              (int8_x ? quantized_matmul_int8_activations : quantized_matmul)(x, wqs[c], scs[c], b, true, gs, bits, {})
                   .eval();
               c = (c + 1) % copies;
             },
             50);
-        double gbs = bytes / t / 1e9;
+        double gbs = (no_biases ? bytes - static_cast<double>(bi.nbytes()) : bytes) / t / 1e9;
         rows.push_back({"qmv " + std::to_string(bits) + "-bit g64 " + std::to_string(N) + "x" + std::to_string(K) +
-                            (int8_x ? " int8 x" : " f32 x"),
+                            (no_biases ? " int8 x, no biases" : int8_x ? " int8 x" : " f32 x"),
                         gbs, "GB/s", gbs / read_gbs, peer, bits == 4 && int8_x ? ">= 0.7" : ""});
+        if (no_biases) std::printf("  %s: %.0f us per product\n", rows.back().name.c_str(), t * 1e6);
       }
     }
   }

@@ -1,5 +1,6 @@
 // Affine group quantization (ember/quantized.h): argument checks, the fallbacks built from
 // basic ops (bit extraction with shifts and masks, then matmul), and the transforms.
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -14,6 +15,11 @@ namespace ember {
 namespace {
 
 std::string op_prefix(const char* op) { return std::string("[") + op + "] "; }
+
+// Input i if there is one (the biases, absent for codes offset by half their range).
+std::optional<array> optional_at(const std::vector<array>& in, size_t i) {
+  return i < in.size() ? std::optional<array>(in[i]) : std::nullopt;
+}
 
 void check_params(const char* op, int group_size, int bits) {
   if (group_size != 16 && group_size != 32 && group_size != 64 && group_size != 128) {
@@ -35,9 +41,9 @@ void check_float(const char* op, const char* what, const array& a) {
 }
 
 // Checks wq (uint32, (..., R, W)) against scales and biases (..., R, W * 32 / bits / group_size)
-// and returns the dtype both are cast to.
-Dtype check_packed(const char* op, const array& wq, const array& scales, const array& biases, int group_size,
-                   int bits) {
+// and returns the dtype both are cast to. No biases: the codes are offset by half their range.
+Dtype check_packed(const char* op, const array& wq, const array& scales, const std::optional<array>& biases,
+                   int group_size, int bits) {
   if (wq.dtype() != uint32) {
     throw std::invalid_argument(op_prefix(op) + "wq must be uint32, got " + dtype_name(wq.dtype()));
   }
@@ -46,7 +52,7 @@ Dtype check_packed(const char* op, const array& wq, const array& scales, const a
                                 shape_to_string(wq.shape()));
   }
   check_float(op, "scales", scales);
-  check_float(op, "biases", biases);
+  if (biases) check_float(op, "biases", *biases);
   if (static_cast<int64_t>(wq.shape(-1)) * 32 % bits != 0) {
     throw std::invalid_argument(op_prefix(op) + "the last axis of wq (" + std::to_string(wq.shape(-1)) +
                                 " words) does not hold a whole number of " + std::to_string(bits) + "-bit codes");
@@ -58,12 +64,17 @@ Dtype check_packed(const char* op, const array& wq, const array& scales, const a
   }
   Shape sshape = wq.shape();
   sshape.back() = static_cast<int32_t>(cols / group_size);
-  if (scales.shape() != sshape || biases.shape() != sshape) {
+  if (!biases && scales.shape() != sshape) {
+    throw std::invalid_argument(op_prefix(op) + "scales must have shape " + shape_to_string(sshape) +
+                                " for wq of shape " + shape_to_string(wq.shape()) + ", got " +
+                                shape_to_string(scales.shape()));
+  }
+  if (biases && (scales.shape() != sshape || biases->shape() != sshape)) {
     throw std::invalid_argument(op_prefix(op) + "scales and biases must have shape " + shape_to_string(sshape) +
                                 " for wq of shape " + shape_to_string(wq.shape()) + ", got " +
-                                shape_to_string(scales.shape()) + " and " + shape_to_string(biases.shape()));
+                                shape_to_string(scales.shape()) + " and " + shape_to_string(biases->shape()));
   }
-  return promote_types(scales.dtype(), biases.dtype());
+  return biases ? promote_types(scales.dtype(), biases->dtype()) : scales.dtype();
 }
 
 // The codes of wq (..., W) as uint32 (..., W * 32 / bits): element j is bits
@@ -94,13 +105,16 @@ array unpack_codes(const array& wq, int bits, StreamOrDevice s) {
 }
 
 // The dequantize fallback: scale * q + bias in float32 (float32 scales and biases), cast to t.
-array dequantize_ops(const array& wq, const array& scales, const array& biases, int group_size, int bits, Dtype t,
-                     StreamOrDevice s) {
+// Without biases, bias = -2^(bits - 1) * scale (exact: a power of two).
+array dequantize_ops(const array& wq, const array& scales, const std::optional<array>& biases, int group_size, int bits,
+                     Dtype t, StreamOrDevice s) {
   array q = astype(unpack_codes(wq, bits, s), float32, s);
   Shape full = q.shape(), grouped = q.shape();
   grouped.back() = full.back() / group_size;
   grouped.push_back(group_size);
-  array sc = expand_dims(astype(scales, float32, s), -1, s), bi = expand_dims(astype(biases, float32, s), -1, s);
+  array sc = expand_dims(astype(scales, float32, s), -1, s);
+  array bi = biases ? expand_dims(astype(*biases, float32, s), -1, s)
+                    : multiply(sc, array(-static_cast<float>(1 << (bits - 1))), s);
   array w = add(multiply(reshape(q, grouped, s), sc, s), bi, s);
   return astype(reshape(w, full, s), t, s);
 }
@@ -253,15 +267,16 @@ std::tuple<array, array, array> quantize(const array& w, int group_size, int bit
   return {outs[0], outs[1], outs[2]};
 }
 
-array dequantize(const array& wq, const array& scales, const array& biases, int group_size, int bits,
+array dequantize(const array& wq, const array& scales, const std::optional<array>& biases, int group_size, int bits,
                  StreamOrDevice s) {
   check_params("dequantize", group_size, bits);
   Dtype t = check_packed("dequantize", wq, scales, biases, group_size, bits);
   MultiFn fallback = [group_size, bits, t, s](const std::vector<array>& in) {
-    return std::vector<array>{dequantize_ops(in[0], in[1], in[2], group_size, bits, t, s)};
+    return std::vector<array>{dequantize_ops(in[0], in[1], optional_at(in, 2), group_size, bits, t, s)};
   };
   auto prim = std::make_shared<Dequantize>(to_stream(s), fallback, group_size, bits);
-  std::vector<array> inputs{wq, astype(scales, t, s), astype(biases, t, s)};
+  std::vector<array> inputs{wq, astype(scales, t, s)};
+  if (biases) inputs.push_back(astype(*biases, t, s));
   if (use_fallback(*prim)) return fallback(inputs)[0];
   Shape shape = prim->output_shapes(inputs)[0];
   return array(shape, t, prim, std::move(inputs));
@@ -269,8 +284,9 @@ array dequantize(const array& wq, const array& scales, const array& biases, int 
 
 namespace {
 
-array quantized_matmul_impl(const char* op, const array& x, const array& wq, const array& scales, const array& biases,
-                            bool transpose, int group_size, int bits, bool int8_x, StreamOrDevice s) {
+array quantized_matmul_impl(const char* op, const array& x, const array& wq, const array& scales,
+                            const std::optional<array>& biases, bool transpose, int group_size, int bits, bool int8_x,
+                            StreamOrDevice s) {
   check_params(op, group_size, bits);
   check_float(op, "x", x);
   if (x.ndim() < 1) throw std::invalid_argument("[quantized_matmul] x must have at least 1 axis");
@@ -288,12 +304,15 @@ array quantized_matmul_impl(const char* op, const array& x, const array& wq, con
   }
   Dtype t = promote_types(x.dtype(), st);
   MultiFn fallback = [transpose, group_size, bits, t, s](const std::vector<array>& in) {
-    array w = dequantize(in[1], astype(in[2], float32, s), astype(in[3], float32, s), group_size, bits, s);
+    std::optional<array> b = optional_at(in, 3);
+    array w = dequantize(in[1], astype(in[2], float32, s), b ? std::optional(astype(*b, float32, s)) : std::nullopt,
+                         group_size, bits, s);
     array y = matmul(astype(in[0], float32, s), transpose ? swapaxes(w, -1, -2, s) : w, s);
     return std::vector<array>{astype(y, t, s)};
   };
   auto prim = std::make_shared<QuantizedMatmul>(to_stream(s), fallback, transpose, group_size, bits, int8_x);
-  std::vector<array> inputs{astype(x, float32, s), wq, astype(scales, st, s), astype(biases, st, s)};
+  std::vector<array> inputs{astype(x, float32, s), wq, astype(scales, st, s)};
+  if (biases) inputs.push_back(astype(*biases, st, s));
   if (use_fallback(*prim)) return fallback(inputs)[0];
   Shape shape = prim->output_shapes(inputs)[0];
   return array(shape, t, prim, std::move(inputs));
@@ -301,13 +320,14 @@ array quantized_matmul_impl(const char* op, const array& x, const array& wq, con
 
 }  // namespace
 
-array quantized_matmul(const array& x, const array& wq, const array& scales, const array& biases, bool transpose,
-                       int group_size, int bits, StreamOrDevice s) {
+array quantized_matmul(const array& x, const array& wq, const array& scales, const std::optional<array>& biases,
+                       bool transpose, int group_size, int bits, StreamOrDevice s) {
   return quantized_matmul_impl("quantized_matmul", x, wq, scales, biases, transpose, group_size, bits, false, s);
 }
 
-array quantized_matmul_int8_activations(const array& x, const array& wq, const array& scales, const array& biases,
-                                        bool transpose, int group_size, int bits, StreamOrDevice s) {
+array quantized_matmul_int8_activations(const array& x, const array& wq, const array& scales,
+                                        const std::optional<array>& biases, bool transpose, int group_size, int bits,
+                                        StreamOrDevice s) {
   return quantized_matmul_impl("quantized_matmul_int8_activations", x, wq, scales, biases, transpose, group_size, bits,
                                true, s);
 }

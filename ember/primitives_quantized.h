@@ -26,7 +26,8 @@ class Quantize : public Primitive {
   int group_size_, bits_;
 };
 
-/// dequantize. Inputs: wq (..., N, W) uint32, scales and biases (..., N, G) of one dtype.
+/// dequantize. Inputs: wq (..., N, W) uint32, scales and biases (..., N, G) of one dtype; no
+/// biases input for codes offset by half their range (bias = -2^(bits - 1) * scale).
 class Dequantize : public Fused {
  public:
   Dequantize(Stream s, MultiFn fallback, int group_size, int bits)
@@ -47,8 +48,9 @@ class Dequantize : public Fused {
 };
 
 /// quantized_matmul. Inputs: x (..., K) float32, wq (N, W) or (K, W) uint32, scales and
-/// biases (one of float16, bfloat16, float32). The output has the op's result dtype. int8_x:
-/// quantized_matmul_int8_activations (the CPU matvec may round x to int8 per block of 32).
+/// biases (one of float16, bfloat16, float32), or scales alone (as Dequantize). The output has
+/// the op's result dtype. int8_x: quantized_matmul_int8_activations (the CPU matvec may round x
+/// to int8 per block of 32).
 class QuantizedMatmul : public Fused {
  public:
   QuantizedMatmul(Stream s, MultiFn fallback, bool transpose, int group_size, int bits, bool int8_x = false)

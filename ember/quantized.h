@@ -24,17 +24,19 @@ namespace ember {
 std::tuple<array, array, array> quantize(const array& w, int group_size = 64, int bits = 4, StreamOrDevice s = {});
 
 /// scale * q + bias (computed in float32), in the dtype of scales and biases: (..., N, K) for
-/// wq (..., N, K * bits / 32). Differentiable in scales and biases, never in wq.
-array dequantize(const array& wq, const array& scales, const array& biases, int group_size = 64, int bits = 4,
-                 StreamOrDevice s = {});
+/// wq (..., N, K * bits / 32). Without biases the codes are symmetric about half their range:
+/// bias = -2^(bits - 1) * scale (GGUF's Q4_0, Q8_0, ... store no bias). Differentiable in
+/// scales and biases, never in wq.
+array dequantize(const array& wq, const array& scales, const std::optional<array>& biases, int group_size = 64,
+                 int bits = 4, StreamOrDevice s = {});
 
 /// x @ dequantize(w).T when transpose (w quantized (N, K): x (..., K) -> (..., N)), else
 /// x @ dequantize(w) (w quantized (K, N) along N). x is float16, bfloat16 or float32; scales
 /// and biases may have any of those dtypes independently of x; the result has
-/// promote_types(x, scales)'s dtype and accumulates in float32. Differentiable in x (and
-/// through the fallback in scales and biases), never in wq.
-array quantized_matmul(const array& x, const array& wq, const array& scales, const array& biases, bool transpose = true,
-                       int group_size = 64, int bits = 4, StreamOrDevice s = {});
+/// promote_types(x, scales)'s dtype and accumulates in float32. No biases: as dequantize.
+/// Differentiable in x (and through the fallback in scales and biases), never in wq.
+array quantized_matmul(const array& x, const array& wq, const array& scales, const std::optional<array>& biases,
+                       bool transpose = true, int group_size = 64, int bits = 4, StreamOrDevice s = {});
 
 /// quantized_matmul for LLMs, as llama.cpp computes it: where the CPU has integer dot products
 /// (AVX2 for 4 bits, AVX-512 VNNI for 4 and 8 bits), x @ w.T (transpose, groups of 32 or
@@ -42,9 +44,9 @@ array quantized_matmul(const array& x, const array& wq, const array& scales, con
 /// and sums the codes' products in int32. Each x then carries a rounding error of up to
 /// max|x of its block| / 254; the bias term uses x unrounded. Elsewhere (other widths, x @ w,
 /// other CPUs, the GPU) it equals quantized_matmul. Gradients are quantized_matmul's.
-array quantized_matmul_int8_activations(const array& x, const array& wq, const array& scales, const array& biases,
-                                        bool transpose = true, int group_size = 64, int bits = 4,
-                                        StreamOrDevice s = {});
+array quantized_matmul_int8_activations(const array& x, const array& wq, const array& scales,
+                                        const std::optional<array>& biases, bool transpose = true, int group_size = 64,
+                                        int bits = 4, StreamOrDevice s = {});
 
 /// quantized_matmul with a gather of matrices, for mixtures of experts (MLX's gather_qmm):
 /// x (..., M, K) and the quantized w (..., N, K * bits / 32) with transpose (else

@@ -41,6 +41,9 @@ float f16_at(const uint8_t* p) {
 struct Format {
   int block, block_bytes, group, bits;  // elements and bytes per block; Ember group and code width
   void (*codes)(const uint8_t* b, uint8_t* q, float* scale, float* bias);
+  // Symmetric types (bias = -offset * scale) add `shift` to each code so that the offset
+  // becomes 2^(bits - 1), and keep no biases; -1: the type has a minimum per group.
+  int shift = -1;
 };
 
 // Q4_0 {f16 d; u8 qs[16]}: element j is the low nibble of qs[j], j + 16 the high one; x = d * (q - 8).
@@ -155,9 +158,11 @@ void q6_k(const uint8_t* b, uint8_t* q, float* s, float* m) {
 // 6-bit one with a scalar loop that is several times slower than memory.
 const Format* format(const std::string& type) {
   static const std::pair<const char*, Format> formats[] = {
-      {"Q4_0", {32, 18, 32, 4, q4_0}},   {"Q4_1", {32, 20, 32, 4, q4_1}},   {"Q5_0", {32, 22, 32, 8, q5_0}},
-      {"Q5_1", {32, 24, 32, 8, q5_1}},   {"Q8_0", {32, 34, 32, 8, q8_0}},   {"Q4_K", {256, 144, 32, 4, q4_k}},
-      {"Q5_K", {256, 176, 32, 8, q5_k}}, {"Q6_K", {256, 210, 16, 8, q6_k}},
+      {"Q4_0", {32, 18, 32, 4, q4_0, 0}},    {"Q4_1", {32, 20, 32, 4, q4_1}},
+      {"Q5_0", {32, 22, 32, 8, q5_0, 112}},  // q - 16 = (q + 112) - 128
+      {"Q5_1", {32, 24, 32, 8, q5_1}},       {"Q8_0", {32, 34, 32, 8, q8_0, 0}},
+      {"Q4_K", {256, 144, 32, 4, q4_k}},     {"Q5_K", {256, 176, 32, 8, q5_k}},
+      {"Q6_K", {256, 210, 16, 8, q6_k, 96}},  // q - 32 = (q + 96) - 128
   };
   for (const auto& [name, f] : formats) {
     if (type == name) return &f;
@@ -196,6 +201,7 @@ std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t) {
   array src = t.blocks;
   src.eval();
   const uint8_t* base = src.data<uint8_t>();
+  const uint32_t shift = f->shift > 0 ? static_cast<uint32_t>(f->shift) : 0u;
   scheduler::parallel_for(rows, 64, [&](int64_t r0, int64_t r1) {
     std::vector<uint8_t> q(f->block);
     for (int64_t r = r0; r < r1; ++r) {
@@ -206,7 +212,9 @@ std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t) {
         uint32_t* out = wq + static_cast<size_t>(r) * words + static_cast<size_t>(blk) * f->block / per_word;
         for (int w = 0; w < f->block / per_word; ++w) {
           uint32_t word = 0;
-          for (int k = 0; k < per_word; ++k) word |= static_cast<uint32_t>(q[w * per_word + k]) << (f->bits * k);
+          for (int k = 0; k < per_word; ++k) {
+            word |= static_cast<uint32_t>(q[w * per_word + k] + shift) << (f->bits * k);
+          }
           out[w] = word;
         }
       }
@@ -224,10 +232,14 @@ std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t) {
     }
     return true;
   };
-  const Dtype st = exact_f16(scales) && exact_f16(biases) ? float16 : float32;
+  const bool symmetric = f->shift >= 0;
+  const Dtype st = exact_f16(scales) && (symmetric || exact_f16(biases)) ? float16 : float32;
   qw.scales = astype(sc_arr, st);
-  qw.biases = astype(bi_arr, st);
-  eval(qw.scales, qw.biases);
+  qw.scales.eval();
+  if (!symmetric) {
+    qw.biases = astype(bi_arr, st);
+    qw.biases->eval();
+  }
   qw.group_size = f->group;
   qw.bits = f->bits;
   return qw;

@@ -12,7 +12,10 @@ namespace ember::lm {
 /// Weights in Ember's affine layout: w ~= scales * q + biases per group of `group_size` along
 /// the last axis, q packed LSB-first into uint32 words.
 struct QuantizedWeight {
-  array wq{0.0f}, scales{0.0f}, biases{0.0f};
+  array wq{0.0f}, scales{0.0f};
+  /// None: codes offset by half their range, bias = -2^(bits - 1) * scale (GGUF's symmetric
+  /// types), which saves streaming a bias per group.
+  std::optional<array> biases;
   int group_size = 32, bits = 4;
   /// Multiply with x rounded to int8 per block of 32 (quantized_matmul_int8_activations, what
   /// llama.cpp computes) instead of x in float32 (quantized_matmul).
@@ -27,7 +30,8 @@ struct QuantizedWeight {
 /// minimum become a group's scale and bias, computed in float32 as ggml's dequantizer computes
 /// them, so dequantizing gives its values (Q6_K's d * sc * (q - 32) to within a rounding);
 /// they are stored as float16 when that holds every one exactly (the non-K types), else as
-/// float32.
+/// float32. The symmetric types (Q4_0, Q5_0, Q8_0, Q6_K: x = d * (q - offset)) keep no biases:
+/// their codes are shifted so that the offset is half the code range (2^(bits - 1)).
 /// 5- and 6-bit codes take 8 bits, for the SIMD matvec. Returns nothing for the other ggml
 /// types, which the caller dequantizes instead.
 std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t);

@@ -260,8 +260,14 @@ Model load_hf_model(const fs::path& dir, const LoadOptions& opt) {
         throw std::runtime_error("[load] " + dir.string() + ": quantized tensor '" + b +
                                  "' needs uint32 .weight, .scales and .biases");
       }
-      quantized.emplace(b + ".weight",
-                        QuantizedWeight{w->second, sc->second, bi->second, gs, bits, !opt.float_activations});
+      QuantizedWeight q;
+      q.wq = w->second;
+      q.scales = sc->second;
+      q.biases = bi->second;
+      q.group_size = gs;
+      q.bits = bits;
+      q.int8_activations = !opt.float_activations;
+      quantized.emplace(b + ".weight", std::move(q));
       weights.erase(w);
       weights.erase(sc);
       weights.erase(bi);

@@ -22,10 +22,12 @@ std::optional<Linear> stack_linears(const std::vector<const Linear*>& parts) {
     if (l->quantized) {
       const QuantizedWeight &a = *l->quantized, &b = *first.quantized;
       if (a.bits != b.bits || a.group_size != b.group_size || a.scales.dtype() != b.scales.dtype() ||
-          a.wq.shape(-1) != b.wq.shape(-1) || a.int8_activations != b.int8_activations) {
+          a.wq.shape(-1) != b.wq.shape(-1) || a.int8_activations != b.int8_activations ||
+          a.biases.has_value() != b.biases.has_value() || (a.biases && a.biases->dtype() != b.biases->dtype())) {
         return std::nullopt;
       }
-      w.push_back(a.wq), sc.push_back(a.scales), bi.push_back(a.biases);
+      w.push_back(a.wq), sc.push_back(a.scales);
+      if (a.biases) bi.push_back(*a.biases);
     } else {
       if (l->weight.dtype() != first.weight.dtype() || l->weight.shape(-1) != first.weight.shape(-1)) {
         return std::nullopt;
@@ -36,10 +38,16 @@ std::optional<Linear> stack_linears(const std::vector<const Linear*>& parts) {
   }
   Linear out;
   if (first.quantized) {
-    out.quantized =
-        QuantizedWeight{concatenate(w, 0),           concatenate(sc, 0),    concatenate(bi, 0),
-                        first.quantized->group_size, first.quantized->bits, first.quantized->int8_activations};
-    eval(out.quantized->wq, out.quantized->scales, out.quantized->biases);
+    QuantizedWeight q;
+    q.wq = concatenate(w, 0);
+    q.scales = concatenate(sc, 0);
+    if (!bi.empty()) q.biases = concatenate(bi, 0);
+    q.group_size = first.quantized->group_size;
+    q.bits = first.quantized->bits;
+    q.int8_activations = first.quantized->int8_activations;
+    eval(q.wq, q.scales);
+    if (q.biases) q.biases->eval();
+    out.quantized = std::move(q);
   } else {
     out.weight = concatenate(w, 0);
     out.weight.eval();
@@ -205,7 +213,8 @@ std::vector<array> Transformer::parameters() const {
   if (rope_freqs_) p.push_back(*rope_freqs_);
   for_each_linear(embed_, lm_head_, blocks_, [&](const Linear& l) {
     if (l.quantized) {
-      p.insert(p.end(), {l.quantized->wq, l.quantized->scales, l.quantized->biases});
+      p.insert(p.end(), {l.quantized->wq, l.quantized->scales});
+      if (l.quantized->biases) p.push_back(*l.quantized->biases);
     } else {
       p.push_back(l.weight);
     }
@@ -228,8 +237,9 @@ array Transformer::embed(const array& tokens) const {
   // tokens (B, T) -> (B, T, H): rows of the table, dequantized after the lookup when quantized.
   if (!embed_.quantized) return take(embed_.weight, tokens, 0);
   const QuantizedWeight& q = *embed_.quantized;
-  return dequantize(take(q.wq, tokens, 0), astype(take(q.scales, tokens, 0), float32),
-                    astype(take(q.biases, tokens, 0), float32), q.group_size, q.bits);
+  std::optional<array> bi;
+  if (q.biases) bi = astype(take(*q.biases, tokens, 0), float32);
+  return dequantize(take(q.wq, tokens, 0), astype(take(q.scales, tokens, 0), float32), bi, q.group_size, q.bits);
 }
 
 array Transformer::attention(const Block& b, const array& x, KVCache& cache) const {

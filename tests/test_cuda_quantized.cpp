@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -36,8 +37,11 @@ array rand_in(const Shape& shape, Dtype t, uint64_t seed) {
 std::vector<double> f64(const array& a) { return test_utils::values<double>(astype(a, float64, kCpu)); }
 
 // The weights the products use: dequantized in float32 (not rounded to the scales' dtype).
-std::vector<double> weights(const array& wq, const array& sc, const array& bi, int gs, int bits) {
-  return f64(dequantize(wq, astype(sc, float32, kCpu), astype(bi, float32, kCpu), gs, bits, kCpu));
+// No biases: codes centered on half their range.
+std::vector<double> weights(const array& wq, const array& sc, const std::optional<array>& bi, int gs, int bits) {
+  std::optional<array> b;
+  if (bi) b = astype(*bi, float32, kCpu);
+  return f64(dequantize(wq, astype(sc, float32, kCpu), b, gs, bits, kCpu));
 }
 
 // Whether a (evaluated) holds its bytes on the device only: a GPU kernel wrote it.
@@ -80,11 +84,13 @@ TEST(CudaQuantized, ProductsMatchFloat64OfTheDequantizedWeights) {
       const int K = gs == 16 ? (bits % 2 == 0 ? 48 : 64) : 3 * gs;
       for (bool transpose : {true, false}) {
         for (int M : {1, 2, 3, 5, 16, 17}) {
+          const bool no_biases = cases % 4 == 3;
           const Dtype st = scale_types[cases++ % 3];
           // Not transposed: w (Kx, N) quantized along N, Kx odd.
           const int N = transpose ? 13 : 2 * gs, Kx = transpose ? K : 11;
           array w = rand_in(transpose ? Shape{N, Kx} : Shape{Kx, N}, st, seed++);
-          auto [wq, sc, bi] = quantize(w, gs, bits, kCpu);
+          auto [wq, sc, bi_all] = quantize(w, gs, bits, kCpu);
+          const std::optional<array> bi = no_biases ? std::nullopt : std::optional<array>(bi_all);
           std::vector<double> wd = weights(wq, sc, bi, gs, bits);
           // float16 x with float16 scales gives a float16 result: the output conversion.
           const Dtype xt = st == float16 && M == 2 ? float16 : float32;
@@ -93,7 +99,7 @@ TEST(CudaQuantized, ProductsMatchFloat64OfTheDequantizedWeights) {
           y.eval();
           const std::string what = std::to_string(bits) + " bits, group " + std::to_string(gs) + ", transpose " +
                                    std::to_string(transpose) + ", M " + std::to_string(M) + ", scales " +
-                                   dtype_name(st);
+                                   dtype_name(st) + (no_biases ? ", no biases" : "");
           ASSERT_EQ(y.dtype(), promote_types(xt, st)) << what;
           // The matrix-vector kernel takes up to 16 rows of x @ w.T everywhere.
           if (transpose && M <= 16) EXPECT_TRUE(written_on_device(y)) << what;
@@ -136,14 +142,18 @@ TEST(CudaQuantized, DequantizeMatchesTheCpu) {
       for (Dtype st : {float32, float16, bfloat16}) {
         array w = rand_in({2, 5, 2 * gs}, st, seed++);  // batch axes in front
         auto [wq, sc, bi] = quantize(w, gs, bits, kCpu);
-        array got = dequantize(wq, sc, bi, gs, bits, kGpu);
-        got.eval();
-        const std::string what = std::to_string(bits) + " bits, group " + std::to_string(gs) + " " + dtype_name(st);
-        EXPECT_TRUE(written_on_device(got)) << what;
-        ASSERT_EQ(got.dtype(), st) << what;
-        // The same float32 arithmetic; a fused multiply-add may round once less.
-        const double tol = st == float32 ? 1e-6 : st == float16 ? 1e-3 : 8e-3;
-        expect_near_rel(f64(got), f64(dequantize(wq, sc, bi, gs, bits, kCpu)), tol, 1e-3, what);
+        for (bool no_biases : {false, true}) {
+          const std::optional<array> b = no_biases ? std::nullopt : std::optional<array>(bi);
+          array got = dequantize(wq, sc, b, gs, bits, kGpu);
+          got.eval();
+          const std::string what = std::to_string(bits) + " bits, group " + std::to_string(gs) + " " + dtype_name(st) +
+                                   (no_biases ? ", no biases" : "");
+          EXPECT_TRUE(written_on_device(got)) << what;
+          ASSERT_EQ(got.dtype(), st) << what;
+          // The same float32 arithmetic; a fused multiply-add may round once less.
+          const double tol = st == float32 ? 1e-6 : st == float16 ? 1e-3 : 8e-3;
+          expect_near_rel(f64(got), f64(dequantize(wq, sc, b, gs, bits, kCpu)), tol, 1e-3, what);
+        }
       }
     }
   }

@@ -280,6 +280,110 @@ TEST(Quantized, Int8ActivationsMatchRoundedXInFloat64) {
   }
 }
 
+TEST(Quantized, NoBiasesMeansCodesCenteredOnHalfTheirRange) {
+  // Without biases, w = scale * (q - 2^(bits - 1)): dequantize against that formula in float64,
+  // and every product path (matvec, integer x on each kernel set, dequantized tiles, x @ w)
+  // against the same op given biases = -2^(bits - 1) * scales explicitly, which the other tests
+  // check in float64. Multiplying by a power of two commutes with rounding, so the two agree
+  // to the last bit; the tolerance only allows for a different summation order.
+  uint64_t seed = 3000;
+  for (int bits : kBits) {
+    for (int gs : {16, 32, 64}) {
+      for (Dtype st : {float16, float32, bfloat16}) {
+        const int N = 13, K = 4 * gs * (bits == 3 || bits == 5 ? 2 : 1) + 64;  // K * bits a multiple of 32
+        if (K % gs != 0) continue;
+        array w = rnd({N, K}, st, seed++);
+        auto [wq, sc, bi_unused] = quantize(w, gs, bits);
+        (void)bi_unused;
+        array b = multiply(sc, array(-static_cast<float>(1 << (bits - 1)), st));
+        // dequantize: scale * (q - 2^(bits - 1)) in float64. The op computes scale * q + bias in
+        // float32 and rounds to the scales' dtype: within a unit in the last place of
+        // scale * 2^bits, in float32 and then in that dtype.
+        std::vector<double> wv = values(wq), sv = values(sc), got = values(dequantize(wq, sc, std::nullopt, gs, bits));
+        const double eps = st == float32 ? 0x1p-23 : st == float16 ? 0x1p-10 : 0x1p-7;
+        const size_t W = static_cast<size_t>(K) * bits / 32, G = K / gs;
+        for (int r = 0; r < N; ++r) {
+          for (int j = 0; j < K; ++j) {
+            const double scale = sv[r * G + j / gs];
+            const double want = scale * (double(code_at(wv, r * W, j, bits)) - (1 << (bits - 1)));
+            ASSERT_NEAR(got[r * K + j], want, std::abs(scale) * (1 << bits) * (eps + 0x1p-23))
+                << bits << " bits, group " << gs << " " << dtype_name(st) << " at (" << r << ", " << j << ")";
+          }
+        }
+        for (int M : {1, 4, 40}) {
+          array x = rnd({M, K}, float32, seed++);
+          for (bool int8_x : {false, true}) {
+            auto op = int8_x ? quantized_matmul_int8_activations : quantized_matmul;
+            std::vector<double> y0 = values(op(x, wq, sc, std::nullopt, true, gs, bits, {}));
+            std::vector<double> y1 = values(op(x, wq, sc, b, true, gs, bits, {}));
+            for (size_t i = 0; i < y0.size(); ++i) {
+              ASSERT_NEAR(y0[i], y1[i], 1e-5 * (1 + std::abs(y1[i])))
+                  << bits << " bits, group " << gs << " " << dtype_name(st) << ", M " << M << ", int8 x " << int8_x;
+            }
+          }
+        }
+        // x @ w, w quantized along N.
+        array wn = rnd({11, 2 * gs}, st, seed++);
+        auto [wqn, scn, bin_unused] = quantize(wn, gs, bits);
+        (void)bin_unused;
+        array bn = multiply(scn, array(-static_cast<float>(1 << (bits - 1)), st));
+        array xn = rnd({3, 11}, float32, seed++);
+        std::vector<double> z0 = values(quantized_matmul(xn, wqn, scn, std::nullopt, false, gs, bits));
+        std::vector<double> z1 = values(quantized_matmul(xn, wqn, scn, bn, false, gs, bits));
+        for (size_t i = 0; i < z0.size(); ++i) ASSERT_NEAR(z0[i], z1[i], 1e-5 * (1 + std::abs(z1[i])));
+      }
+    }
+  }
+}
+
+TEST(Quantized, NoBiasesOnEveryIntegerKernelSet) {
+  // The integer path makes the bias term from the scales inside its kernels (float16 scales in
+  // place): each kernel set this CPU runs, 4 and 8 bits, decode and prefill rows.
+  for (const char* kernels : {"none", "avx2", "vnni"}) {
+    if (!cpu::quant::i8_select(kernels)) continue;
+    SCOPED_TRACE(kernels);
+    for (int bits : {4, 8}) {
+      for (Dtype st : {float16, float32}) {
+        array w = rnd({21, 1088}, st, 3100 + bits);
+        auto [wq, sc, bi_unused] = quantize(w, 32, bits);
+        (void)bi_unused;
+        array b = multiply(sc, array(-static_cast<float>(1 << (bits - 1)), st));
+        for (int M : {1, 6, 70}) {
+          array x = rnd({M, 1088}, float32, 3200 + M);
+          std::vector<double> y0 = values(quantized_matmul_int8_activations(x, wq, sc, std::nullopt, true, 32, bits));
+          std::vector<double> y1 = values(quantized_matmul_int8_activations(x, wq, sc, b, true, 32, bits));
+          for (size_t i = 0; i < y0.size(); ++i) {
+            ASSERT_NEAR(y0[i], y1[i], 1e-5 * (1 + std::abs(y1[i]))) << bits << " bits, M " << M << " at " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(GradQuantized, NoBiasesDifferentiatesInXAndScales) {
+  // The fallback derives the biases from the scales, so d/dscale sees q - 2^(bits - 1).
+  grad_check::Options o;
+  o.eps = 0.1;
+  o.rtol = 1e-3;
+  o.atol = 1e-3;
+  o.vmap_tol = 1e-4;
+  grad_check::check(
+      [](const std::vector<array>& a) {
+        auto [wq, sc, bi] = quantize(astype(a[1], float32), 32, 4);
+        (void)bi;
+        return quantized_matmul(astype(a[0], float32), wq, add(sc, astype(a[2], float32)), std::nullopt, true, 32, 4);
+      },
+      {{3, 64}, {5, 64}, {5, 2}}, o);
+  grad_check::check(
+      [](const std::vector<array>& a) {
+        auto [wq, sc, bi] = quantize(astype(a[0], float32), 32, 3);
+        (void)bi;
+        return dequantize(wq, add(sc, astype(a[1], float32)), std::nullopt, 32, 3);
+      },
+      {{2, 64}, {2, 2}}, o);
+}
+
 TEST(GradQuantized, MatmulAndDequantizeDifferentiateThroughFallbacks) {
   // Both ops are linear in x, scales and biases: large finite-difference steps are exact up to
   // float32 rounding.
@@ -483,6 +587,12 @@ TEST(Quantized, BadArgumentsNameTheOpAndValues) {
   auto [wq, sc, bi] = quantize(w, 64, 4);
   expect_error<std::invalid_argument>([&] { dequantize(wq, sc, bi, 32, 4); },
                                       "[dequantize] scales and biases must have shape (4, 4)");
+  expect_error<std::invalid_argument>(
+      [&] {
+        quantized_matmul(zeros({1, 128}), wq, sc, std::nullopt, true, 32, 4);
+      },
+      "[quantized_matmul] scales must have shape (4, 4) for wq of shape (4, 16), got "
+      "(4, 2)");
   expect_error<std::invalid_argument>([&] { dequantize(astype(wq, int32), sc, bi, 64, 4); },
                                       "[dequantize] wq must be uint32, got int32");
   expect_error<std::invalid_argument>(

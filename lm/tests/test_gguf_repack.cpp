@@ -76,14 +76,19 @@ TEST(GgufRepack, EveryBlockTypeDequantizesAsTheLoaderDoes) {
       // The non-K types' scales and biases are float16 values (ggml stores them so).
       const bool k_quant = std::string(t.name).find("_K") != std::string::npos;
       EXPECT_EQ(w->scales.dtype(), k_quant ? float32 : float16);
-      EXPECT_EQ(w->biases.dtype(), w->scales.dtype());
-      std::vector<double> got =
-          values(dequantize(w->wq, astype(w->scales, float32), astype(w->biases, float32), w->group_size, w->bits));
+      // The symmetric types keep no biases (their codes are shifted to center on 2^(bits - 1)).
+      const std::string name = t.name;
+      const bool symmetric = name == "Q4_0" || name == "Q5_0" || name == "Q8_0" || name == "Q6_K";
+      EXPECT_EQ(w->biases.has_value(), !symmetric);
+      if (w->biases) EXPECT_EQ(w->biases->dtype(), w->scales.dtype());
+      std::optional<array> bi;
+      if (w->biases) bi = astype(*w->biases, float32);
+      std::vector<double> got = values(dequantize(w->wq, astype(w->scales, float32), bi, w->group_size, w->bits));
       std::vector<double> want = values(dequantize_gguf(q));
       ASSERT_EQ(got.size(), want.size());
       // Every type but Q6_K computes the loader's float expression exactly; Q6_K's
-      // scale * (q - 32) becomes scale * q - 32 * scale, two roundings of values below
-      // 0.05 * 127 * 63.
+      // scale * (q - 32) becomes scale * (q + 96) - 128 * scale, two roundings of values below
+      // 0.05 * 127 * 159.
       const double tol = std::string(t.name) == "Q6_K" ? 1e-4 : 0.0;
       for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], tol) << "element " << i;
     }

@@ -57,6 +57,21 @@ def test_quantized_matmul_matches_numpy(bits, transpose, m):
     np.testing.assert_allclose(np.array(y), want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("bits", [4, 8, 3])
+@pytest.mark.parametrize("transpose", [True, False])
+def test_no_biases_centers_the_codes(bits, transpose):
+    """biases=None: w = scales * (q - 2 ** (bits - 1)), as GGUF's symmetric formats store it."""
+    rng = np.random.default_rng(bits + 10 * transpose)
+    shape = (13, 128) if transpose else (128, 64)
+    wq, scales, _ = mx.quantize(mx.array(rng.normal(size=shape).astype(np.float32)), 32, bits)
+    q = unpack(np.array(wq), bits).astype(np.float64)
+    wd = np.repeat(np.array(scales, dtype=np.float64), 32, axis=-1) * (q - 2 ** (bits - 1))
+    np.testing.assert_allclose(np.array(mx.dequantize(wq, scales, group_size=32, bits=bits)), wd, rtol=1e-6, atol=1e-6)
+    x = rng.normal(size=(3, 128)).astype(np.float32)
+    y = mx.quantized_matmul(mx.array(x), wq, scales, transpose=transpose, group_size=32, bits=bits)
+    np.testing.assert_allclose(np.array(y), x.astype(np.float64) @ (wd.T if transpose else wd), rtol=1e-4, atol=1e-4)
+
+
 def test_half_scales_promote_and_gradient_of_x():
     w = mx.array(np.random.default_rng(1).normal(size=(8, 64)).astype(np.float32)).astype(mx.bfloat16)
     wq, scales, biases = mx.quantize(w)

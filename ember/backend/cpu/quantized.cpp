@@ -27,6 +27,7 @@
 #include <hwy/highway.h>
 
 #include <cstring>
+#include <optional>
 
 #include <algorithm>
 #include <cstdint>
@@ -276,6 +277,17 @@ void to_f32(const array& a, int64_t offset, int64_t n, float* out) {
   }
 }
 
+// The bias of codes offset by half their range (no biases input): -2^(bits - 1) * scale.
+float bias_offset(int bits) { return -static_cast<float>(1 << (bits - 1)); }
+
+// n float32 biases from element `offset`: of bi, or from the scales where there is no bi.
+void biases_f32(const array* bi, const array& sc, int bits, int64_t offset, int64_t n, float* out) {
+  if (bi) return to_f32(*bi, offset, n, out);
+  to_f32(sc, offset, n, out);
+  const float o = bias_offset(bits);
+  for (int64_t i = 0; i < n; ++i) out[i] *= o;
+}
+
 }  // namespace
 
 void Quantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -330,7 +342,9 @@ void Quantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
 void Dequantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   // wq: (R, W), scales/biases: (R, G) -> (R, K) in scales' dtype, computed in float32
   array wq = cpu::ensure_row_contiguous(inputs[0]);
-  array sc = cpu::ensure_row_contiguous(inputs[1]), bi = cpu::ensure_row_contiguous(inputs[2]);
+  array sc = cpu::ensure_row_contiguous(inputs[1]);
+  std::optional<array> bi;
+  if (inputs.size() > 2) bi = cpu::ensure_row_contiguous(inputs[2]);
   array& out = outputs[0];
   out.set_data(allocator::malloc(out.nbytes()));
   if (out.size() == 0) return;
@@ -342,7 +356,7 @@ void Dequantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& 
     std::vector<float> s(G), b(G), row(K);
     for (int64_t r = r0; r < r1; ++r) {
       to_f32(sc, r * G, G, s.data());
-      to_f32(bi, r * G, G, b.data());
+      biases_f32(bi ? &*bi : nullptr, sc, bits_, r * G, G, b.data());
       dequant_row_f32(w + r * W, K, bits_, gs, s.data(), b.data(), row.data());
       convert_elements(row.data(), float32, dst + r * K * out.itemsize(), out.dtype(), static_cast<size_t>(K));
     }
@@ -367,7 +381,7 @@ namespace {
 // y (M, N) float32 = x (M, K) float32 @ w.T (transpose: wq (N, K * bits / 32), scales/biases
 // (N, K / gs)) or x @ w (wq (K, N * bits / 32), scales/biases (K, N / gs)). The arrays are
 // row-contiguous, possibly views into a batch of matrices (gather_qmm).
-void qmm(const array& x, const array& wq, const array& sc, const array& bi, int64_t M, int64_t N, bool transpose,
+void qmm(const array& x, const array& wq, const array& sc, const array* bi, int64_t M, int64_t N, bool transpose,
          int64_t gs, int bits, bool int8_x, float* y) {
   const int64_t K = x.shape(-1);
   const float* xp = x.data<float>();
@@ -412,9 +426,11 @@ void qmm(const array& x, const array& wq, const array& sc, const array& bi, int6
     // loads may run up to 16 floats past its G, into the next rows, so the last rows (and
     // other dtypes) are read from float32 copies of blocks of rows with 16 floats to spare.
     const float* sc32 = sc.dtype() == float32 ? sc.data<float>() : nullptr;
-    const float* bi32 = bi.dtype() == float32 ? bi.data<float>() : nullptr;
+    const float* bi32 = bi && bi->dtype() == float32 ? bi->data<float>() : nullptr;
     // The integer path reads float16 scales and biases in place too, converting in registers.
-    const bool f16_in_place = n_i8 > 0 && sc.dtype() == float16 && bi.dtype() == float16;
+    // (No biases: the kernel makes them from the scales.)
+    const bool f16_in_place = n_i8 > 0 && sc.dtype() == float16 && (!bi || bi->dtype() == float16);
+    const float16_t* bi16 = f16_in_place && bi ? bi->data<float16_t>() : nullptr;
     // Rows of x in blocks of kXBlock (prefill through the integer path): each block's pass reads
     // w once from memory, four rows at a time, while the block's x stays in L2.
     constexpr int64_t kXBlock = 64;
@@ -434,7 +450,7 @@ void qmm(const array& x, const array& wq, const array& sc, const array& bi, int6
             blk0 = n;
             blkn = std::min(kBlock, n1 - n);
             to_f32(sc, n * G, blkn * G, sblk.data());
-            to_f32(bi, n * G, blkn * G, bblk.data());
+            biases_f32(bi, sc, bits, n * G, blkn * G, bblk.data());
           }
           const float* sr = in_place ? sc32 + n * G : sblk.data() + (n - blk0) * G;
           const float* br = in_place ? bi32 + n * G : bblk.data() + (n - blk0) * G;
@@ -450,7 +466,7 @@ void qmm(const array& x, const array& wq, const array& sc, const array& bi, int6
                                     xperm.data() + mb * K, K, part);
             } else if (f16_in_place) {
               cpu::quant::i8_dot(bits, Mb, R, M > 4, w + n * W, W, n_i8, gs, true, sc.data<float16_t>() + n * G, G,
-                                 bi.data<float16_t>() + n * G, xs, G, xq.data() + mb * n_i8,
+                                 bi16 ? bi16 + n * G : nullptr, xs, G, xq.data() + mb * n_i8,
                                  dx.data() + mb * (n_i8 / 32), part);
             } else if (n_i8 > 0) {
               cpu::quant::i8_dot(bits, Mb, R, M > 4, w + n * W, W, n_i8, gs, false, sr, sstride, br, xs, G,
@@ -491,7 +507,7 @@ void qmm(const array& x, const array& wq, const array& sc, const array& bi, int6
         std::vector<float> s(G), b(G);
         for (int64_t r = a; r < e; ++r) {
           to_f32(sc, (r0 + r) * G, G, s.data());
-          to_f32(bi, (r0 + r) * G, G, b.data());
+          biases_f32(bi, sc, bits, (r0 + r) * G, G, b.data());
           dequant_row_f32(w + (r0 + r) * W, len, bits, gs, s.data(), b.data(), tile.data() + r * len);
         }
       });
@@ -526,7 +542,7 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
   //                    else:      wq (K, N * bits / 32), scales/biases (K, N / gs) -> (M, N)
   array x = cpu::ensure_row_contiguous(inputs[0]);
   array wq = cpu::ensure_row_contiguous(inputs[1]);
-  array sc = cpu::ensure_row_contiguous(inputs[2]), bi = cpu::ensure_row_contiguous(inputs[3]);
+  array sc = cpu::ensure_row_contiguous(inputs[2]);
   array& out = outputs[0];
   out.set_data(allocator::malloc(out.nbytes()));
   if (out.size() == 0) return;
@@ -534,7 +550,9 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, std::vector<arr
   // float32 results go straight to the output; other dtypes through a float32 buffer.
   std::vector<float> tmp(out.dtype() == float32 ? 0 : static_cast<size_t>(M * N));
   float* y = out.dtype() == float32 ? out.data<float>() : tmp.data();
-  qmm(x, wq, sc, bi, M, N, transpose_, group_size_, bits_, int8_x_, y);
+  std::optional<array> bi;
+  if (inputs.size() > 3) bi = cpu::ensure_row_contiguous(inputs[3]);
+  qmm(x, wq, sc, bi ? &*bi : nullptr, M, N, transpose_, group_size_, bits_, int8_x_, y);
   if (out.dtype() != float32) convert_elements(y, float32, out.raw_ptr(), out.dtype(), static_cast<size_t>(M * N));
 }
 
@@ -560,9 +578,9 @@ void GatherQMM::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
                               " is out of range for " + std::to_string(lp[l] >= Bx ? Bx : Bw) +
                               (lp[l] >= Bx ? " matrices of x" : " matrices of w"));
     }
+    const array bl = matrix_at(bi, rp[l], rows, G);
     qmm(matrix_at(x, lp[l], static_cast<int>(M), static_cast<int>(K)), matrix_at(wq, rp[l], rows, W),
-        matrix_at(sc, rp[l], rows, G), matrix_at(bi, rp[l], rows, G), M, N, transpose_, group_size_, bits_, false,
-        y + l * M * N);
+        matrix_at(sc, rp[l], rows, G), &bl, M, N, transpose_, group_size_, bits_, false, y + l * M * N);
   }
   if (out.dtype() != float32) convert_elements(y, float32, out.raw_ptr(), out.dtype(), static_cast<size_t>(L * M * N));
 }

@@ -91,7 +91,7 @@ __device__ __forceinline__ uint32_t extract(const uint32_t* row, int64_t j, int 
 struct Packed {
   const uint32_t* w = nullptr;  // (B, R, W)
   const void* sc = nullptr;     // (B, R, G)
-  const void* bi = nullptr;
+  const void* bi = nullptr;     // or null: codes offset by half their range, bias = -2^(bits - 1) * scale
   FloatKind st = FloatKind::f32;
   int64_t R = 0, W = 0, G = 0;  // rows, words and groups per row
   int gs = 64, bits = 4;
@@ -103,7 +103,8 @@ __global__ void __launch_bounds__(256) dequantize_kernel(Packed p, int64_t K, in
   if (e >= n) return;
   const int64_t r = e / K, j = e - r * K, g = r * p.G + j / p.gs;
   const float q = static_cast<float>(extract(p.w + r * p.W, j, p.bits, p.W));
-  store_f(out, e, load_f(p.sc, g, p.st) * q + load_f(p.bi, g, p.st), ok);
+  const float s = load_f(p.sc, g, p.st);
+  store_f(out, e, s * q + (p.bi ? load_f(p.bi, g, p.st) : -static_cast<float>(1 << (p.bits - 1)) * s), ok);
 }
 
 constexpr int kWarps = 8;  // per block of qmv_kernel
@@ -203,7 +204,7 @@ __global__ void __launch_bounds__(kWarps * 32) qmv_kernel(QmvArgs a) {
 #pragma unroll
       for (int r = 0; r < R; ++r) {
         s[r] = load_f(a.w.sc, grow[r] + g, a.w.st);
-        b[r] = load_f(a.w.bi, grow[r] + g, a.w.st);
+        b[r] = a.w.bi ? load_f(a.w.bi, grow[r] + g, a.w.st) : -static_cast<float>(1 << (BITS - 1)) * s[r];
       }
 #pragma unroll
       for (int m = 0; m < MT; ++m) {
@@ -341,9 +342,10 @@ bool launch_qmv(QmvArgs a, int64_t L, cudaStream_t stream) {
 }
 
 // The packed operand's layout, or false (decline) for layouts and dtypes the kernels do not take.
-bool packed_of(const array& wq, const array& sc, const array& bi, int gs, int bits, Packed& p) {
-  if (!wq.flags().row_contiguous || !sc.flags().row_contiguous || !bi.flags().row_contiguous) return false;
-  if (sc.dtype() != bi.dtype() || !float_kind(sc.dtype(), p.st)) return false;
+// bi: the biases, or null (codes offset by half their range).
+bool packed_of(const array& wq, const array& sc, const array* bi, int gs, int bits, Packed& p) {
+  if (!wq.flags().row_contiguous || !sc.flags().row_contiguous || (bi && !bi->flags().row_contiguous)) return false;
+  if ((bi && sc.dtype() != bi->dtype()) || !float_kind(sc.dtype(), p.st)) return false;
   p.W = wq.shape(-1);
   p.G = sc.shape(-1);
   p.R = wq.shape(-2);
@@ -352,10 +354,10 @@ bool packed_of(const array& wq, const array& sc, const array& bi, int gs, int bi
   return true;
 }
 
-void set_device_pointers(Packed& p, const array& wq, const array& sc, const array& bi, cudaStream_t stream) {
+void set_device_pointers(Packed& p, const array& wq, const array& sc, const array* bi, cudaStream_t stream) {
   p.w = static_cast<const uint32_t*>(device_ptr(wq, stream));
   p.sc = device_ptr(sc, stream);
-  p.bi = device_ptr(bi, stream);
+  p.bi = bi ? device_ptr(*bi, stream) : nullptr;
 }
 
 // out (..., K) in the kind `ok` = the dequantized rows of p (n elements in all).
@@ -371,12 +373,13 @@ bool eval_dequantize(Primitive& prim, const std::vector<array>& inputs, std::vec
   array& out = outputs[0];
   Packed p;
   FloatKind ok;
-  if (!packed_of(inputs[0], inputs[1], inputs[2], op.group_size(), op.bits(), p) || !float_kind(out.dtype(), ok)) {
+  const array* bi = inputs.size() > 2 ? &inputs[2] : nullptr;
+  if (!packed_of(inputs[0], inputs[1], bi, op.group_size(), op.bits(), p) || !float_kind(out.dtype(), ok)) {
     return false;
   }
   void* o = alloc_output(out, stream);
   if (out.size() == 0) return true;
-  set_device_pointers(p, inputs[0], inputs[1], inputs[2], stream);
+  set_device_pointers(p, inputs[0], inputs[1], bi, stream);
   launch_dequantize(p, out.shape(-1), static_cast<int64_t>(out.size()), o, ok, stream);
   return true;
 }
@@ -397,7 +400,7 @@ Strides row_major(const Shape& shape) {
 
 // out (M, N) = x (M, K) @ w.T (transpose) or x @ w: w dequantized to float32 scratch, then
 // cuBLASLt's float32 product. Declines (nothing queued) where this build has no cuBLASLt.
-bool dequantized_product(const array& x, Packed p, const array& wq, const array& sc, const array& bi, int64_t M,
+bool dequantized_product(const array& x, Packed p, const array& wq, const array& sc, const array* bi, int64_t M,
                          int64_t N, int64_t K, bool transpose, array& out, FloatKind ok, cudaStream_t stream) {
   if (!has_general_matmul()) return false;
   set_device_pointers(p, wq, sc, bi, stream);
@@ -439,7 +442,8 @@ bool qmv_ready(const array& x) {
 bool eval_quantized_matmul(Primitive& prim, const std::vector<array>& inputs, std::vector<array>& outputs,
                            cudaStream_t stream) {
   auto& op = static_cast<QuantizedMatmul&>(prim);
-  const array &x = inputs[0], &wq = inputs[1], &sc = inputs[2], &bi = inputs[3];
+  const array &x = inputs[0], &wq = inputs[1], &sc = inputs[2];
+  const array* bi = inputs.size() > 3 ? &inputs[3] : nullptr;
   array& out = outputs[0];
   Packed p;
   FloatKind ok;
@@ -471,7 +475,7 @@ bool eval_gather_qmm(Primitive& prim, const std::vector<array>& inputs, std::vec
   array& out = outputs[0];
   Packed p;
   FloatKind ok;
-  if (!op.transpose() || !packed_of(wq, sc, bi, op.group_size(), op.bits(), p) || !float_kind(out.dtype(), ok)) {
+  if (!op.transpose() || !packed_of(wq, sc, &bi, op.group_size(), op.bits(), p) || !float_kind(out.dtype(), ok)) {
     return false;
   }
   if (!qmv_ready(x) || !li.flags().row_contiguous || !ri.flags().row_contiguous) return false;
@@ -485,7 +489,7 @@ bool eval_gather_qmm(Primitive& prim, const std::vector<array>& inputs, std::vec
   a.Bx = x.shape(0);
   a.Bw = wq.shape(0);
   a.y = alloc_output(out, stream);
-  set_device_pointers(a.w, wq, sc, bi, stream);
+  set_device_pointers(a.w, wq, sc, &bi, stream);
   a.x = static_cast<const float*>(device_ptr(x, stream));
   a.li = static_cast<const uint32_t*>(device_ptr(li, stream));
   a.ri = static_cast<const uint32_t*>(device_ptr(ri, stream));
