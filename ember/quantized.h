@@ -42,7 +42,8 @@ array quantized_matmul(const array& x, const array& wq, const array& scales, con
 /// (AVX2 for 4 bits, AVX-512 VNNI for 4 and 8 bits), x @ w.T (transpose, groups of 32 or
 /// more, any number of rows of x) rounds x to int8 per block of 32 values (scale max|x| / 127)
 /// and sums the codes' products in int32. Each x then carries a rounding error of up to
-/// max|x of its block| / 254; the bias term uses x unrounded. Elsewhere (other widths, x @ w,
+/// max|x of its block| / 254; the bias term uses x unrounded (without biases, the codes'
+/// offset is part of the integer sums and meets the rounded x, as in llama.cpp). Elsewhere (other widths, x @ w,
 /// other CPUs, the GPU) it equals quantized_matmul. Gradients are quantized_matmul's.
 array quantized_matmul_int8_activations(const array& x, const array& wq, const array& scales,
                                         const std::optional<array>& biases, bool transpose = true, int group_size = 64,

@@ -219,8 +219,10 @@ TEST(Quantized, Int8ActivationsMatchRoundedXInFloat64) {
   // The reference rounds x to int8 per block of 32 in float64 (scale max|x| / 127, the
   // quantized_matmul_int8_activations contract) over the elements the integer path covers on
   // this CPU (whole chunks of i8_chunk(bits), any M: M = 40 is prefill); the rest of x, and the bias
-  // term, stay exact. K = 1088 is 17 chunks of 64; 1120 leaves a tail of 32 at 4 bits. Every
-  // kernel set this CPU runs is checked, the best one last (it stays selected).
+  // term, stay exact. Without biases (codes offset by 2^(bits - 1), as GGUF's Q4_0) the offset
+  // is part of the integer sums, so it meets the rounded x, as in llama.cpp. K = 1088 is 17
+  // chunks of 64; 1120 leaves a tail of 32 at 4 bits. Every kernel set this CPU runs is
+  // checked, the best one last (it stays selected).
   for (const char* kernels : {"none", "avx2", "vnni"}) {
     if (!cpu::quant::i8_select(kernels)) continue;
     SCOPED_TRACE(kernels);
@@ -233,45 +235,51 @@ TEST(Quantized, Int8ActivationsMatchRoundedXInFloat64) {
           // float16 scales are read in place by the integer path; float32 and bfloat16 too.
           const Dtype st = K == 1120 ? float16 : K == 1088 ? bfloat16 : float32;
           array w = rnd({N, K}, st, 700 + bits + K + gs);
-          auto [wq, sc, bi] = quantize(w, gs, bits);
-          std::vector<double> wd = dequant_ref(wq, sc, bi, N, K, gs, bits), b = values(bi);
-          for (int M : {1, 3, 4, 6, 40, 70}) {  // 40, 70: prefill (70: two blocks of 64 rows of x)
-            array x = rnd({M, K}, float32, 800 + M + K);
-            // On the CPU: these are its kernels (on a GPU the op equals quantized_matmul).
-            array y = quantized_matmul_int8_activations(x, wq, sc, bi, true, gs, bits, Device(Device::cpu));
-            ASSERT_EQ(y.shape(), (Shape{M, N}));
-            std::vector<double> xv = values(x), got = values(y);
-            const int64_t covered = chunk > 0 && gs >= 32 ? K / chunk * chunk : 0;
-            double worst_shift = 0;  // how far rounding x moves the exact result, relative
-            for (int m = 0; m < M; ++m) {
-              std::vector<double> xr(xv.begin() + m * K, xv.begin() + (m + 1) * K);
-              for (int64_t blk = 0; blk < covered / 32; ++blk) {
-                double amax = 0;
-                for (int j = 0; j < 32; ++j) amax = std::max(amax, std::abs(xr[blk * 32 + j]));
-                const double d = static_cast<float>(amax / 127), inv = static_cast<float>(127 / amax);
-                for (int j = 0; j < 32 && amax > 0; ++j) {
-                  xr[blk * 32 + j] = d * std::clamp(std::nearbyint(xr[blk * 32 + j] * inv), -127.0, 127.0);
+          auto [wq, sc, bi_affine] = quantize(w, gs, bits);
+          for (bool no_biases : {false, true}) {
+            // The biases the codes stand with: -2^(bits - 1) * scales (exact) when there are none.
+            const array bi = no_biases ? multiply(sc, array(-static_cast<float>(1 << (bits - 1)), st)) : bi_affine;
+            std::vector<double> wd = dequant_ref(wq, sc, bi, N, K, gs, bits), b = values(bi);
+            for (int M : {1, 3, 4, 6, 40, 70}) {  // 40, 70: prefill (70: two blocks of 64 rows of x)
+              array x = rnd({M, K}, float32, 800 + M + K);
+              // On the CPU: these are its kernels (on a GPU the op equals quantized_matmul).
+              array y = quantized_matmul_int8_activations(x, wq, sc, no_biases ? std::nullopt : std::optional(bi), true,
+                                                          gs, bits, Device(Device::cpu));
+              ASSERT_EQ(y.shape(), (Shape{M, N}));
+              std::vector<double> xv = values(x), got = values(y);
+              const int64_t covered = chunk > 0 && gs >= 32 ? K / chunk * chunk : 0;
+              double worst_shift = 0;  // how far rounding x moves the exact result, relative
+              for (int m = 0; m < M; ++m) {
+                std::vector<double> xr(xv.begin() + m * K, xv.begin() + (m + 1) * K);
+                for (int64_t blk = 0; blk < covered / 32; ++blk) {
+                  double amax = 0;
+                  for (int j = 0; j < 32; ++j) amax = std::max(amax, std::abs(xr[blk * 32 + j]));
+                  const double d = static_cast<float>(amax / 127), inv = static_cast<float>(127 / amax);
+                  for (int j = 0; j < 32 && amax > 0; ++j) {
+                    xr[blk * 32 + j] = d * std::clamp(std::nearbyint(xr[blk * 32 + j] * inv), -127.0, 127.0);
+                  }
+                }
+                for (int n = 0; n < N; ++n) {
+                  double acc = 0, exact = 0, mag = 0;
+                  for (int k = 0; k < K; ++k) {
+                    const double wk = wd[n * K + k], bias = b[n * G + k / gs], xk = xv[m * K + k];
+                    acc += no_biases ? xr[k] * wk : xr[k] * (wk - bias) + xk * bias;
+                    exact += xk * wk;
+                    mag += std::abs(xk * wk);
+                  }
+                  ASSERT_NEAR(got[m * N + n], acc, 2e-5 * (1 + mag))
+                      << bits << " bits, group " << gs << ", K " << K << ", M " << M << ", no biases " << no_biases
+                      << " at (" << m << ", " << n << ")";
+                  worst_shift = std::max(worst_shift, std::abs(acc - exact) / (1 + mag));
                 }
               }
-              for (int n = 0; n < N; ++n) {
-                double acc = 0, exact = 0, mag = 0;
-                for (int k = 0; k < K; ++k) {
-                  const double wk = wd[n * K + k], bias = b[n * G + k / gs], xk = xv[m * K + k];
-                  acc += xr[k] * (wk - bias) + xk * bias;
-                  exact += xk * wk;
-                  mag += std::abs(xk * wk);
-                }
-                ASSERT_NEAR(got[m * N + n], acc, 2e-5 * (1 + mag))
-                    << bits << " bits, group " << gs << ", K " << K << ", M " << M << " at (" << m << ", " << n << ")";
-                worst_shift = std::max(worst_shift, std::abs(acc - exact) / (1 + mag));
+              // Where the integer path runs, the reference's rounding is visible (so the check
+              // above tells the two paths apart); where it does not, the reference is exact.
+              if (covered > 0) {
+                EXPECT_GT(worst_shift, 1e-4) << bits << " bits, K " << K << ", M " << M;
+              } else {
+                EXPECT_LT(worst_shift, 1e-12);
               }
-            }
-            // Where the integer path runs, the reference's rounding is visible (so the check
-            // above tells the two paths apart); where it does not, the reference is exact.
-            if (covered > 0) {
-              EXPECT_GT(worst_shift, 1e-4) << bits << " bits, K " << K << ", M " << M;
-            } else {
-              EXPECT_LT(worst_shift, 1e-12);
             }
           }
         }
@@ -282,10 +290,10 @@ TEST(Quantized, Int8ActivationsMatchRoundedXInFloat64) {
 
 TEST(Quantized, NoBiasesMeansCodesCenteredOnHalfTheirRange) {
   // Without biases, w = scale * (q - 2^(bits - 1)): dequantize against that formula in float64,
-  // and every product path (matvec, integer x on each kernel set, dequantized tiles, x @ w)
-  // against the same op given biases = -2^(bits - 1) * scales explicitly, which the other tests
-  // check in float64. Multiplying by a power of two commutes with rounding, so the two agree
-  // to the last bit; the tolerance only allows for a different summation order.
+  // and every float product path (matvec, dequantized tiles, x @ w) against the same op given
+  // biases = -2^(bits - 1) * scales explicitly, which the other tests check in float64.
+  // Multiplying by a power of two commutes with rounding, so the two agree to the last bit; the
+  // tolerance only allows for a different summation order. (Int8 x: Int8ActivationsMatch...)
   uint64_t seed = 3000;
   for (int bits : kBits) {
     for (int gs : {16, 32, 64}) {
@@ -312,14 +320,11 @@ TEST(Quantized, NoBiasesMeansCodesCenteredOnHalfTheirRange) {
         }
         for (int M : {1, 4, 40}) {
           array x = rnd({M, K}, float32, seed++);
-          for (bool int8_x : {false, true}) {
-            auto op = int8_x ? quantized_matmul_int8_activations : quantized_matmul;
-            std::vector<double> y0 = values(op(x, wq, sc, std::nullopt, true, gs, bits, {}));
-            std::vector<double> y1 = values(op(x, wq, sc, b, true, gs, bits, {}));
-            for (size_t i = 0; i < y0.size(); ++i) {
-              ASSERT_NEAR(y0[i], y1[i], 1e-5 * (1 + std::abs(y1[i])))
-                  << bits << " bits, group " << gs << " " << dtype_name(st) << ", M " << M << ", int8 x " << int8_x;
-            }
+          std::vector<double> y0 = values(quantized_matmul(x, wq, sc, std::nullopt, true, gs, bits));
+          std::vector<double> y1 = values(quantized_matmul(x, wq, sc, b, true, gs, bits));
+          for (size_t i = 0; i < y0.size(); ++i) {
+            ASSERT_NEAR(y0[i], y1[i], 1e-5 * (1 + std::abs(y1[i])))
+                << bits << " bits, group " << gs << " " << dtype_name(st) << ", M " << M;
           }
         }
         // x @ w, w quantized along N.
@@ -331,31 +336,6 @@ TEST(Quantized, NoBiasesMeansCodesCenteredOnHalfTheirRange) {
         std::vector<double> z0 = values(quantized_matmul(xn, wqn, scn, std::nullopt, false, gs, bits));
         std::vector<double> z1 = values(quantized_matmul(xn, wqn, scn, bn, false, gs, bits));
         for (size_t i = 0; i < z0.size(); ++i) ASSERT_NEAR(z0[i], z1[i], 1e-5 * (1 + std::abs(z1[i])));
-      }
-    }
-  }
-}
-
-TEST(Quantized, NoBiasesOnEveryIntegerKernelSet) {
-  // The integer path makes the bias term from the scales inside its kernels (float16 scales in
-  // place): each kernel set this CPU runs, 4 and 8 bits, decode and prefill rows.
-  for (const char* kernels : {"none", "avx2", "vnni"}) {
-    if (!cpu::quant::i8_select(kernels)) continue;
-    SCOPED_TRACE(kernels);
-    for (int bits : {4, 8}) {
-      for (Dtype st : {float16, float32}) {
-        array w = rnd({21, 1088}, st, 3100 + bits);
-        auto [wq, sc, bi_unused] = quantize(w, 32, bits);
-        (void)bi_unused;
-        array b = multiply(sc, array(-static_cast<float>(1 << (bits - 1)), st));
-        for (int M : {1, 6, 70}) {
-          array x = rnd({M, 1088}, float32, 3200 + M);
-          std::vector<double> y0 = values(quantized_matmul_int8_activations(x, wq, sc, std::nullopt, true, 32, bits));
-          std::vector<double> y1 = values(quantized_matmul_int8_activations(x, wq, sc, b, true, 32, bits));
-          for (size_t i = 0; i < y0.size(); ++i) {
-            ASSERT_NEAR(y0[i], y1[i], 1e-5 * (1 + std::abs(y1[i]))) << bits << " bits, M " << M << " at " << i;
-          }
-        }
       }
     }
   }

@@ -409,6 +409,12 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
                                   dx.data() + m0 * (n_i8 / 32));
       });
     }
+    // No biases: the integer path folds the codes' offset into its integer sums (i8_offsets).
+    const bool use_xoff = n_i8 > 0 && !bi;
+    const int64_t xoff_row = use_xoff ? n_i8 / cpu::quant::i8_chunk(bits) * 8 : 0;
+    std::vector<int32_t> xoff(M * xoff_row);
+    if (use_xoff) cpu::quant::i8_offsets(bits, xq.data(), M, n_i8, xoff.data());
+    const float tail_offset = use_xoff ? bias_offset(bits) : 0.0f;
     const int64_t C = n_i8 > 0 ? 0 : cpu::quant::chunk_words(bits, W);
     const int64_t epw = 32 / bits, nw = C > 0 ? W / C * C : 0, n_simd = n_i8 > 0 ? n_i8 : nw * epw;
     std::vector<float> xperm(C > 0 ? M * K : 0);
@@ -467,10 +473,11 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
             } else if (f16_in_place) {
               cpu::quant::i8_dot(bits, Mb, R, M > 4, w + n * W, W, n_i8, gs, true, sc.data<float16_t>() + n * G, G,
                                  bi16 ? bi16 + n * G : nullptr, xs, G, xq.data() + mb * n_i8,
-                                 dx.data() + mb * (n_i8 / 32), part);
+                                 dx.data() + mb * (n_i8 / 32), use_xoff ? xoff.data() + mb * xoff_row : nullptr, part);
             } else if (n_i8 > 0) {
-              cpu::quant::i8_dot(bits, Mb, R, M > 4, w + n * W, W, n_i8, gs, false, sr, sstride, br, xs, G,
-                                 xq.data() + mb * n_i8, dx.data() + mb * (n_i8 / 32), part);
+              cpu::quant::i8_dot(bits, Mb, R, M > 4, w + n * W, W, n_i8, gs, false, sr, sstride,
+                                 use_xoff ? nullptr : br, xs, G, xq.data() + mb * n_i8, dx.data() + mb * (n_i8 / 32),
+                                 use_xoff ? xoff.data() + mb * xoff_row : nullptr, part);
             } else {
               for (int r = 0; r < R; ++r) {
                 for (int m = 0; m < Mb; ++m) {
@@ -484,7 +491,8 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
               for (int64_t j = n_simd; j < K; ++j) {
                 const float scale = f16_in_place ? static_cast<float>(sc.data<float16_t>()[(n + r) * G + j / gs])
                                                  : sr[r * sstride + j / gs];
-                const float q = scale * static_cast<float>(extract(wr, j, bits));
+                // (With the offset in the integer sums, the tail's share of it is added here.)
+                const float q = scale * (static_cast<float>(extract(wr, j, bits)) + tail_offset);
                 for (int m = 0; m < Mb; ++m) part[r * 4 + m] += q * xb[m * K + j];
               }
               for (int m = 0; m < Mb; ++m) y[(mb + m) * N + n + r] = part[r * 4 + m];

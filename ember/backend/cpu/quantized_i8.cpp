@@ -119,17 +119,32 @@ void i8_quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t n, in
   }
 }
 
+void i8_offsets(int bits, const int8_t* xq, int64_t M, int64_t n, int32_t* out) {
+  const int64_t per = bits == 4 ? 64 : 32, chunks = n / per;
+  const int32_t offset = 1 << (bits - 1);
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int8_t* p = xq + m * n + c * per;
+      for (int l = 0; l < 8; ++l) {
+        int32_t s = 0;
+        for (int b = 0; b < 4; ++b) s += p[4 * l + b] + (bits == 4 ? p[32 + 4 * l + b] : 0);
+        out[(m * chunks + c) * 8 + l] = -offset * s;
+      }
+    }
+  }
+}
+
 void i8_dot(int bits, int M, int R, bool joint, const uint32_t* w, int64_t wstride, int64_t n, int64_t gs, bool f16,
             const void* sc, int64_t sstride, const void* bi, const float* xsum, int64_t G, const int8_t* xq,
-            const float* dx, float* out) {
+            const float* dx, const int32_t* xoff, float* out) {
 #ifdef EMBER_I8_X86
   if (isa() == Isa::vnni)
-    return vnni::dot(bits, M, R, joint, w, wstride, n, gs, f16, sc, sstride, bi, xsum, G, xq, dx, out);
+    return vnni::dot(bits, M, R, joint, w, wstride, n, gs, f16, sc, sstride, bi, xsum, G, xq, dx, xoff, out);
   if (isa() == Isa::avx2)
-    return avx2::dot(bits, M, R, joint, w, wstride, n, gs, f16, sc, sstride, bi, xsum, G, xq, dx, out);
+    return avx2::dot(bits, M, R, joint, w, wstride, n, gs, f16, sc, sstride, bi, xsum, G, xq, dx, xoff, out);
 #endif
   (void)bits, (void)M, (void)R, (void)joint, (void)w, (void)wstride, (void)n, (void)gs, (void)f16, (void)sc,
-      (void)sstride, (void)bi, (void)xsum, (void)G, (void)xq, (void)dx, (void)out;
+      (void)sstride, (void)bi, (void)xsum, (void)G, (void)xq, (void)dx, (void)xoff, (void)out;
 }
 
 }  // namespace ember::cpu::quant

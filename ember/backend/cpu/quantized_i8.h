@@ -34,8 +34,16 @@ void i8_quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t n, in
 /// sc and bi: float32, or float16 bits when f16 (converted in registers, no copy). joint: the
 /// R = 4 rows together, sharing each load of x (w in cache, as in prefill); else one row after
 /// another, a single sequential stream through w (decode, w from memory).
+/// xoff: for codes offset by half their range (no biases), what i8_offsets returns for these
+/// rows of x; the offset then enters the integer sums and bi, xsum and G are not read. Else null.
 void i8_dot(int bits, int M, int R, bool joint, const uint32_t* w, int64_t wstride, int64_t n, int64_t gs, bool f16,
             const void* sc, int64_t sstride, const void* bi, const float* xsum, int64_t G, const int8_t* xq,
-            const float* dx, float* out);
+            const float* dx, const int32_t* xoff, float* out);
+
+/// For codes offset by 2^(bits - 1): per row of xq (from i8_quantize_x) and per chunk of
+/// i8_chunk(bits) elements, the 8 int32 lanes -2^(bits - 1) * (sum of the x bytes that lane's
+/// integer dot product covers), the start of each chunk's integer sum. out holds
+/// M * n / i8_chunk(bits) * 8 values.
+void i8_offsets(int bits, const int8_t* xq, int64_t M, int64_t n, int32_t* out);
 
 }  // namespace ember::cpu::quant
