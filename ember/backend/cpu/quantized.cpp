@@ -390,17 +390,24 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
     std::fill(y, y + M * N, 0.0f);
   } else if (transpose && (M <= kMatvecRows || i8_rows(int8_x, bits, gs, K) > 0)) {
     const int64_t G = K / gs, W = K * bits / 32;
-    // Per group sums of x for the bias term, and x permuted for the SIMD chunk layout.
-    std::vector<float> xsum(M * G, 0.0f);
-    // Rows of x split over the threads for a prefill's hundreds of rows.
-    scheduler::parallel_for(M, 16, [&](int64_t m0, int64_t m1) {
-      for (int64_t m = m0; m < m1; ++m) {
-        for (int64_t j = 0; j < K; ++j) xsum[m * G + j / gs] += xp[m * K + j];
-      }
-    });
     // The integer path (int8_x) covers whole chunks of I8 elements, the float SIMD path whole
     // chunks of C words; the tail (and 3/5/6 bits) is scalar.
     const int64_t n_i8 = i8_rows(int8_x, bits, gs, K);
+    // Per group sums of x for the bias term (which the integer path without biases does not
+    // take), and x permuted for the SIMD chunk layout. Rows of x split over the threads for a
+    // prefill's hundreds of rows.
+    std::vector<float> xsum(n_i8 > 0 && !bi ? 0 : M * G, 0.0f);
+    if (!xsum.empty()) {
+      scheduler::parallel_for(M, 16, [&](int64_t m0, int64_t m1) {
+        for (int64_t m = m0; m < m1; ++m) {
+          for (int64_t g = 0; g < G; ++g) {
+            float t = 0.0f;
+            for (int64_t j = g * gs; j < (g + 1) * gs; ++j) t += xp[m * K + j];
+            xsum[m * G + g] = t;
+          }
+        }
+      });
+    }
     std::vector<int8_t> xq(M * n_i8);
     std::vector<float> dx(M * n_i8 / 32);
     if (n_i8 > 0) {
@@ -465,7 +472,7 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
           for (int64_t mb = x0; mb < x1; mb += 4) {
             const int Mb = static_cast<int>(std::min<int64_t>(4, x1 - mb));
             const float* xb = xp + mb * K;
-            const float* xs = xsum.data() + mb * G;
+            const float* xs = xsum.empty() ? nullptr : xsum.data() + mb * G;
             std::fill(part, part + 16, 0.0f);
             if (C > 0) {
               cpu::quant::qdot_rows(bits, C, Mb, R, w + n * W, W, nw, gs / epw, sr, sstride, br, xs, G,

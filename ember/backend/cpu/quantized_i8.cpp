@@ -96,6 +96,10 @@ int64_t i8_chunk(int bits) {
 }
 
 void i8_quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t n, int8_t* xq, float* dx) {
+#ifdef EMBER_I8_X86
+  if (isa() == Isa::vnni) return vnni::quantize_x(bits, x, M, K, n, xq, dx);
+  if (isa() == Isa::avx2) return avx2::quantize_x(bits, x, M, K, n, xq, dx);
+#endif
   const int64_t blocks = n / 32;
   for (int64_t m = 0; m < M; ++m) {
     const float* xr = x + m * K;
