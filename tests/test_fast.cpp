@@ -199,7 +199,10 @@ TEST(Fast, AttentionMatchesDefinition) {
                              {1, 6, 2, 7, 12, 32, 24},
                              {2, 3, 3, 1, 20, 16, 16},
                              {1, 8, 2, 3, 17, 64, 64},
-                             {1, 2, 1, 40, 40, 8, 8}};
+                             {1, 2, 1, 40, 40, 8, 8},
+                             // Several blocks of 64 query positions (causal blocks see fewer keys).
+                             {1, 4, 2, 150, 170, 16, 16},
+                             {1, 2, 2, 130, 130, 8, 8}};
   uint64_t seed = 100;
   for (Dtype t : kFloatTypes) {
     for (const Case& c : cases) {

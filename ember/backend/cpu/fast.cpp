@@ -219,10 +219,11 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
     const C lowest = std::numeric_limits<C>::lowest();
     const T *qp = q.data<T>(), *kp = k.data<T>(), *vp = v.data<T>();
     T* op = out.data<T>();
-    // Adds the mask (or the causal cut) to the scores of query row i of head (b, h).
-    auto apply_mask = [&](C* s, int b, int h, int i) {
+    // Adds the mask (or the causal cut) to the scores of query row i of head (b, h): the first
+    // n keys (a causal block may stop before Tk).
+    auto apply_mask = [&](C* s, int n, int b, int h, int i) {
       if (causal_) {
-        for (int j = std::max(0, i + Tk - Tq + 1); j < Tk; ++j) s[j] = lowest;
+        for (int j = std::max(0, i + Tk - Tq + 1); j < n; ++j) s[j] = lowest;
       } else if (mask) {
         const Strides& ms = mask->strides();
         int64_t base = b * ms[0] + h * ms[1] + i * ms[2];
@@ -255,7 +256,7 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
             for (int d = 0; d < D; ++d) dot += qrow[d] * static_cast<C>(kr[d]);
             s[j] = dot * scale;
           }
-          apply_mask(s.data(), b, h, i);
+          apply_mask(s.data(), Tk, b, h, i);
           softmax_row(s.data(), Tk);
           std::fill(acc.begin(), acc.end(), C(0));
           for (int j = 0; j < Tk; ++j) {
@@ -269,14 +270,24 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
       });
       return;
     }
-    // Prefill: per key/value head, the `rep` query heads sharing it as one (rep * Tq, D) block,
-    // two BLAS products around a row softmax. K and V are read (converted) once per group.
-    int64_t M = static_cast<int64_t>(rep) * Tq;
-    std::vector<C> qbuf(M * D), kbuf, vbuf, sc(M * Tk), ob(M * Dv);
+    // Prefill: per key/value head, the `rep` query heads sharing it together, position-major
+    // (row i * rep + r is position i of head g * rep + r), in blocks of kBlock positions: two
+    // BLAS products around a row softmax per block. A causal block takes only the keys its last
+    // position sees, which halves the work of a prompt's square. K and V are read (converted)
+    // once per group.
+    constexpr int kBlock = 64;
+    const int64_t rows_max = static_cast<int64_t>(rep) * std::min(Tq, kBlock);
+    std::vector<C> qbuf(static_cast<size_t>(rep) * Tq * D), kbuf, vbuf, sc(rows_max * Tk),
+        ob(static_cast<size_t>(rep) * Tq * Dv);
     for (int b = 0; b < B; ++b) {
       for (int g = 0; g < Hkv; ++g) {
-        for (int r = 0; r < rep; ++r)
-          load_block(qp + b * qs[0] + (g * rep + r) * qs[1], qs[2], Tq, D, qbuf.data() + r * Tq * D);
+        for (int r = 0; r < rep; ++r) {
+          const T* src = qp + b * qs[0] + (g * rep + r) * qs[1];
+          for (int i = 0; i < Tq; ++i) {
+            C* dst = qbuf.data() + (static_cast<int64_t>(i) * rep + r) * D;
+            for (int d = 0; d < D; ++d) dst[d] = static_cast<C>(src[i * qs[2] + d]);
+          }
+        }
         const T* kb = kp + b * ks[0] + g * ks[1];
         const T* vb = vp + b * vs[0] + g * vs[1];
         const C *kc, *vc;
@@ -292,18 +303,28 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
           load_block(vb, vs[2], Tk, Dv, vbuf.data());
           kc = kbuf.data(), vc = vbuf.data(), ldk = D, ldv = Dv;
         }
-        gemm<C>(true, static_cast<int>(M), Tk, D, scale, qbuf.data(), D, kc, std::max(ldk, 1), sc.data(), Tk);
-        scheduler::parallel_for(M, 16, [&](int64_t r0, int64_t r1) {
-          for (int64_t r = r0; r < r1; ++r) {
-            apply_mask(sc.data() + r * Tk, b, g * rep + static_cast<int>(r / Tq), static_cast<int>(r % Tq));
-            softmax_row(sc.data() + r * Tk, Tk);
-          }
-        });
-        gemm<C>(false, static_cast<int>(M), Dv, Tk, C(1), sc.data(), Tk, vc, std::max(ldv, 1), ob.data(), Dv);
+        for (int i0 = 0; i0 < Tq; i0 += kBlock) {
+          const int i1 = std::min(Tq, i0 + kBlock), rows = (i1 - i0) * rep;
+          // Keys of this block: all, or up to what its last position sees (when that is any).
+          int n = causal_ ? std::min(Tk, i1 + Tk - Tq) : Tk;
+          if (n <= 0) n = Tk;
+          const C* qb = qbuf.data() + static_cast<int64_t>(i0) * rep * D;
+          gemm<C>(true, rows, n, D, scale, qb, D, kc, std::max(ldk, 1), sc.data(), n);
+          scheduler::parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; ++r) {
+              apply_mask(sc.data() + r * n, n, b, g * rep + static_cast<int>(r % rep), i0 + static_cast<int>(r / rep));
+              softmax_row(sc.data() + r * n, n);
+            }
+          });
+          gemm<C>(false, rows, Dv, n, C(1), sc.data(), n, vc, std::max(ldv, 1),
+                  ob.data() + static_cast<int64_t>(i0) * rep * Dv, Dv);
+        }
         for (int r = 0; r < rep; ++r) {
           T* dst = op + ((static_cast<int64_t>(b) * Hq + g * rep + r) * Tq) * Dv;
-          const C* src = ob.data() + static_cast<int64_t>(r) * Tq * Dv;
-          for (int64_t e = 0; e < static_cast<int64_t>(Tq) * Dv; ++e) dst[e] = T(src[e]);
+          for (int i = 0; i < Tq; ++i) {
+            const C* src = ob.data() + (static_cast<int64_t>(i) * rep + r) * Dv;
+            for (int d = 0; d < Dv; ++d) dst[static_cast<int64_t>(i) * Dv + d] = T(src[d]);
+          }
         }
       }
     }
