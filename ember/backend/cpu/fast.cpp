@@ -251,9 +251,16 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
           const T* vb = vp + b * vs[0] + (h / rep) * vs[1];
           for (int d = 0; d < D; ++d) qrow[d] = static_cast<C>(qr[d]);
           for (int j = 0; j < Tk; ++j) {
+            // Eight partial sums, which the compiler keeps in one vector (a single running sum
+            // cannot be reordered, so it stays scalar).
             const T* kr = kb + j * ks[2];
-            C dot = 0;
-            for (int d = 0; d < D; ++d) dot += qrow[d] * static_cast<C>(kr[d]);
+            C part[8] = {};
+            int d = 0;
+            for (; d + 8 <= D; d += 8) {
+              for (int u = 0; u < 8; ++u) part[u] += qrow[d + u] * static_cast<C>(kr[d + u]);
+            }
+            C dot = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+            for (; d < D; ++d) dot += qrow[d] * static_cast<C>(kr[d]);
             s[j] = dot * scale;
           }
           apply_mask(s.data(), Tk, b, h, i);
