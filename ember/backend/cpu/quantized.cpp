@@ -460,7 +460,7 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
         // rows rather than per 4 (rows of 1 KB stream in about 30 ns each).
         constexpr int kMany = 32;
         const bool many = f16_in_place && M <= 4;
-        std::vector<float> part_buf(many ? kMany * 4 : 16);
+        std::vector<float> part_buf(many ? kMany * 4 : 16 * (kXBlock / 4));
         float* part = part_buf.data();
         const float16_t* sc16 = f16_in_place ? sc.data<float16_t>() : nullptr;
         for (int64_t n = n0; n < n1;) {
@@ -475,13 +475,34 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
           const float* sr = in_place ? sc32 + n * G : sblk.data() + (n - blk0) * G;
           const float* br = in_place ? bi32 + n * G : bblk.data() + (n - blk0) * G;
           const int64_t sstride = G;
+          // Prefill through the integer kernels: one call takes all the block's rows of x against
+          // these four rows of w (it walks x four rows at a time, results in blocks of 16), so a
+          // call's setup is paid once per four rows of w rather than per tile.
+          const bool all_x = n_i8 > 0 && M > 4 && R == 4;
+          if (all_x) {
+            const int Mx = static_cast<int>(x1 - x0);
+            std::fill(part, part + 16 * ((Mx + 3) / 4), 0.0f);
+            const float* xs = xsum.empty() ? nullptr : xsum.data() + x0 * G;
+            const int32_t* xo = use_xoff ? xoff.data() + x0 * xoff_row : nullptr;
+            if (f16_in_place) {
+              cpu::quant::i8_dot(bits, Mx, R, true, w + n * W, W, n_i8, gs, true, sc16 + n * G, G,
+                                 bi16 ? bi16 + n * G : nullptr, xs, G, xq.data() + x0 * n_i8,
+                                 dx.data() + x0 * (n_i8 / 32), xo, part);
+            } else {
+              cpu::quant::i8_dot(bits, Mx, R, true, w + n * W, W, n_i8, gs, false, sr, sstride, use_xoff ? nullptr : br,
+                                 xs, G, xq.data() + x0 * n_i8, dx.data() + x0 * (n_i8 / 32), xo, part);
+            }
+          }
           // Rows of x four at a time against these rows of w, which stay in cache meanwhile.
           for (int64_t mb = x0; mb < x1; mb += 4) {
             const int Mb = static_cast<int>(std::min<int64_t>(4, x1 - mb));
             const float* xb = xp + mb * K;
             const float* xs = xsum.empty() ? nullptr : xsum.data() + mb * G;
-            std::fill(part, part + part_buf.size(), 0.0f);
-            if (C > 0) {
+            float* pm = all_x ? part + (mb - x0) / 4 * 16 : part;
+            if (!all_x) std::fill(part, part + part_buf.size(), 0.0f);
+            if (all_x) {
+              // computed above
+            } else if (C > 0) {
               cpu::quant::qdot_rows(bits, C, Mb, R, w + n * W, W, nw, gs / epw, sr, sstride, br, xs, G,
                                     xperm.data() + mb * K, K, part);
             } else if (f16_in_place) {
@@ -507,9 +528,9 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
                     f16_in_place ? static_cast<float>(sc16[(n + r) * G + j / gs]) : sr[r * sstride + j / gs];
                 // (With the offset in the integer sums, the tail's share of it is added here.)
                 const float q = scale * (static_cast<float>(extract(wr, j, bits)) + tail_offset);
-                for (int m = 0; m < Mb; ++m) part[r * 4 + m] += q * xb[m * K + j];
+                for (int m = 0; m < Mb; ++m) pm[r * 4 + m] += q * xb[m * K + j];
               }
-              for (int m = 0; m < Mb; ++m) y[(mb + m) * N + n + r] = part[r * 4 + m];
+              for (int m = 0; m < Mb; ++m) y[(mb + m) * N + n + r] = pm[r * 4 + m];
             }
           }
           n += R;

@@ -28,8 +28,8 @@ void i8_quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t n, in
 
 /// out[r * 4 + m] += sum_j sc[r * sstride + j / gs] * q[r, j] * dx[m, j / 32] * xq[m, j] over
 /// the first n elements (a multiple of i8_chunk(bits)) of R rows of w (any number; 4 when
-/// joint; packed codes, row stride wstride words), for M (1 to 4) rows of x from
-/// i8_quantize_x (row stride n),
+/// joint; packed codes, row stride wstride words), for M rows of x from i8_quantize_x (row
+/// stride n; 1 to 4, or any number when joint: four at a time, block k of them in out[16 k...]),
 /// plus the whole bias term sum_g bi[r * sstride + g] * xsum[m * G + g] over the G groups
 /// (bi null: codes offset by half their range, bi = -2^(bits - 1) * sc).
 /// sc and bi: float32, or float16 bits when f16 (converted in registers, no copy). joint: the
