@@ -393,10 +393,13 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
     // The integer path (int8_x) covers whole chunks of I8 elements, the float SIMD path whole
     // chunks of C words; the tail (and 3/5/6 bits) is scalar.
     const int64_t n_i8 = i8_rows(int8_x, bits, gs, K);
+    // Prefill through the integer kernels runs x four rows at a time: its buffers are padded
+    // with zero rows to a multiple of 4, whose results are never stored.
+    const int64_t Mp = n_i8 > 0 && M > 4 ? (M + 3) / 4 * 4 : M;
     // Per group sums of x for the bias term (which the integer path without biases does not
     // take), and x permuted for the SIMD chunk layout. Rows of x split over the threads for a
     // prefill's hundreds of rows.
-    std::vector<float> xsum(n_i8 > 0 && !bi ? 0 : M * G, 0.0f);
+    std::vector<float> xsum(n_i8 > 0 && !bi ? 0 : Mp * G, 0.0f);
     if (!xsum.empty()) {
       scheduler::parallel_for(M, 16, [&](int64_t m0, int64_t m1) {
         for (int64_t m = m0; m < m1; ++m) {
@@ -408,8 +411,8 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
         }
       });
     }
-    std::vector<int8_t> xq(M * n_i8);
-    std::vector<float> dx(M * n_i8 / 32);
+    std::vector<int8_t> xq(Mp * n_i8);
+    std::vector<float> dx(Mp * n_i8 / 32);
     if (n_i8 > 0) {
       scheduler::parallel_for(M, 16, [&](int64_t m0, int64_t m1) {
         cpu::quant::i8_quantize_x(bits, xp + m0 * K, m1 - m0, K, n_i8, xq.data() + m0 * n_i8,
@@ -419,8 +422,11 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
     // No biases: the integer path folds the codes' offset into its integer sums (i8_offsets).
     const bool use_xoff = n_i8 > 0 && !bi;
     const int64_t xoff_row = use_xoff ? n_i8 / cpu::quant::i8_chunk(bits) * 8 : 0;
-    std::vector<int32_t> xoff(M * xoff_row);
+    std::vector<int32_t> xoff(Mp * xoff_row);
     if (use_xoff) cpu::quant::i8_offsets(bits, xq.data(), M, n_i8, xoff.data());
+    // 4-bit prefill: the scales of x regrouped per four rows (i8_scales_by_four).
+    std::vector<float> dxt(bits == 4 && M > 4 && n_i8 > 0 ? Mp * n_i8 / 32 : 0);
+    if (!dxt.empty()) cpu::quant::i8_scales_by_four(dx.data(), Mp, n_i8, dxt.data());
     const float tail_offset = use_xoff ? bias_offset(bits) : 0.0f;
     const int64_t C = n_i8 > 0 ? 0 : cpu::quant::chunk_words(bits, W);
     const int64_t epw = 32 / bits, nw = C > 0 ? W / C * C : 0, n_simd = n_i8 > 0 ? n_i8 : nw * epw;
@@ -480,17 +486,18 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
           // call's setup is paid once per four rows of w rather than per tile.
           const bool all_x = n_i8 > 0 && M > 4 && R == 4;
           if (all_x) {
-            const int Mx = static_cast<int>(x1 - x0);
+            const int Mx = static_cast<int>(std::min(Mp, x0 + kXBlock) - x0);  // padded rows too
             std::fill(part, part + 16 * ((Mx + 3) / 4), 0.0f);
             const float* xs = xsum.empty() ? nullptr : xsum.data() + x0 * G;
             const int32_t* xo = use_xoff ? xoff.data() + x0 * xoff_row : nullptr;
+            const float* dt = dxt.empty() ? nullptr : dxt.data() + x0 * (n_i8 / 32);
             if (f16_in_place) {
               cpu::quant::i8_dot(bits, Mx, R, true, w + n * W, W, n_i8, gs, true, sc16 + n * G, G,
                                  bi16 ? bi16 + n * G : nullptr, xs, G, xq.data() + x0 * n_i8,
-                                 dx.data() + x0 * (n_i8 / 32), xo, part);
+                                 dx.data() + x0 * (n_i8 / 32), dt, xo, part);
             } else {
               cpu::quant::i8_dot(bits, Mx, R, true, w + n * W, W, n_i8, gs, false, sr, sstride, use_xoff ? nullptr : br,
-                                 xs, G, xq.data() + x0 * n_i8, dx.data() + x0 * (n_i8 / 32), xo, part);
+                                 xs, G, xq.data() + x0 * n_i8, dx.data() + x0 * (n_i8 / 32), dt, xo, part);
             }
           }
           // Rows of x four at a time against these rows of w, which stay in cache meanwhile.
@@ -508,11 +515,12 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
             } else if (f16_in_place) {
               cpu::quant::i8_dot(bits, Mb, R, M > 4, w + n * W, W, n_i8, gs, true, sc16 + n * G, G,
                                  bi16 ? bi16 + n * G : nullptr, xs, G, xq.data() + mb * n_i8,
-                                 dx.data() + mb * (n_i8 / 32), use_xoff ? xoff.data() + mb * xoff_row : nullptr, part);
+                                 dx.data() + mb * (n_i8 / 32), nullptr,
+                                 use_xoff ? xoff.data() + mb * xoff_row : nullptr, part);
             } else if (n_i8 > 0) {
               cpu::quant::i8_dot(bits, Mb, R, M > 4, w + n * W, W, n_i8, gs, false, sr, sstride,
                                  use_xoff ? nullptr : br, xs, G, xq.data() + mb * n_i8, dx.data() + mb * (n_i8 / 32),
-                                 use_xoff ? xoff.data() + mb * xoff_row : nullptr, part);
+                                 nullptr, use_xoff ? xoff.data() + mb * xoff_row : nullptr, part);
             } else {
               for (int r = 0; r < R; ++r) {
                 for (int m = 0; m < Mb; ++m) {

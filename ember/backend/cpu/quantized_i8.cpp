@@ -140,15 +140,24 @@ void i8_offsets(int bits, const int8_t* xq, int64_t M, int64_t n, int32_t* out) 
 
 void i8_dot(int bits, int M, int R, bool joint, const uint32_t* w, int64_t wstride, int64_t n, int64_t gs, bool f16,
             const void* sc, int64_t sstride, const void* bi, const float* xsum, int64_t G, const int8_t* xq,
-            const float* dx, const int32_t* xoff, float* out) {
+            const float* dx, const float* dxt, const int32_t* xoff, float* out) {
 #ifdef EMBER_I8_X86
   if (isa() == Isa::vnni)
-    return vnni::dot(bits, M, R, joint, w, wstride, n, gs, f16, sc, sstride, bi, xsum, G, xq, dx, xoff, out);
+    return vnni::dot(bits, M, R, joint, w, wstride, n, gs, f16, sc, sstride, bi, xsum, G, xq, dx, dxt, xoff, out);
   if (isa() == Isa::avx2)
-    return avx2::dot(bits, M, R, joint, w, wstride, n, gs, f16, sc, sstride, bi, xsum, G, xq, dx, xoff, out);
+    return avx2::dot(bits, M, R, joint, w, wstride, n, gs, f16, sc, sstride, bi, xsum, G, xq, dx, dxt, xoff, out);
 #endif
   (void)bits, (void)M, (void)R, (void)joint, (void)w, (void)wstride, (void)n, (void)gs, (void)f16, (void)sc,
-      (void)sstride, (void)bi, (void)xsum, (void)G, (void)xq, (void)dx, (void)xoff, (void)out;
+      (void)sstride, (void)bi, (void)xsum, (void)G, (void)xq, (void)dx, (void)dxt, (void)xoff, (void)out;
+}
+
+void i8_scales_by_four(const float* dx, int64_t M, int64_t n, float* out) {
+  const int64_t blocks = n / 32, chunks = n / 64;
+  for (int64_t q = 0; q < M / 4; ++q) {
+    for (int64_t c = 0; c < chunks; ++c) {
+      for (int k = 0; k < 8; ++k) out[(q * chunks + c) * 8 + k] = dx[(4 * q + k % 4) * blocks + 2 * c + k / 4];
+    }
+  }
 }
 
 }  // namespace ember::cpu::quant

@@ -37,9 +37,15 @@ void i8_quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t n, in
 /// another, a single sequential stream through w (decode, w from memory).
 /// xoff: for codes offset by half their range (no biases), what i8_offsets returns for these
 /// rows of x; the offset then enters the integer sums and bi, xsum and G are not read. Else null.
+/// dxt: for 4 bits with joint, what i8_scales_by_four returns for these rows of x (else null):
+/// then each whole four rows of x run a kernel that reduces their sums before the float work.
 void i8_dot(int bits, int M, int R, bool joint, const uint32_t* w, int64_t wstride, int64_t n, int64_t gs, bool f16,
             const void* sc, int64_t sstride, const void* bi, const float* xsum, int64_t G, const int8_t* xq,
-            const float* dx, const int32_t* xoff, float* out);
+            const float* dx, const float* dxt, const int32_t* xoff, float* out);
+
+/// dx of M rows of x (a multiple of 4; n elements per row, blocks of 32) regrouped per four rows
+/// and chunk of 64: out[(q * n / 64 + c) * 8 + k] = dx of row 4q + k % 4, block 2c + k / 4.
+void i8_scales_by_four(const float* dx, int64_t M, int64_t n, float* out);
 
 /// For codes offset by 2^(bits - 1): per row of xq (from i8_quantize_x) and per chunk of
 /// i8_chunk(bits) elements, the 8 int32 lanes -2^(bits - 1) * (sum of the x bytes that lane's
