@@ -5,12 +5,16 @@
 // warm-ups, on random non-zero inputs. Prints one table of ratios at the end
 // (after "== summary"); never fails on performance. About 30-60 s on an H100.
 //
-//   bench_cuda [--quick]     --quick: smaller sizes, fewer repeats (a smoke run)
+//   bench_cuda [--quick] [--only SECTIONS]
+//     --quick: smaller sizes, fewer repeats (a smoke run)
+//     --only:  a comma-separated subset of bandwidth, matmul, residency, sort, launch, quantized,
+//              attention, gemv
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -369,13 +373,32 @@ void bench_quantized(cudaStream_t stream) {
     const auto& [wq0, sc0, bi0] = ws[0];
     const double bytes = double(wq0.nbytes() + sc0.nbytes() + bi0.nbytes());
     if (c.M == 1 && &c == &cases.front() && !g_quick) {
-      // The kernel's alternatives on this GPU: rows of w per group of warps, warps per group
-      // (the default, 2 rows per 2 warps, is the row below).
-      for (auto [r, u] :
-           std::vector<std::pair<int, int>>{{1, 1}, {1, 2}, {1, 4}, {1, 8}, {2, 1}, {2, 4}, {2, 8}, {4, 2}, {4, 4}}) {
-        gpu::set_qmv_config(r, u);
+      // The kernel's alternatives on this GPU: rows of w per group of warps, warps per group, x
+      // staged in shared memory or read from global memory, blocks per multiprocessor (0: a
+      // block per tile of rows). The default is the row below.
+      struct Alt {
+        int rows, split;
+        bool stage;
+        int blocks;
+      };
+      for (auto [r, u, st, bl] : std::vector<Alt>{{2, 2, false, 0},
+                                                  {1, 1, true, 0},
+                                                  {1, 2, true, 0},
+                                                  {1, 4, true, 0},
+                                                  {2, 1, true, 0},
+                                                  {2, 2, true, 0},
+                                                  {2, 4, true, 0},
+                                                  {4, 1, true, 0},
+                                                  {4, 2, true, 0},
+                                                  {2, 2, true, 1},
+                                                  {2, 2, true, 2},
+                                                  {2, 2, true, 4},
+                                                  {4, 1, true, 2},
+                                                  {4, 1, true, 4}}) {
+        gpu::set_qmv_config(r, u, st, bl);
         const double tc = time_ember_many(product, per, 2, reps);
-        std::printf("    qmv %d rows per %d warps: %.1f us, %.0f GB/s\n", r, u, tc * 1e6, bytes / tc / 1e9);
+        std::printf("    qmv %d rows per %d warps, x %s, %d blocks/SM: %.1f us, %.0f GB/s\n", r, u,
+                    st ? "staged" : "global", bl, tc * 1e6, bytes / tc / 1e9);
       }
       gpu::set_qmv_config(0, 0);
     }
@@ -642,15 +665,74 @@ void bench_launch(cudaStream_t stream) {
   std::printf("  small product 1x%dx%d float16, %d per eval: ember %.2f us each, cublasLtMatmul %.2f us each\n", n, n,
               per, te * 1e6, tp * 1e6);
   add_row({"matmul 1x256x256 host-bound", fmt("%.2f us", te * 1e6), fmt("%.2f us", tp * 1e6), tp / te, 0.0});
+  // Where Ember's host time goes: building the products' graph, then its eval (sort, dispatch,
+  // launches, the wait).
+  std::vector<double> tb, tv;
+  for (int r = 0; r < (g_quick ? 5 : 30); ++r) {
+    auto c0 = Clock::now();
+    std::vector<array> outs;
+    for (int i = 0; i < per; ++i) outs.push_back(matmul(sa, sb, kGpu));
+    auto c1 = Clock::now();
+    eval(outs);
+    auto c2 = Clock::now();
+    tb.push_back(std::chrono::duration<double, std::micro>(c1 - c0).count() / per);
+    tv.push_back(std::chrono::duration<double, std::micro>(c2 - c1).count() / per);
+  }
+  std::printf("    of which building the graph %.2f us per product, its eval %.2f us per product\n", median(tb),
+              median(tv));
   bench_host_calls(stream);
+}
+
+// ---------------------------------------------------------------- attention
+
+// Decode attention (fast::scaled_dot_product_attention with one query row, the GPU kernel of
+// backend/cuda/fast.cu): Llama-3-8B heads (32 query heads over 8 key/value heads of 128),
+// float16, over caches of 1024 and 4096 positions. The bytes of K and V read once, against the
+// device-to-device copy's bandwidth; the same attention composed of matmul and softmax is
+// printed beside it.
+void bench_attention(cudaStream_t stream) {
+  const int Hq = 32, Hkv = 8, D = 128;
+  const double copy_bw = copy_bandwidth(size_t(1) << (g_quick ? 26 : 30), stream);
+  std::printf("decode attention, %d query heads over %d key/value heads of %d, float16\n", Hq, Hkv, D);
+  for (int Tk : g_quick ? std::vector<int>{256} : std::vector<int>{1024, 4096}) {
+    array q = rand_gpu({1, Hq, 1, D}, float16, 50);
+    std::vector<std::pair<array, array>> kv;  // four caches rotate past the L2
+    for (int i = 0; i < 4; ++i)
+      kv.emplace_back(rand_gpu({1, Hkv, Tk, D}, float16, 51 + 2 * i), rand_gpu({1, Hkv, Tk, D}, float16, 52 + 2 * i));
+    size_t turn = 0;
+    const float scale = 1.0f / std::sqrt(float(D));
+    auto fused = [&] {
+      auto& [k, v] = kv[turn++ % kv.size()];
+      return fast::scaled_dot_product_attention(q, k, v, scale, "", std::nullopt, kGpu);
+    };
+    auto composed = [&] {
+      auto& [k, v] = kv[turn++ % kv.size()];
+      array qg = reshape(astype(q, float32, kGpu), {1, Hkv, Hq / Hkv, D}, kGpu);
+      array s = multiply(matmul(qg, swapaxes(astype(k, float32, kGpu), -1, -2, kGpu), kGpu), array(scale), kGpu);
+      array o = matmul(softmax(s, -1, true, kGpu), astype(v, float32, kGpu), kGpu);
+      return astype(reshape(o, {1, Hq, 1, D}, kGpu), float16, kGpu);
+    };
+    const int per = 32, reps = g_quick ? 5 : 20;
+    const double tf = time_ember_many(fused, per, 2, reps);
+    const double tc = time_ember_many(composed, per, 2, reps);
+    const double bytes = 2.0 * Hkv * Tk * D * 2;
+    add_row({"attention decode f16 Tk " + std::to_string(Tk), fmt("%.0f GB/s", bytes / tf / 1e9),
+             fmt("%.0f GB/s", copy_bw), bytes / tf / 1e9 / copy_bw, 0.0});
+    std::printf("    fused %.1f us, composed of matmul and softmax %.1f us (%.2fx)\n", tf * 1e6, tc * 1e6, tc / tf);
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::string only;  // --only a,b: those sections alone
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) g_quick = true;
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = "," + std::string(argv[++i]) + ",";
   }
+  auto run = [&](const char* section) {
+    return only.empty() || only.find("," + std::string(section) + ",") != std::string::npos;
+  };
   if (!is_available(kGpu)) {
     std::fprintf(stderr, "bench_cuda: no GPU available to Ember\n");
     return 2;
@@ -662,13 +744,14 @@ int main(int argc, char** argv) {
   cudaStream_t stream;
   CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   auto t0 = Clock::now();
-  bench_bandwidth(stream);
-  bench_matmul(stream);
-  bench_residency();
-  bench_sort();
-  bench_launch(stream);
-  bench_quantized(stream);
-  bench_gemv_kernels(stream);
+  if (run("bandwidth")) bench_bandwidth(stream);
+  if (run("matmul")) bench_matmul(stream);
+  if (run("residency")) bench_residency();
+  if (run("sort")) bench_sort();
+  if (run("launch")) bench_launch(stream);
+  if (run("quantized")) bench_quantized(stream);
+  if (run("attention")) bench_attention(stream);
+  if (run("gemv")) bench_gemv_kernels(stream);
   CUDA_OK(cudaStreamDestroy(stream));
 
   std::printf("\n== summary (%s, %.0f s; ratio = ember / peer in throughput, >= target is good)\n", prop.name,

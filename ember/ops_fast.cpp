@@ -50,8 +50,8 @@ FallbackNames& fallback_names() {
 }
 }  // namespace
 
-bool use_fallback(const Fused& p) {
-  if (p.stream().device.type != Device::gpu || gpu::has_kernel(p)) return false;
+bool use_fallback(const Fused& p, bool gpu_kernel_takes) {
+  if (p.stream().device.type != Device::gpu || (gpu_kernel_takes && gpu::has_kernel(p))) return false;
   auto& f = fallback_names();
   std::lock_guard lk(f.mu);
   f.names.insert(p.name());
@@ -306,7 +306,9 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
     return std::vector<array>{astype(reshape(o, {B, Hq, Tq, Dv}, s), t, s)};
   };
   auto prim = std::make_shared<ScaledDotProductAttention>(to_stream(s), fallback, scale, causal, has_mask);
-  if (use_fallback(*prim)) return fallback(inputs)[0];
+  const bool gpu_kernel_shape = Tq <= ScaledDotProductAttention::kGpuMaxQueries && Tk > 0 &&
+                                std::max(D, Dv) <= ScaledDotProductAttention::kGpuMaxHead && t != float64;
+  if (use_fallback(*prim, gpu_kernel_shape)) return fallback(inputs)[0];
   return array(Shape{B, Hq, Tq, Dv}, t, prim, std::move(inputs));
 }
 

@@ -30,9 +30,10 @@ class Fused : public Primitive {
 };
 
 /// Whether an op should build `p`'s fallback in its place: p's stream is a GPU whose backend
-/// has no kernel for p. The fallback's basic ops all have GPU kernels, so the work stays on the
-/// device instead of running p's CPU kernel on host copies of its inputs.
-bool use_fallback(const Fused& p);
+/// has no kernel for p, or whose kernel does not take these inputs (`gpu_kernel_takes` false).
+/// The fallback's basic ops all have GPU kernels, so the work stays on the device instead of
+/// running p's CPU kernel on host copies of its inputs.
+bool use_fallback(const Fused& p, bool gpu_kernel_takes = true);
 /// The names of the fused primitives that use_fallback has replaced so far in this process
 /// (for the gradient-coverage test: on a GPU, their fallbacks are what gets checked).
 std::vector<std::string> built_as_fallback();
@@ -112,6 +113,13 @@ class ScaledDotProductAttention : public Fused {
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   bool is_equivalent(const Primitive& other) const override;
   const char* name() const override { return "ScaledDotProductAttention"; }
+  float scale() const { return scale_; }
+  bool causal() const { return causal_; }
+  bool has_mask() const { return has_mask_; }
+
+  /// The GPU kernel's reach: query rows (decoding), head sizes, and 16/32-bit floats. Other
+  /// shapes build the fallback on a GPU, whose products run on the tensor cores.
+  static constexpr int kGpuMaxQueries = 8, kGpuMaxHead = 256;
 
  private:
   float scale_;

@@ -12,6 +12,7 @@
 
 #include "ember/backend/gpu.h"
 #include "ember/ember.h"
+#include "ember/primitives.h"
 #include "gpu_test_utils.h"
 
 using namespace ember;
@@ -249,4 +250,52 @@ TEST(CudaBackend, DeviceMemoryIsFreedWithTheArrays) {
   }
   synchronize(default_stream(Device::gpu));
   EXPECT_LE(gpu::active_memory(), before + 4u * 1024 * 1024);
+}
+
+TEST(CudaBackend, DecodeAttentionRunsItsKernelOnTheDevice) {
+  // A few query rows (decoding) keep the fused primitive, whose GPU kernel writes the result on
+  // the device and agrees with the CPU kernel: over a sliced cache (a strided view), with a
+  // boolean and an additive mask, causal, and over runs of keys (a long cache). A long query
+  // builds the fallback on the GPU instead.
+  REQUIRE_GPU();
+  const Device gpu = Device::gpu, cpu = Device::cpu;
+  uint64_t seed = 900;
+  auto rnd = [&](const Shape& s, Dtype t) { return astype(random::normal(s, float32, 0.0, 1.0, random::key(seed++)), t); };
+  for (Dtype t : {float32, float16, bfloat16}) {
+    for (int Tk : {37, 2000}) {
+      array kc = rnd(Shape{2, 2, Tk + 16, 64}, t);
+      array vc = rnd(Shape{2, 2, Tk + 16, 48}, t);
+      array k = slice(kc, {0, 0, 0, 0}, {2, 2, Tk, 64});
+      array v = slice(vc, {0, 0, 0, 0}, {2, 2, Tk, 48});
+      for (int Tq : {1, 5}) {
+        array q = rnd(Shape{2, 6, Tq, 64}, t);
+        array keep = greater(random::uniform({Tq, Tk}, float32, random::key(seed++)), array(0.2f));
+        array bias = rnd(Shape{1, 6, Tq, Tk}, float32);
+        for (int kind = 0; kind < 3; ++kind) {
+          auto attend = [&](Device d) {
+            const std::string mode = kind == 0 ? "causal" : "";
+            std::optional<array> mask;
+            if (kind == 1) mask = keep;
+            if (kind == 2) mask = bias;
+            return fast::scaled_dot_product_attention(q, k, v, 0.125f, mode, mask, d);
+          };
+          array y = attend(gpu);
+          ASSERT_TRUE(y.has_primitive());
+          EXPECT_STREQ(y.primitive().name(), "ScaledDotProductAttention");
+          y.eval();
+          const auto& data = y.data_shared_ptr();
+          EXPECT_TRUE(data->device_valid && !data->host_valid.load()) << "the kernel declined";
+          const double tol = t == float32 ? 1e-5 : t == float16 ? 4e-3 : 3e-2;
+          array want = astype(attend(cpu), float32, cpu), got = astype(y, float32, cpu);
+          EXPECT_TRUE(allclose(got, want, tol, tol).item<bool>())
+              << dtype_name(t) << " Tk " << Tk << " Tq " << Tq << " mask kind " << kind << ": max difference "
+              << max(abs(subtract(got, want, cpu), cpu), false, cpu).item<float>();
+        }
+      }
+    }
+  }
+  array q = rnd(Shape{1, 2, 9, 64}, float32);
+  array k = rnd(Shape{1, 2, 9, 64}, float32);
+  array y = fast::scaled_dot_product_attention(q, k, k, 0.125f, "causal", std::nullopt, gpu);
+  EXPECT_STRNE(y.primitive().name(), "ScaledDotProductAttention");
 }

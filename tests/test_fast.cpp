@@ -202,7 +202,12 @@ TEST(Fast, AttentionMatchesDefinition) {
                              {1, 2, 1, 40, 40, 8, 8},
                              // Several blocks of 64 query positions (causal blocks see fewer keys).
                              {1, 4, 2, 150, 170, 16, 16},
-                             {1, 2, 2, 130, 130, 8, 8}};
+                             {1, 2, 2, 130, 130, 8, 8},
+                             // Decoding over long caches: the GPU kernel splits the keys into runs
+                             // (flash-decoding), head sizes up to its limit of 256.
+                             {1, 4, 1, 1, 1000, 128, 128},
+                             {2, 2, 2, 2, 700, 256, 200},
+                             {1, 8, 8, 8, 300, 80, 72}};
   uint64_t seed = 100;
   for (Dtype t : kFloatTypes) {
     for (const Case& c : cases) {

@@ -119,6 +119,14 @@ bool has_general_matmul();
 
 inline unsigned int ceil_div(size_t a, size_t b) { return static_cast<unsigned int>((a + b - 1) / b); }
 
+/// Inside a kernel: `name`, a `type*` to the block's dynamic shared memory (the launch's `shared`
+/// bytes, 16-byte aligned). The emulator defines its own (emu/emu.h).
+#if !defined(EMBER_CUDA_EMULATED) && defined(__CUDACC__)
+#define EMBER_DYNAMIC_SHARED(type, name)                              \
+  extern __shared__ __align__(16) unsigned char ember_dynamic_smem[]; \
+  type* name = reinterpret_cast<type*>(ember_dynamic_smem)
+#endif
+
 /// Launches __global__ function `kernel` on `stream`: nvcc's <<<grid, block, shared, stream>>>,
 /// or, in the emulated build (EMBER_CUDA_EMULATOR), a run on the CPU emulator. Check the
 /// launch with EMBER_CUDA_CHECK_LAUNCH afterwards, as after <<<>>>.

@@ -19,6 +19,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -104,7 +105,10 @@ __global__ void __launch_bounds__(256) dequantize_kernel(Packed p, int64_t K, in
   const int64_t r = e / K, j = e - r * K, g = r * p.G + j / p.gs;
   const float q = static_cast<float>(extract(p.w + r * p.W, j, p.bits, p.W));
   const float s = load_f(p.sc, g, p.st);
-  store_f(out, e, s * q + (p.bi ? load_f(p.bi, g, p.st) : -static_cast<float>(1 << (p.bits - 1)) * s), ok);
+  // Rounded as the CPU kernel rounds (the product, then the sum): a fused multiply-add would
+  // differ in the last place, which the cancellation against the bias makes large.
+  const float b = p.bi ? load_f(p.bi, g, p.st) : __fmul_rn(-static_cast<float>(1 << (p.bits - 1)), s);
+  store_f(out, e, __fadd_rn(__fmul_rn(s, q), b), ok);
 }
 
 constexpr int kWarps = 8;  // per block of qmv_kernel
@@ -154,11 +158,17 @@ __device__ __forceinline__ float code(const uint32_t (&v)[BITS], int i) {
   return __uint_as_float(0x4B000000u | (q & ((1u << BITS) - 1u))) - 8388608.0f;
 }
 
-// A group of S warps owns R rows of w and MT rows of x (a block holds kWarps / S groups). Warp p
-// of a group takes chunks 32 p + lane, then 32 S further on, and so on, so each warp reads
-// consecutive chunks; the group's partial sums meet in shared memory. Four accumulators per
-// row and row of x keep the multiply-adds independent.
-template <int MT, int BITS, int R, int S>
+// x staged in shared memory (SX): chunk c's 32 floats at c * 32, rotated by 4 (c % 8) floats
+// within the chunk, so that the float4 reads of 8 lanes on consecutive chunks hit 32 distinct
+// banks (read from global memory, lanes 128 bytes apart touch a cache line each: 8 float4
+// loads per chunk cost the L1 32 wavefronts each, which bounded the kernel).
+__device__ __forceinline__ int64_t staged_index(int64_t c, int j) { return c * 32 + ((j + 4 * (c & 7)) & 31); }
+
+// A group of S warps owns R rows of w and MT rows of x (a block holds kWarps / S groups; blocks
+// walk tiles of rows, gridDim.x apart). Warp p of a group takes chunks 32 p + lane, then 32 S
+// further on, and so on, so each warp reads consecutive chunks; the group's partial sums meet in
+// shared memory. Four accumulators per row and row of x keep the multiply-adds independent.
+template <int MT, int BITS, int R, int S, bool SX>
 __global__ void __launch_bounds__(kWarps * 32) qmv_kernel(QmvArgs a) {
   static_assert(kWarps % S == 0, "a block holds whole groups");
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, part = warp % S, group = warp / S;
@@ -176,146 +186,184 @@ __global__ void __launch_bounds__(kWarps * 32) qmv_kernel(QmvArgs a) {
     }
   }
   const int64_t N = a.w.R, K = a.K, W = a.w.W, G = a.w.G;
-  const int64_t n0 = (static_cast<int64_t>(blockIdx.x) * (kWarps / S) + group) * R;
   const int64_t m0 = static_cast<int64_t>(blockIdx.y) * MT;
-  const bool active = n0 < N;  // no early return: the block meets at a barrier below
   const float* x = a.x + (xm * a.M + m0) * K;
   const int mt = static_cast<int>(min(static_cast<int64_t>(MT), a.M - m0));
-  const uint32_t* rows[R];
-  int64_t grow[R];  // each row's first group
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int64_t n = max(int64_t(0), min(n0 + r, N - 1));  // a missing row repeats one before, unused
-    rows[r] = a.w.w + (wm * N + n) * W;
-    grow[r] = (wm * N + n) * G;
-  }
-  float acc[MT][R] = {};
-  const int64_t chunks = active ? (K + 31) / 32 : 0;
-  for (int64_t c = static_cast<int64_t>(part) * 32 + lane; c < chunks; c += 32 * S) {
-    uint32_t v[R][BITS];
-#pragma unroll
-    for (int r = 0; r < R; ++r) load_chunk<BITS>(rows[r], c, W, a.vec, v[r]);
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int64_t k0 = c * 32 + h * 16;
-      if (k0 >= K) break;  // K is a multiple of 16: only the last chunk can be half full
-      const int64_t g = k0 / a.w.gs;
-      float s[R], b[R];
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        s[r] = load_f(a.w.sc, grow[r] + g, a.w.st);
-        b[r] = a.w.bi ? load_f(a.w.bi, grow[r] + g, a.w.st) : -static_cast<float>(1 << (BITS - 1)) * s[r];
-      }
-#pragma unroll
-      for (int m = 0; m < MT; ++m) {
-        if (m >= mt) break;
-        float dot[R][4] = {}, xs[4] = {};
-#pragma unroll
-        for (int q = 0; q < 16; q += 4) {
-          const float4 xv = *reinterpret_cast<const float4*>(x + m * K + k0 + q);
-          xs[0] += xv.x;
-          xs[1] += xv.y;
-          xs[2] += xv.z;
-          xs[3] += xv.w;
-          const int i = h * 16 + q;
-#pragma unroll
-          for (int r = 0; r < R; ++r) {
-            dot[r][0] += code<BITS>(v[r], i) * xv.x;
-            dot[r][1] += code<BITS>(v[r], i + 1) * xv.y;
-            dot[r][2] += code<BITS>(v[r], i + 2) * xv.z;
-            dot[r][3] += code<BITS>(v[r], i + 3) * xv.w;
-          }
-        }
-        const float xsum = (xs[0] + xs[1]) + (xs[2] + xs[3]);
-#pragma unroll
-        for (int r = 0; r < R; ++r) {
-          acc[m][r] += s[r] * ((dot[r][0] + dot[r][1]) + (dot[r][2] + dot[r][3])) + b[r] * xsum;
-        }
-      }
-    }
-  }
-#pragma unroll
-  for (int m = 0; m < MT; ++m) {
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      float v = acc[m][r];
-#pragma unroll
-      for (int d = 16; d > 0; d >>= 1) v += __shfl_xor_sync(0xffffffffu, v, d);
-      acc[m][r] = v;
-    }
-  }
-  if constexpr (S > 1) {
-    __shared__ float partial[kWarps][MT][R];
-    if (lane == 0) {
-#pragma unroll
-      for (int m = 0; m < MT; ++m) {
-#pragma unroll
-        for (int r = 0; r < R; ++r) partial[warp][m][r] = acc[m][r];
+  const int64_t all_chunks = (K + 31) / 32;
+  const float* sx = nullptr;  // x staged: row m at m * 32 * all_chunks
+  if constexpr (SX) {
+    EMBER_DYNAMIC_SHARED(float, staged);
+    const int64_t quads = all_chunks * 8;  // float4s per row, zeros past K
+    for (int m = 0; m < mt; ++m) {
+      for (int64_t e = threadIdx.x; e < quads; e += kWarps * 32) {
+        const int64_t c = e / 8;
+        const int j = static_cast<int>(e % 8) * 4;
+        const int64_t k = c * 32 + j;
+        const float4 v = k < K ? *reinterpret_cast<const float4*>(x + m * K + k) : make_float4(0.f, 0.f, 0.f, 0.f);
+        *reinterpret_cast<float4*>(staged + m * 32 * all_chunks + staged_index(c, j)) = v;
       }
     }
     __syncthreads();
-    if (part != 0 || lane != 0) return;
+    sx = staged;
+  }
+  const int64_t tiles = (N + kWarps / S * R - 1) / (kWarps / S * R);
+  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const int64_t n0 = (tile * (kWarps / S) + group) * R;
+    const bool active = n0 < N;  // no early return: the block meets at a barrier below
+    const uint32_t* rows[R];
+    int64_t grow[R];  // each row's first group
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const int64_t n = max(int64_t(0), min(n0 + r, N - 1));  // a missing row repeats one before, unused
+      rows[r] = a.w.w + (wm * N + n) * W;
+      grow[r] = (wm * N + n) * G;
+    }
+    float acc[MT][R] = {};
+    const int64_t chunks = active ? all_chunks : 0;
+    for (int64_t c = static_cast<int64_t>(part) * 32 + lane; c < chunks; c += 32 * S) {
+      uint32_t v[R][BITS];
+#pragma unroll
+      for (int r = 0; r < R; ++r) load_chunk<BITS>(rows[r], c, W, a.vec, v[r]);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int64_t k0 = c * 32 + h * 16;
+        if (k0 >= K) break;  // K is a multiple of 16: only the last chunk can be half full
+        const int64_t g = k0 / a.w.gs;
+        float s[R], b[R];
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          s[r] = load_f(a.w.sc, grow[r] + g, a.w.st);
+          b[r] = a.w.bi ? load_f(a.w.bi, grow[r] + g, a.w.st) : -static_cast<float>(1 << (BITS - 1)) * s[r];
+        }
+#pragma unroll
+        for (int m = 0; m < MT; ++m) {
+          if (m >= mt) break;
+          float dot[R][4] = {}, xs[4] = {};
+#pragma unroll
+          for (int q = 0; q < 16; q += 4) {
+            float4 xv;
+            if constexpr (SX) {
+              xv = *reinterpret_cast<const float4*>(sx + m * 32 * all_chunks + staged_index(c, h * 16 + q));
+            } else {
+              xv = *reinterpret_cast<const float4*>(x + m * K + k0 + q);
+            }
+            xs[0] += xv.x;
+            xs[1] += xv.y;
+            xs[2] += xv.z;
+            xs[3] += xv.w;
+            const int i = h * 16 + q;
+#pragma unroll
+            for (int r = 0; r < R; ++r) {
+              dot[r][0] += code<BITS>(v[r], i) * xv.x;
+              dot[r][1] += code<BITS>(v[r], i + 1) * xv.y;
+              dot[r][2] += code<BITS>(v[r], i + 2) * xv.z;
+              dot[r][3] += code<BITS>(v[r], i + 3) * xv.w;
+            }
+          }
+          const float xsum = (xs[0] + xs[1]) + (xs[2] + xs[3]);
+#pragma unroll
+          for (int r = 0; r < R; ++r) {
+            acc[m][r] += s[r] * ((dot[r][0] + dot[r][1]) + (dot[r][2] + dot[r][3])) + b[r] * xsum;
+          }
+        }
+      }
+    }
 #pragma unroll
     for (int m = 0; m < MT; ++m) {
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        float t = 0.0f;
+        float v = acc[m][r];
 #pragma unroll
-        for (int p = 0; p < S; ++p) t += partial[warp + p][m][r];
-        acc[m][r] = t;
+        for (int d = 16; d > 0; d >>= 1) v += __shfl_xor_sync(0xffffffffu, v, d);
+        acc[m][r] = v;
+      }
+    }
+    if constexpr (S > 1) {
+      __shared__ float partial[kWarps][MT][R];
+      if (lane == 0) {
+#pragma unroll
+        for (int m = 0; m < MT; ++m) {
+#pragma unroll
+          for (int r = 0; r < R; ++r) partial[warp][m][r] = acc[m][r];
+        }
+      }
+      __syncthreads();
+      if (part == 0 && lane == 0) {
+#pragma unroll
+        for (int m = 0; m < MT; ++m) {
+#pragma unroll
+          for (int r = 0; r < R; ++r) {
+            float t = 0.0f;
+#pragma unroll
+            for (int p = 0; p < S; ++p) t += partial[warp + p][m][r];
+            acc[m][r] = t;
+          }
+        }
+      }
+      __syncthreads();  // partial is rewritten by the next tile
+    }
+    if (lane == 0 && part == 0 && active) {
+      for (int m = 0; m < mt; ++m) {
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          if (n0 + r < N) store_f(a.y, (l * a.M + m0 + m) * N + n0 + r, acc[m][r], a.yk);
+        }
       }
     }
   }
-  if (lane != 0 || !active) return;
-  for (int m = 0; m < mt; ++m) {
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      if (n0 + r < N) store_f(a.y, (l * a.M + m0 + m) * N + n0 + r, acc[m][r], a.yk);
-    }
-  }
 }
 
-// Rows of w per group of warps (R) and warps per group (S): the default, and a choice for
-// benchmarks (set_qmv_config) that applies to 4-bit single-row products.
+// Rows of w per group of warps (R), warps per group (S), x staged in shared memory or read from
+// global memory, and blocks per multiprocessor at most (0: a block per tile of rows): the
+// default, and a choice for benchmarks (set_qmv_config) that applies to 4-bit single-row products.
 struct QmvConfig {
   int rows = 2, split = 2;  // of those measured on an H100 (bench/GPU_NOTES.md), near the best
+  bool stage = true;
+  int blocks_per_sm = 0;
 };
 QmvConfig g_qmv_override{0, 0};  // rows 0: none
 
-template <int MT, int BITS>
-void launch_qmv_config(const QmvArgs& a, const dim3& grid, int R, int S, cudaStream_t stream) {
-  auto go = [&](auto kernel) { launch_kernel(kernel, grid, kWarps * 32, 0, stream, a); };
+template <int MT, int BITS, bool SX>
+void launch_qmv_config(const QmvArgs& a, const dim3& grid, size_t shared, int R, int S, cudaStream_t stream) {
+  auto go = [&](auto kernel) { launch_kernel(kernel, grid, kWarps * 32, shared, stream, a); };
   if constexpr (MT == 1 && BITS == 4) {
-    if (R == 1 && S == 1) return go(qmv_kernel<MT, BITS, 1, 1>);
-    if (R == 1 && S == 2) return go(qmv_kernel<MT, BITS, 1, 2>);
-    if (R == 1 && S == 4) return go(qmv_kernel<MT, BITS, 1, 4>);
-    if (R == 1 && S == 8) return go(qmv_kernel<MT, BITS, 1, 8>);
-    if (R == 2 && S == 1) return go(qmv_kernel<MT, BITS, 2, 1>);
-    if (R == 2 && S == 4) return go(qmv_kernel<MT, BITS, 2, 4>);
-    if (R == 2 && S == 8) return go(qmv_kernel<MT, BITS, 2, 8>);
-    if (R == 4 && S == 2) return go(qmv_kernel<MT, BITS, 4, 2>);
-    if (R == 4 && S == 4) return go(qmv_kernel<MT, BITS, 4, 4>);
+    if (R == 1 && S == 1) return go(qmv_kernel<MT, BITS, 1, 1, SX>);
+    if (R == 1 && S == 2) return go(qmv_kernel<MT, BITS, 1, 2, SX>);
+    if (R == 1 && S == 4) return go(qmv_kernel<MT, BITS, 1, 4, SX>);
+    if (R == 2 && S == 1) return go(qmv_kernel<MT, BITS, 2, 1, SX>);
+    if (R == 2 && S == 4) return go(qmv_kernel<MT, BITS, 2, 4, SX>);
+    if (R == 4 && S == 1) return go(qmv_kernel<MT, BITS, 4, 1, SX>);
+    if (R == 4 && S == 2) return go(qmv_kernel<MT, BITS, 4, 2, SX>);
   }
   (void)R;
   (void)S;
-  go(qmv_kernel<MT, BITS, 2, 2>);
+  go(qmv_kernel<MT, BITS, 2, 2, SX>);
+}
+
+template <int MT, bool SX>
+void launch_qmv_bits(const QmvArgs& a, const dim3& grid, size_t shared, int R, int S, cudaStream_t stream) {
+  switch (a.w.bits) {
+    case 2:
+      return launch_qmv_config<MT, 2, SX>(a, grid, shared, R, S, stream);
+    case 3:
+      return launch_qmv_config<MT, 3, SX>(a, grid, shared, R, S, stream);
+    case 4:
+      return launch_qmv_config<MT, 4, SX>(a, grid, shared, R, S, stream);
+    case 5:
+      return launch_qmv_config<MT, 5, SX>(a, grid, shared, R, S, stream);
+    case 6:
+      return launch_qmv_config<MT, 6, SX>(a, grid, shared, R, S, stream);
+    default:
+      return launch_qmv_config<MT, 8, SX>(a, grid, shared, R, S, stream);
+  }
 }
 
 template <int MT>
-void launch_qmv_bits(const QmvArgs& a, const dim3& grid, int R, int S, cudaStream_t stream) {
-  switch (a.w.bits) {
-    case 2:
-      return launch_qmv_config<MT, 2>(a, grid, R, S, stream);
-    case 3:
-      return launch_qmv_config<MT, 3>(a, grid, R, S, stream);
-    case 4:
-      return launch_qmv_config<MT, 4>(a, grid, R, S, stream);
-    case 5:
-      return launch_qmv_config<MT, 5>(a, grid, R, S, stream);
-    case 6:
-      return launch_qmv_config<MT, 6>(a, grid, R, S, stream);
-    default:
-      return launch_qmv_config<MT, 8>(a, grid, R, S, stream);
+void launch_qmv_tile(const QmvArgs& a, const dim3& grid, size_t shared, int R, int S, cudaStream_t stream) {
+  if (shared > 0) {
+    launch_qmv_bits<MT, true>(a, grid, shared, R, S, stream);
+  } else {
+    launch_qmv_bits<MT, false>(a, grid, shared, R, S, stream);
   }
 }
 
@@ -326,16 +374,22 @@ bool launch_qmv(QmvArgs a, int64_t L, cudaStream_t stream) {
   const int MT = a.M == 1 ? 1 : a.M == 2 ? 2 : 4;
   const QmvConfig cfg = g_qmv_override.rows > 0 && MT == 1 && a.w.bits == 4 ? g_qmv_override : QmvConfig{};
   const int64_t per_block = kWarps / cfg.split * cfg.rows;
-  const int64_t bx = (a.w.R + per_block - 1) / per_block, by = (a.M + MT - 1) / MT;
+  int64_t bx = (a.w.R + per_block - 1) / per_block;
+  const int64_t by = (a.M + MT - 1) / MT;
   if (bx > 0x7fffffff || by > 65535 || L > 65535) return false;
+  if (cfg.blocks_per_sm > 0)
+    bx = std::min<int64_t>(bx, int64_t{cfg.blocks_per_sm} * device_props().multiProcessorCount);
   a.vec = (a.w.bits == 4 || a.w.bits == 8) && a.w.W % 4 == 0 && aligned16(a.w.w);
+  // x staged in shared memory where MT rows of it fit the 48 KB a block has without opting in.
+  const size_t staged = static_cast<size_t>(MT) * static_cast<size_t>((a.K + 31) / 32) * 32 * sizeof(float);
+  const size_t shared = cfg.stage && staged <= 48 * 1024 ? staged : 0;
   const dim3 grid(static_cast<unsigned>(bx), static_cast<unsigned>(by), static_cast<unsigned>(L));
   if (MT == 1) {
-    launch_qmv_bits<1>(a, grid, cfg.rows, cfg.split, stream);
+    launch_qmv_tile<1>(a, grid, shared, cfg.rows, cfg.split, stream);
   } else if (MT == 2) {
-    launch_qmv_bits<2>(a, grid, cfg.rows, cfg.split, stream);
+    launch_qmv_tile<2>(a, grid, shared, cfg.rows, cfg.split, stream);
   } else {
-    launch_qmv_bits<4>(a, grid, cfg.rows, cfg.split, stream);
+    launch_qmv_tile<4>(a, grid, shared, cfg.rows, cfg.split, stream);
   }
   EMBER_CUDA_CHECK_LAUNCH("qmv_kernel");
   return true;
@@ -511,12 +565,12 @@ bool eval_gather_qmm(Primitive& prim, const std::vector<array>& inputs, std::vec
 
 }  // namespace
 
-bool set_qmv_config(int rows, int split) {
-  static const int built[][2] = {{1, 1}, {1, 2}, {1, 4}, {1, 8}, {2, 1}, {2, 2}, {2, 4}, {2, 8}, {4, 2}, {4, 4}};
+bool set_qmv_config(int rows, int split, bool stage_x, int blocks_per_sm) {
+  static const int built[][2] = {{1, 1}, {1, 2}, {1, 4}, {2, 1}, {2, 2}, {2, 4}, {4, 1}, {4, 2}};
   bool known = rows == 0;
   for (const auto& b : built) known = known || (b[0] == rows && b[1] == split);
-  if (!known) return false;
-  g_qmv_override = QmvConfig{rows, split};
+  if (!known || blocks_per_sm < 0) return false;
+  g_qmv_override = QmvConfig{rows, split, stage_x, blocks_per_sm};
   return true;
 }
 
