@@ -16,7 +16,7 @@ build: configure
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	@PYTHONPATH=$(BUILD)/python python3 -m pytest -q python/tests
+	@PYTHONPATH=$(BUILD)/python EMBER_LM_BIN=$(abspath $(BUILD))/bin/ember-lm python3 -m pytest -q python/tests
 
 # The file loaders' tests and malformed-file battery under AddressSanitizer and
 # UBSan, in their own Debug build (only the library and those tests are built).
@@ -58,6 +58,7 @@ bench: build
 	@PYTHONPATH=$(BUILD)/python python3 bench/bench_python.py
 	@PYTHONPATH=$(BUILD)/python python3 bench/bench_train.py
 	@python3 bench/bench_lm.py --ember $(BUILD)/bin/ember-lm
+	@python3 bench/bench_server.py --ember $(BUILD)/bin/ember-lm
 
 # The main job: the default model (SmolLM2-135M-Instruct, installed by scripts/install-deps)
 # answers a question through its chat template on the CPU; then the two small training demos.

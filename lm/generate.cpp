@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <stdexcept>
 
 #include "ember/allocator.h"
@@ -64,6 +65,24 @@ std::vector<float> last_logits(const array& logits) {
   return std::vector<float>(p, p + row.size());
 }
 
+// Log-probability of `token` and the `top` most likely tokens under logits (log-softmax).
+TokenLogprob token_logprob(const std::vector<float>& logits, int32_t token, int top) {
+  const float m = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float l : logits) sum += std::exp(static_cast<double>(l - m));
+  const float lse = m + static_cast<float>(std::log(sum));
+  TokenLogprob t;
+  t.token = token;
+  t.logprob = logits[token] - lse;
+  const int k = std::min<int>(top, static_cast<int>(logits.size()));
+  std::vector<int32_t> order(logits.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  for (int i = 0; i < k; ++i) t.top.emplace_back(order[i], logits[order[i]] - lse);
+  return t;
+}
+
 }  // namespace
 
 GenerationResult generate(const Model& model, std::span<const int32_t> prompt, const GenerateOptions& opt,
@@ -83,9 +102,21 @@ GenerationResult generate(const Model& model, std::span<const int32_t> prompt, c
   PromptCache local;
   PromptCache& pc = cache ? *cache : local;
   if (pc.layers.empty()) pc.layers = tf.make_cache();
-  // Reuse the longest shared prefix, but always run at least one position for its logits.
+  // Reuse the longest shared prefix when the prompt continues the cached conversation (holds
+  // its last prompt whole), but always run at least one position for its logits; an exact
+  // repeat of the cached prompt reuses its kept logits instead. Another conversation starts
+  // over: how positions split between cached and computed changes the kernels that run (one
+  // row, a few, a whole prefill), which round differently, and an unrelated request's answer
+  // must not depend on what was asked before it.
+  const bool repeat = !pc.prompt_logits.empty() && pc.prompt_logits_at == prompt.size() &&
+                      pc.tokens.size() >= prompt.size() && std::equal(prompt.begin(), prompt.end(), pc.tokens.begin());
   size_t shared = 0;
-  while (shared < pc.tokens.size() && shared + 1 < prompt.size() && pc.tokens[shared] == prompt[shared]) ++shared;
+  if (repeat) {
+    shared = prompt.size();
+  } else {
+    while (shared < pc.tokens.size() && shared + 1 < prompt.size() && pc.tokens[shared] == prompt[shared]) ++shared;
+    if (shared < pc.prompt_logits_at) shared = 0;
+  }
   size_t drop = pc.tokens.size() - shared;
   bool trimmed = true;
   for (auto& c : pc.layers) {
@@ -99,6 +130,7 @@ GenerationResult generate(const Model& model, std::span<const int32_t> prompt, c
     shared = 0;
   }
   pc.tokens.assign(prompt.begin(), prompt.begin() + shared);
+  if (shared < prompt.size()) pc.prompt_logits.clear();
 
   GenerationResult r;
   r.cached_tokens = static_cast<int>(shared);
@@ -111,6 +143,7 @@ GenerationResult generate(const Model& model, std::span<const int32_t> prompt, c
 
   auto t0 = Clock::now();
   std::vector<float> logits;
+  if (shared == prompt.size()) logits = pc.prompt_logits;
   for (size_t at = shared; at < prompt.size();) {
     size_t n = std::min(prompt.size() - at, static_cast<size_t>(opt.prefill_step_size));
     std::vector<int32_t> chunk(prompt.begin() + at, prompt.begin() + at + n);
@@ -119,6 +152,8 @@ GenerationResult generate(const Model& model, std::span<const int32_t> prompt, c
     at += n;
     if (at == prompt.size()) {
       logits = last_logits(out);
+      pc.prompt_logits = logits;
+      pc.prompt_logits_at = prompt.size();
     } else {
       out.eval();
     }
@@ -138,6 +173,7 @@ GenerationResult generate(const Model& model, std::span<const int32_t> prompt, c
       break;
     }
     r.tokens.push_back(tok);
+    if (opt.logprobs >= 0) r.logprobs.push_back(token_logprob(logits, tok, opt.logprobs));
     context.push_back(tok);
     auto [text, hit] = stops.push(detok.add(tok));
     r.text += text;

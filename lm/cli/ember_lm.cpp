@@ -3,9 +3,12 @@
 //   ember-lm generate --prompt "Why is the sky blue?"   (the default model when --model is omitted)
 //   ember-lm chat --model ~/models/Qwen2.5-0.5B-Instruct
 //   ember-lm info --model model.gguf
+//   ember-lm serve --port 8080                          (an OpenAI-compatible HTTP server)
 //
 // Generated text goes to stdout as it is produced; progress and statistics go to stderr.
+#include <signal.h>
 #include <unistd.h>
+#include <cerrno>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -16,6 +19,7 @@
 #include <iostream>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "ember/allocator.h"
 #include "ember/ops.h"
@@ -23,6 +27,7 @@
 #include "lm/convert.h"
 #include "lm/generate.h"
 #include "lm/model.h"
+#include "lm/server.h"
 
 using namespace ember;
 using namespace ember::lm;
@@ -209,6 +214,35 @@ int run_chat(const Common& c, const SamplingArgs& s, const std::string& system) 
   return 0;
 }
 
+// Ctrl-C / SIGTERM end `serve` cleanly: the handler only writes a byte to a pipe (what a signal
+// handler may do, on whichever thread the signal lands), and a thread reading it stops the server.
+int g_stop_pipe[2] = {-1, -1};
+void on_stop_signal(int) {
+  const char b = 1;
+  [[maybe_unused]] ssize_t n = write(g_stop_pipe[1], &b, 1);
+}
+
+int run_serve(const Common& c, const ServerOptions& opt) {
+  if (pipe(g_stop_pipe) != 0) throw std::runtime_error("[serve] cannot create the signal pipe");
+  std::thread([] {
+    char b;
+    while (read(g_stop_pipe[0], &b, 1) < 0 && errno == EINTR) {
+    }
+    stop_server();
+  }).detach();
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  Model model = load(c);
+  serve(model, opt, [&](int port) {
+    std::fprintf(stderr, "[serve] %s on http://%s:%d (OpenAI API at /v1, chat page at /)\n", model.path.c_str(),
+                 opt.host.c_str(), port);
+  });
+  return 0;
+}
+
 int run_info(const Common& c) {
   Model m = load(c);
   const ModelConfig& cf = m.config;
@@ -322,6 +356,23 @@ int main(int argc, char** argv) {
   bench->add_option("--runs,-r", runs, "Timed runs (the median is reported)")->capture_default_str();
   bench->add_flag("--json", json, "Print one JSON line instead of a table");
 
+  CLI::App* srv = app.add_subcommand("serve", "OpenAI-compatible HTTP server (/v1/chat/completions, ...)");
+  add_common(srv, common);
+  ServerOptions srv_opt;
+  srv->add_option("--host", srv_opt.host, "Address to listen on")->capture_default_str();
+  srv->add_option("--port", srv_opt.port, "Port (0: any free port)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  srv->add_option("--api-key", srv_opt.api_key, "Require \"Authorization: Bearer KEY\" on API requests");
+  srv->add_option("--max-body-bytes", srv_opt.max_body_bytes, "Larger request bodies get 413")->capture_default_str();
+  srv->add_option("--max-tokens", srv_opt.default_max_tokens, "Tokens generated when a request sets no limit")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  srv->add_option("--threads", srv_opt.threads, "Connections served at once")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  srv->add_option("--model-id", srv_opt.model_id, "Model name listed by /v1/models (default: the file or folder name)");
+
   CLI::App* conv = app.add_subcommand("convert", "Write a Hugging Face model folder quantized (or cast)");
   std::string conv_out, conv_dtype;
   ConvertOptions conv_opt;
@@ -338,6 +389,7 @@ int main(int argc, char** argv) {
     if (gen->parsed()) return run_generate(common, sampling, prompt, system, ignore_template);
     if (chat->parsed()) return run_chat(common, sampling, system);
     if (info->parsed()) return run_info(common);
+    if (srv->parsed()) return run_serve(common, srv_opt);
     if (conv->parsed()) {
       if (!conv_dtype.empty()) {
         if (conv_dtype == "float32")

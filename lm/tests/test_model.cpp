@@ -362,6 +362,17 @@ TEST(LmModel, GenerateStopsAtStopStringsEosAndLength) {
   GenerationResult fresh = generate(m, ids2, o);
   EXPECT_GT(cached.cached_tokens, static_cast<int>(ids.size()) - 1);
   EXPECT_EQ(cached.tokens, fresh.tokens);
+  // The same prompt again runs no position (its logits are kept) and answers the same.
+  GenerationResult again = generate(m, ids2, o, {}, &pc);
+  EXPECT_EQ(again.cached_tokens, static_cast<int>(ids2.size()));
+  EXPECT_EQ(again.prompt_tokens, 0);
+  EXPECT_EQ(again.tokens, fresh.tokens);
+  // Another conversation (sharing only the template's start) starts over.
+  std::vector<int32_t> ids3 = m.encode_prompt(
+      m.apply_chat_template(nlohmann::json::array({{{"role", "user"}, {"content", "Hi there"}}})), true);
+  GenerationResult other = generate(m, ids3, o, {}, &pc);
+  EXPECT_EQ(other.cached_tokens, 0);
+  EXPECT_EQ(other.tokens, generate(m, ids3, o).tokens);
 }
 
 TEST(LmKVCache, WindowedCacheKeepsTheLastPositions) {
