@@ -8,6 +8,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <limits>
 #include <mutex>
@@ -455,7 +456,7 @@ class Handler {
       GenerationResult r;
       {
         std::lock_guard lk(generate_mu_);
-        r = generate(model_, job.prompt, job.options, {}, &cache_);
+        r = generate(model_, job.prompt, job.options, {}, &slot_for(job.prompt));
       }
       json choice = {{"index", 0}, {"finish_reason", r.finish_reason}, {"logprobs", nullptr}};
       if (job.logprobs) choice["logprobs"] = logprobs_json(job, r.logprobs, *model_.tokenizer);
@@ -504,7 +505,7 @@ class Handler {
               std::string text(piece);
               return send(event(chunk(chat ? json{{"content", text}} : json(text), nullptr, nullptr)));
             },
-            &cache_);
+            &slot_for(job.prompt));
       }
       if (!open) return false;  // the client is gone: nothing more to write
       json lp = job.logprobs ? logprobs_json(job, r.logprobs, *model_.tokenizer) : json(nullptr);
@@ -521,13 +522,42 @@ class Handler {
     });
   }
 
+  // The prompt cache for `prompt` (call with generate_mu_ held): the conversation it continues
+  // (its last prompt whole, the longest such), else an unused slot, else the least recently used
+  // one, which generate() then starts over.
+  PromptCache& slot_for(const std::vector<int32_t>& prompt) {
+    Slot* best = nullptr;
+    size_t best_len = 0;
+    for (Slot& s : slots_) {
+      const size_t at = s.cache.prompt_logits_at;
+      if (at > best_len && at <= prompt.size() && s.cache.tokens.size() >= at &&
+          std::equal(prompt.begin(), prompt.begin() + at, s.cache.tokens.begin())) {
+        best = &s;
+        best_len = at;
+      }
+    }
+    if (!best && static_cast<int>(slots_.size()) < opt_.cache_slots) best = &slots_.emplace_back();
+    if (!best) {
+      best = &*std::min_element(slots_.begin(), slots_.end(),
+                                [](const Slot& a, const Slot& b) { return a.last_used < b.last_used; });
+    }
+    best->last_used = ++uses_;
+    return best->cache;
+  }
+
+  struct Slot {
+    PromptCache cache;
+    uint64_t last_used = 0;
+  };
+
   Model& model_;
   ServerOptions opt_;
   std::string model_id_;
   int64_t created_ = 0;
   std::atomic<uint64_t> requests_{0};
-  std::mutex generate_mu_;  // one generation at a time on the model and its cache
-  PromptCache cache_;       // the last conversation's KV cache
+  std::mutex generate_mu_;  // one generation at a time on the model and the caches
+  std::deque<Slot> slots_;  // recent conversations' KV caches (a deque: references stay valid)
+  uint64_t uses_ = 0;
 };
 
 }  // namespace
@@ -537,6 +567,7 @@ void serve(Model& model, const ServerOptions& options, const std::function<void(
     throw std::invalid_argument("[serve] port must be in [0, 65535], got " + std::to_string(options.port));
   }
   if (options.threads < 1) throw std::invalid_argument("[serve] threads must be >= 1");
+  if (options.cache_slots < 1) throw std::invalid_argument("[serve] cache_slots must be >= 1");
   // A client that closes its connection makes the next write fail with EPIPE, not kill the
   // process with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);

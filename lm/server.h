@@ -5,9 +5,10 @@
 // 400 (malformed or out-of-range fields), 401 (missing or wrong API key), 404 (unknown route),
 // 405 (wrong method) or 413 (body over the limit).
 //
-// Generation runs one request at a time on the model (a request waits for the one before it);
-// the KV cache of the last conversation is kept, so the next turn of a chat runs only its new
-// positions. A streamed request whose client goes away stops generating at its next piece.
+// Generation runs one request at a time on the model (a request waits for the one before it).
+// The KV caches of the last few conversations are kept, so the next turn of a chat runs only
+// its new positions. A streamed request whose client goes away stops generating at its next
+// piece.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +26,7 @@ struct ServerOptions {
   size_t max_body_bytes = 1 << 20;
   int default_max_tokens = 512;  // when a request gives none (bounded by the context length)
   int threads = 16;              // HTTP worker threads (connections served at once)
+  int cache_slots = 4;           // conversations whose KV caches are kept for their next turn
   std::string model_id;          // the name /v1/models lists (default: the model folder or file name)
 };
 

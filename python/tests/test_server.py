@@ -383,3 +383,20 @@ def test_api_key_and_body_limit():
         assert s.request("GET", "/health")[0] == 200  # no key needed
     finally:
         s.stop()
+
+
+def test_interleaved_conversations_each_reuse_their_cache(server):
+    client = server.client()
+    convs = [
+        [{"role": "system", "content": "You are a pirate."}, {"role": "user", "content": "Hello!"}],
+        [{"role": "system", "content": "You are a poet."}, {"role": "user", "content": "Good morning."}],
+    ]
+    first = []
+    for msgs in convs:  # turn 1 of each, one after the other
+        r = client.chat.completions.create(model="m", messages=msgs, temperature=0, max_tokens=8)
+        first.append(r.usage.prompt_tokens)
+        msgs.append({"role": "assistant", "content": r.choices[0].message.content})
+        msgs.append({"role": "user", "content": "Say more."})
+    for msgs, prompt_tokens in zip(convs, first):  # turn 2 of each continues its own cache
+        r = client.chat.completions.create(model="m", messages=msgs, temperature=0, max_tokens=8)
+        assert r.usage.prompt_tokens_details.cached_tokens >= prompt_tokens
