@@ -46,7 +46,7 @@ test-emu: deps
 	@echo "== the same with managed memory (EMBER_CUDA_MANAGED=1)"
 	@EMBER_CUDA_MANAGED=1 EMBER_EMU_STREAM_DELAY_US=200 EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
 	  $(EMU_BUILD)/bin/ember_emu_tests --gtest_brief=1 --gtest_filter='$(EMU_DELAY_TESTS)'
-	@echo "== language models on the emulated GPU against transformers (norms and rope run their GPU kernels on the emulator, attention and quantized products their fallbacks)"
+	@echo "== language models on the emulated GPU against transformers (norms, rope, decode attention and quantized products run their GPU kernels on the emulator)"
 	@test -d $(BUILD)/lm/fixtures/models || python3 lm/tests/fixtures/make_all.py $(BUILD)/lm/fixtures
 	@EMBER_LM_FIXTURES=$(CURDIR)/$(BUILD)/lm/fixtures EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
 	  $(EMU_BUILD)/bin/ember_lm_tests --gtest_brief=1 --gtest_filter='LmModel.Random*:LmModel.Gguf*'

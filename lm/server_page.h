@@ -1,6 +1,7 @@
 // The chat page `ember-lm serve` sends at GET /: one self-contained HTML file that keeps the
 // conversation in the page and streams each answer from /v1/chat/completions (server-sent
-// events read from fetch's body stream), with an optional API key field.
+// events read from fetch's body stream), with an optional API key field. /?q=TEXT asks TEXT
+// on load.
 #pragma once
 
 namespace ember::lm {
@@ -63,6 +64,10 @@ function headers() {
 fetch("/v1/models", {headers: headers()}).then(r => r.json()).then(j => {
   if (j.data && j.data.length) document.getElementById("model").textContent = j.data[0].id;
 }).catch(() => {});
+
+// /?q=TEXT sends TEXT once the page has loaded (a link that opens a chat with a question).
+const preset = new URLSearchParams(location.search).get("q");
+if (preset) { input.value = preset; setTimeout(() => form.requestSubmit(), 0); }
 
 document.getElementById("reset").onclick = () => { messages = []; log.innerHTML = ""; };
 input.addEventListener("keydown", e => {

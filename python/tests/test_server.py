@@ -400,3 +400,85 @@ def test_interleaved_conversations_each_reuse_their_cache(server):
     for msgs, prompt_tokens in zip(convs, first):  # turn 2 of each continues its own cache
         r = client.chat.completions.create(model="m", messages=msgs, temperature=0, max_tokens=8)
         assert r.usage.prompt_tokens_details.cached_tokens >= prompt_tokens
+
+
+class Chromium:
+    """Headless Chromium driven over the DevTools protocol on a pipe (the child's fds 3 and 4)."""
+
+    def __init__(self, binary, profile):
+        cmd_r, self.cmd_w = os.pipe()
+        self.res_r, res_w = os.pipe()
+        # bash maps the pipe ends onto fds 3 and 4, where --remote-debugging-pipe expects them.
+        args = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
+                f"--user-data-dir={profile}"]  # fmt: skip
+        self.proc = subprocess.Popen(
+            ["bash", "-c", f'exec "$0" "$@" 3<&{cmd_r} 4>&{res_w}', *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(cmd_r, res_w))  # fmt: skip
+        os.close(cmd_r)
+        os.close(res_w)
+        self.buf, self.next_id = b"", 0
+
+    def call(self, method, session=None, **params):
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params}
+        if session:
+            msg["sessionId"] = session
+        os.write(self.cmd_w, json.dumps(msg).encode() + b"\0")
+        while True:
+            while b"\0" not in self.buf:
+                chunk = os.read(self.res_r, 1 << 16)
+                assert chunk, "chromium closed its DevTools pipe"
+                self.buf += chunk
+            raw, self.buf = self.buf.split(b"\0", 1)
+            reply = json.loads(raw)
+            if reply.get("id") == self.next_id:
+                assert "error" not in reply, (method, reply["error"])
+                return reply["result"]
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+        os.close(self.cmd_w)
+        os.close(self.res_r)
+
+
+def test_chat_page_streams_an_answer_in_headless_chromium(server, tmp_path):
+    import base64
+    import io
+    import shutil
+
+    binary = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    if binary is None:
+        pytest.skip("Chromium is not installed (scripts/install-deps installs Debian's chromium where it can)")
+    browser = Chromium(binary, tmp_path / "profile")
+    try:
+        target = browser.call("Target.createTarget", url=f"http://127.0.0.1:{server.port}/?q=Name%20a%20fruit.")
+        session = browser.call("Target.attachToTarget", targetId=target["targetId"], flatten=True)["sessionId"]
+        # The page reads the answer from the event stream into its bubble, then marks it done.
+        probe = "(() => { const a = document.querySelector('.msg.assistant'); return a ? [a.textContent, a.className, a.dataset.done || ''] : null; })()"
+        answer = None
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            value = browser.call("Runtime.evaluate", session=session, expression=probe, returnByValue=True)["result"]
+            got = value.get("value")
+            if got and got[2] == "1":
+                answer = got
+                break
+            assert not got or "error" not in got[1], got
+            time.sleep(0.1)
+        assert answer, "no streamed answer within 60 s"
+        assert answer[0].strip()
+        png = base64.b64decode(browser.call("Page.captureScreenshot", session=session, format="png")["data"])
+        assert png.startswith(b"\x89PNG")
+        (tmp_path / "chat.png").write_bytes(png)
+        try:
+            from PIL import Image
+        except ImportError:
+            return
+        image = Image.open(io.BytesIO(png)).convert("RGB")
+        assert image.width > 300 and image.height > 200
+        colors = image.getcolors(maxcolors=1 << 16)  # None: more colors than that
+        assert colors is None or len(colors) > 20, "the screenshot is blank"
+    finally:
+        browser.close()
