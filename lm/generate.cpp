@@ -11,12 +11,6 @@
 
 namespace ember::lm {
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
 // Holds back text that could still become a stop string; returns what may be emitted and
 // whether a stop string was found (the text before it is emitted, the rest dropped).
 class StopFilter {
@@ -55,6 +49,12 @@ class StopFilter {
   std::string pending_;
 };
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
 // The last position's logits of a forward pass, on the host.
 std::vector<float> last_logits(const array& logits) {
   array row =
@@ -85,22 +85,37 @@ TokenLogprob token_logprob(const std::vector<float>& logits, int32_t token, int 
 
 }  // namespace
 
-GenerationResult generate(const Model& model, std::span<const int32_t> prompt, const GenerateOptions& opt,
-                          const std::function<bool(std::string_view)>& on_text, PromptCache* cache) {
+Sequence::Sequence(const Model& model, std::span<const int32_t> prompt, const GenerateOptions& opt,
+                   std::function<bool(std::string_view)> on_text, PromptCache* cache)
+    : model_(model),
+      opt_(opt),
+      on_text_(std::move(on_text)),
+      prompt_(prompt.begin(), prompt.end()),
+      pc_(cache ? cache : &local_),
+      sampler_(opt.sampling),
+      detok_(*model.tokenizer, true),
+      stops_(std::make_unique<StopFilter>(opt_.stop)) {
   const Transformer& tf = *model.transformer;
   int vocab = tf.config().vocab_size;
-  opt.sampling.validate(vocab);
-  if (opt.max_tokens < 0) throw std::invalid_argument("[generate] max_tokens must be >= 0");
-  if (opt.prefill_step_size <= 0) throw std::invalid_argument("[generate] prefill_step_size must be > 0");
-  if (prompt.empty()) throw std::invalid_argument("[generate] the prompt has no tokens");
-  for (int32_t id : prompt) {
+  opt_.sampling.validate(vocab);
+  if (opt_.max_tokens < 0) throw std::invalid_argument("[generate] max_tokens must be >= 0");
+  if (opt_.prefill_step_size <= 0) throw std::invalid_argument("[generate] prefill_step_size must be > 0");
+  if (prompt_.empty()) throw std::invalid_argument("[generate] the prompt has no tokens");
+  for (int32_t id : prompt_) {
     if (id < 0 || id >= vocab) {
       throw std::invalid_argument("[generate] prompt token " + std::to_string(id) + " is outside the vocabulary [0, " +
                                   std::to_string(vocab) + ")");
     }
   }
-  PromptCache local;
-  PromptCache& pc = cache ? *cache : local;
+  context_ = prompt_;
+  r_.finish_reason = "length";
+}
+
+Sequence::~Sequence() = default;
+
+void Sequence::prefill() {
+  const Transformer& tf = *model_.transformer;
+  PromptCache& pc = *pc_;
   if (pc.layers.empty()) pc.layers = tf.make_cache();
   // Reuse the longest shared prefix when the prompt continues the cached conversation (holds
   // its last prompt whole), but always run at least one position for its logits; an exact
@@ -108,6 +123,7 @@ GenerationResult generate(const Model& model, std::span<const int32_t> prompt, c
   // over: how positions split between cached and computed changes the kernels that run (one
   // row, a few, a whole prefill), which round differently, and an unrelated request's answer
   // must not depend on what was asked before it.
+  const std::vector<int32_t>& prompt = prompt_;
   const bool repeat = !pc.prompt_logits.empty() && pc.prompt_logits_at == prompt.size() &&
                       pc.tokens.size() >= prompt.size() && std::equal(prompt.begin(), prompt.end(), pc.tokens.begin());
   size_t shared = 0;
@@ -132,71 +148,108 @@ GenerationResult generate(const Model& model, std::span<const int32_t> prompt, c
   pc.tokens.assign(prompt.begin(), prompt.begin() + shared);
   if (shared < prompt.size()) pc.prompt_logits.clear();
 
-  GenerationResult r;
-  r.cached_tokens = static_cast<int>(shared);
-  r.prompt_tokens = static_cast<int>(prompt.size() - shared);
-  reset_peak_memory();
-  Sampler sampler(opt.sampling);
-  StreamingDetokenizer detok(*model.tokenizer, true);
-  StopFilter stops(opt.stop);
-  std::vector<int32_t> context(prompt.begin(), prompt.end());
-
-  auto t0 = Clock::now();
-  std::vector<float> logits;
-  if (shared == prompt.size()) logits = pc.prompt_logits;
+  r_.cached_tokens = static_cast<int>(shared);
+  r_.prompt_tokens = static_cast<int>(prompt.size() - shared);
+  t0_ = Clock::now();
+  if (shared == prompt.size()) logits_ = pc.prompt_logits;
   for (size_t at = shared; at < prompt.size();) {
-    size_t n = std::min(prompt.size() - at, static_cast<size_t>(opt.prefill_step_size));
+    size_t n = std::min(prompt.size() - at, static_cast<size_t>(opt_.prefill_step_size));
     std::vector<int32_t> chunk(prompt.begin() + at, prompt.begin() + at + n);
     array toks(chunk.data(), {1, static_cast<int>(n)}, int32);
     array out = tf.forward(toks, pc.layers, true);
     at += n;
     if (at == prompt.size()) {
-      logits = last_logits(out);
-      pc.prompt_logits = logits;
+      logits_ = last_logits(out);
+      pc.prompt_logits = logits_;
       pc.prompt_logits_at = prompt.size();
     } else {
       out.eval();
     }
   }
   pc.tokens.assign(prompt.begin(), prompt.end());
-  r.finish_reason = "length";
-  auto t1 = Clock::now();
-  bool stopped = false, hit_stop = false;
-  for (int i = 0; i < opt.max_tokens; ++i) {
-    int32_t tok = sampler.sample(logits, context, r.tokens);
-    if (i == 0) {
-      r.prompt_seconds = seconds_since(t0);
-      t1 = Clock::now();
-    }
-    if (std::find(model.eos_token_ids.begin(), model.eos_token_ids.end(), tok) != model.eos_token_ids.end()) {
-      r.finish_reason = "stop";
-      break;
-    }
-    r.tokens.push_back(tok);
-    if (opt.logprobs >= 0) r.logprobs.push_back(token_logprob(logits, tok, opt.logprobs));
-    context.push_back(tok);
-    auto [text, hit] = stops.push(detok.add(tok));
-    r.text += text;
-    if (!text.empty() && on_text && !on_text(text)) stopped = true;
-    if (hit) {
-      r.finish_reason = "stop";
-      hit_stop = true;
-      break;
-    }
-    if (stopped || i + 1 == opt.max_tokens) break;
-    array toks(&tok, {1, 1}, int32);
-    logits = last_logits(tf.forward(toks, pc.layers, true));
-    pc.tokens.push_back(tok);
+  t1_ = Clock::now();
+}
+
+std::optional<int32_t> Sequence::step() {
+  if (done_) return std::nullopt;
+  if (r_.tokens.size() >= static_cast<size_t>(opt_.max_tokens) || stopped_) {
+    finish();
+    return std::nullopt;
   }
-  if (!hit_stop) {  // text still held back by the detokenizer or the stop filter
-    auto [text, hit] = stops.push(detok.finish());
-    std::string rest = hit ? text : text + stops.flush();
-    r.text += rest;
-    if (!rest.empty() && on_text) on_text(rest);
+  int32_t tok = sampler_.sample(logits_, context_, r_.tokens);
+  if (r_.tokens.empty()) {
+    r_.prompt_seconds = std::chrono::duration<double>(Clock::now() - t0_).count();
+    t1_ = Clock::now();
   }
-  if (!r.tokens.empty()) r.generation_seconds = seconds_since(t1);
-  r.peak_memory = get_peak_memory();
-  return r;
+  const auto& eos = model_.eos_token_ids;
+  if (std::find(eos.begin(), eos.end(), tok) != eos.end()) {
+    r_.finish_reason = "stop";
+    finish();
+    return std::nullopt;
+  }
+  r_.tokens.push_back(tok);
+  if (opt_.logprobs >= 0) r_.logprobs.push_back(token_logprob(logits_, tok, opt_.logprobs));
+  context_.push_back(tok);
+  auto [text, hit] = stops_->push(detok_.add(tok));
+  r_.text += text;
+  if (!text.empty() && on_text_ && !on_text_(text)) stopped_ = true;
+  if (hit) {
+    r_.finish_reason = "stop";
+    hit_stop_ = true;
+    finish();
+    return std::nullopt;
+  }
+  if (stopped_ || r_.tokens.size() == static_cast<size_t>(opt_.max_tokens)) {
+    finish();
+    return std::nullopt;
+  }
+  return tok;
+}
+
+void Sequence::set_logits(std::vector<float> logits, int32_t fed) {
+  logits_ = std::move(logits);
+  pc_->tokens.push_back(fed);
+}
+
+std::vector<KVCache>& Sequence::cache() { return pc_->layers; }
+
+void Sequence::finish() {
+  if (done_) return;
+  done_ = true;
+  if (!hit_stop_) {  // text still held back by the detokenizer or the stop filter
+    auto [text, hit] = stops_->push(detok_.finish());
+    std::string rest = hit ? text : text + stops_->flush();
+    r_.text += rest;
+    if (!rest.empty() && on_text_ && !stopped_) on_text_(rest);
+  }
+  if (!r_.tokens.empty()) r_.generation_seconds = std::chrono::duration<double>(Clock::now() - t1_).count();
+  r_.peak_memory = get_peak_memory();
+}
+
+std::vector<std::vector<float>> forward_decode(const Model& model, const std::vector<int32_t>& tokens,
+                                               const std::vector<std::vector<KVCache>*>& caches) {
+  const int n = static_cast<int>(tokens.size());
+  array out = n == 1 ? model.transformer->forward(array(tokens.data(), {1, 1}, int32), *caches[0], true)
+                     : model.transformer->forward_decode(tokens, caches);
+  // (n, 1, vocab) -> rows on the host.
+  array rows = astype(reshape(out, {n, out.shape(2)}), float32);
+  rows.eval();
+  const float* p = rows.data<float>();
+  std::vector<std::vector<float>> result(n);
+  for (int i = 0; i < n; ++i) result[i].assign(p + static_cast<size_t>(i) * rows.shape(1), p + (i + 1) * rows.shape(1));
+  return result;
+}
+
+GenerationResult generate(const Model& model, std::span<const int32_t> prompt, const GenerateOptions& opt,
+                          const std::function<bool(std::string_view)>& on_text, PromptCache* cache) {
+  reset_peak_memory();
+  Sequence seq(model, prompt, opt, on_text, cache);
+  seq.prefill();
+  while (auto tok = seq.step()) {
+    int32_t t = *tok;
+    seq.set_logits(last_logits(model.transformer->forward(array(&t, {1, 1}, int32), seq.cache(), true)), t);
+  }
+  return seq.result();
 }
 
 }  // namespace ember::lm

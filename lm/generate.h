@@ -2,8 +2,11 @@
 // on the host, streamed as whole UTF-8 pieces, stopped by EOS, stop strings or max_tokens.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -56,6 +59,49 @@ struct PromptCache {
   std::vector<float> prompt_logits;  // the last prompt position's logits (an exact repeat reuses them)
   size_t prompt_logits_at = 0;       // that prompt's length
 };
+
+class StopFilter;  // generate.cpp
+
+/// One sequence being generated, advanced a token at a time by its owner: generate() alone, or
+/// a server that batches several sequences' decode steps (forward_decode). prefill() runs the
+/// prompt; then each step() samples a token from the current logits and emits its text,
+/// returning the token to feed (whose logits the owner computes and hands to set_logits), or
+/// nothing once finished (EOS, a stop string, max_tokens, or on_text returning false).
+class Sequence {
+ public:
+  Sequence(const Model& model, std::span<const int32_t> prompt, const GenerateOptions& options,
+           std::function<bool(std::string_view)> on_text = {}, PromptCache* cache = nullptr);
+  ~Sequence();
+  void prefill();
+  std::optional<int32_t> step();
+  /// The logits after feeding `fed` (the token step() returned) at the next position.
+  void set_logits(std::vector<float> logits, int32_t fed);
+  /// The per-layer KV caches this sequence appends to.
+  std::vector<KVCache>& cache();
+  bool done() const { return done_; }
+  const GenerationResult& result() const { return r_; }
+
+ private:
+  void finish();
+  const Model& model_;
+  GenerateOptions opt_;
+  std::function<bool(std::string_view)> on_text_;
+  std::vector<int32_t> prompt_, context_;
+  PromptCache local_;
+  PromptCache* pc_;
+  Sampler sampler_;
+  StreamingDetokenizer detok_;
+  std::unique_ptr<StopFilter> stops_;
+  std::vector<float> logits_;
+  GenerationResult r_;
+  std::chrono::steady_clock::time_point t0_, t1_;
+  bool done_ = false, stopped_ = false, hit_stop_ = false;
+};
+
+/// The next-token logits of several sequences at once, each at its own position with its own
+/// caches: the linear layers run once over all rows, attention per sequence.
+std::vector<std::vector<float>> forward_decode(const Model& model, const std::vector<int32_t>& tokens,
+                                               const std::vector<std::vector<KVCache>*>& caches);
 
 /// Generates from `prompt` ids. `on_text` receives each new piece of text as it becomes final
 /// (return false to stop early). With `cache`, positions shared with cache->tokens are

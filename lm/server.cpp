@@ -6,15 +6,18 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <csignal>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -363,6 +366,199 @@ json logprobs_json(const Job& job, const std::vector<TokenLogprob>& lps, const T
 
 std::string event(const json& j) { return "data: " + dump(j) + "\n\n"; }
 
+// ---------------------------------------------------------------- continuous batching
+
+// A request in flight: its job, and what the generating thread hands back (text pieces as they
+// are produced, then the result or an error).
+struct Request {
+  Job job;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::string> pieces;
+  bool finished = false;
+  GenerationResult result;
+  std::exception_ptr error;
+  std::atomic<bool> cancelled{false};  // the client went away
+
+  void push(std::string piece) {
+    {
+      std::lock_guard lk(mu);
+      pieces.push_back(std::move(piece));
+    }
+    cv.notify_all();
+  }
+  void finish(GenerationResult r, std::exception_ptr e = nullptr) {
+    {
+      std::lock_guard lk(mu);
+      result = std::move(r);
+      error = e;
+      finished = true;
+    }
+    cv.notify_all();
+  }
+};
+
+// One thread owns the model and runs every request: new requests are prefilled between decode
+// steps, and the decode steps of all running requests (up to max_batch) go through the model
+// together (forward_decode: the weights are read once per step for all of them). The KV caches
+// of recent conversations are kept in slots for their next turn.
+class Batcher {
+ public:
+  Batcher(const Model& model, int max_batch, int cache_slots)
+      : model_(model), max_batch_(max_batch), cache_slots_(cache_slots), thread_([this] { run(); }) {}
+  ~Batcher() {
+    {
+      std::lock_guard lk(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void submit(std::shared_ptr<Request> r) {
+    {
+      std::lock_guard lk(mu_);
+      pending_.push_back(std::move(r));
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  struct Slot {
+    PromptCache cache;
+    uint64_t last_used = 0;
+    bool busy = false;
+  };
+  struct Running {
+    std::shared_ptr<Request> req;
+    Slot* slot = nullptr;  // or the request keeps its own cache (every slot busy)
+    std::unique_ptr<PromptCache> own;
+    std::unique_ptr<Sequence> seq;
+  };
+
+  // A free slot for `prompt`: the conversation it continues (its last prompt whole, the
+  // longest such), else an unused slot, else the least recently used; null when all are busy.
+  Slot* slot_for(const std::vector<int32_t>& prompt) {
+    Slot* best = nullptr;
+    size_t best_len = 0;
+    for (Slot& s : slots_) {
+      const size_t at = s.cache.prompt_logits_at;
+      if (!s.busy && at > best_len && at <= prompt.size() && s.cache.tokens.size() >= at &&
+          std::equal(prompt.begin(), prompt.begin() + at, s.cache.tokens.begin())) {
+        best = &s;
+        best_len = at;
+      }
+    }
+    if (!best && static_cast<int>(slots_.size()) < cache_slots_) best = &slots_.emplace_back();
+    for (Slot& s : slots_) {  // else the least recently used free one
+      if (!best_len && !s.busy && (!best || (best->busy || s.last_used < best->last_used))) best = &s;
+    }
+    if (best) {
+      best->busy = true;
+      best->last_used = ++uses_;
+    }
+    return best;
+  }
+
+  void start(std::shared_ptr<Request> req) {
+    Running run;
+    run.req = req;
+    run.slot = slot_for(req->job.prompt);
+    PromptCache* cache = nullptr;
+    if (run.slot) {
+      cache = &run.slot->cache;
+    } else {
+      run.own = std::make_unique<PromptCache>();
+      cache = run.own.get();
+    }
+    Request* r = req.get();
+    try {
+      run.seq = std::make_unique<Sequence>(
+          model_, req->job.prompt, req->job.options,
+          [r](std::string_view piece) {
+            r->push(std::string(piece));
+            return !r->cancelled.load();
+          },
+          cache);
+      run.seq->prefill();
+    } catch (...) {
+      end(run, std::current_exception());
+      return;
+    }
+    running_.push_back(std::move(run));
+  }
+
+  void end(Running& run, std::exception_ptr e = nullptr) {
+    if (run.slot) run.slot->busy = false;
+    run.req->finish(run.seq && !e ? run.seq->result() : GenerationResult{}, e);
+  }
+
+  void run() {
+    while (true) {
+      std::vector<std::shared_ptr<Request>> admit;
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return stopping_ || !pending_.empty() || !running_.empty(); });
+        if (stopping_) break;
+        while (!pending_.empty() && static_cast<int>(running_.size() + admit.size()) < max_batch_) {
+          admit.push_back(std::move(pending_.front()));
+          pending_.pop_front();
+        }
+      }
+      for (auto& r : admit) start(std::move(r));
+      // One token for each running request: sample and emit, then one forward pass for all.
+      std::vector<int32_t> tokens;
+      std::vector<std::vector<KVCache>*> caches;
+      std::vector<size_t> fed;
+      for (size_t i = 0; i < running_.size(); ++i) {
+        Running& run = running_[i];
+        std::optional<int32_t> tok;
+        try {
+          tok = run.req->cancelled ? std::nullopt : run.seq->step();
+        } catch (...) {
+          end(run, std::current_exception());
+          run.req = nullptr;
+          continue;
+        }
+        if (!tok) {
+          end(run);
+          run.req = nullptr;
+          continue;
+        }
+        tokens.push_back(*tok);
+        caches.push_back(&run.seq->cache());
+        fed.push_back(i);
+      }
+      if (!tokens.empty()) {
+        try {
+          std::vector<std::vector<float>> logits = forward_decode(model_, tokens, caches);
+          for (size_t j = 0; j < fed.size(); ++j) running_[fed[j]].seq->set_logits(std::move(logits[j]), tokens[j]);
+        } catch (...) {
+          for (size_t i : fed) {
+            end(running_[i], std::current_exception());
+            running_[i].req = nullptr;
+          }
+        }
+      }
+      running_.erase(std::remove_if(running_.begin(), running_.end(), [](const Running& r) { return !r.req; }),
+                     running_.end());
+    }
+    for (auto& run : running_) end(run, std::make_exception_ptr(std::runtime_error("the server is stopping")));
+    std::lock_guard lk(mu_);
+    for (auto& r : pending_) r->finish({}, std::make_exception_ptr(std::runtime_error("the server is stopping")));
+  }
+
+  const Model& model_;
+  const int max_batch_, cache_slots_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Request>> pending_;
+  bool stopping_ = false;
+  std::vector<Running> running_;  // the generating thread's own
+  std::deque<Slot> slots_;        // likewise (a deque: slots stay where they are)
+  uint64_t uses_ = 0;
+  std::thread thread_;  // last: starts once the rest is built
+};
+
 // ---------------------------------------------------------------- the server
 
 std::atomic<httplib::Server*> g_running{nullptr};
@@ -371,7 +567,8 @@ std::mutex g_running_mu;
 
 class Handler {
  public:
-  Handler(Model& model, const ServerOptions& opt) : model_(model), opt_(opt) {
+  Handler(Model& model, const ServerOptions& opt)
+      : model_(model), opt_(opt), batcher_(model, opt.max_batch, opt.cache_slots) {
     model_id_ = opt.model_id.empty() ? std::filesystem::path(model.path).filename().string() : opt.model_id;
     if (model_id_.empty()) model_id_ = model.path;
     created_ = now_seconds();
@@ -453,11 +650,15 @@ class Handler {
     }
     const std::string id = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(++requests_);
     if (!job.stream) {
-      GenerationResult r;
+      auto req = std::make_shared<Request>();
+      req->job = job;
+      batcher_.submit(req);
       {
-        std::lock_guard lk(generate_mu_);
-        r = generate(model_, job.prompt, job.options, {}, &slot_for(job.prompt));
+        std::unique_lock lk(req->mu);
+        req->cv.wait(lk, [&] { return req->finished; });
       }
+      if (req->error) std::rethrow_exception(req->error);  // the exception handler: 500
+      const GenerationResult& r = req->result;
       json choice = {{"index", 0}, {"finish_reason", r.finish_reason}, {"logprobs", nullptr}};
       if (job.logprobs) choice["logprobs"] = logprobs_json(job, r.logprobs, *model_.tokenizer);
       if (chat) {
@@ -496,18 +697,35 @@ class Handler {
       auto send = [&](const std::string& s) { return open = open && sink.write(s.data(), s.size()); };
       if (chat) send(event(chunk({{"role", "assistant"}, {"content", ""}}, nullptr, nullptr)));
       if (!chat && !job.echo.empty()) send(event(chunk(job.echo, nullptr, nullptr)));
-      GenerationResult r;
-      {
-        std::lock_guard lk(generate_mu_);
-        r = generate(
-            model_, job.prompt, job.options,
-            [&](std::string_view piece) {
-              std::string text(piece);
-              return send(event(chunk(chat ? json{{"content", text}} : json(text), nullptr, nullptr)));
-            },
-            &slot_for(job.prompt));
+      auto req = std::make_shared<Request>();
+      req->job = job;
+      batcher_.submit(req);
+      while (true) {  // pieces as they come, until the request finishes
+        std::deque<std::string> pieces;
+        bool finished = false;
+        {
+          std::unique_lock lk(req->mu);
+          req->cv.wait(lk, [&] { return req->finished || !req->pieces.empty(); });
+          pieces.swap(req->pieces);
+          finished = req->finished;
+        }
+        for (const auto& text : pieces) {
+          if (open) send(event(chunk(chat ? json{{"content", text}} : json(text), nullptr, nullptr)));
+        }
+        if (!open) req->cancelled = true;  // the client is gone: the batcher drops it at its next step
+        if (finished) break;
       }
-      if (!open) return false;  // the client is gone: nothing more to write
+      if (!open) return false;  // nothing more to write
+      if (req->error) {
+        try {
+          std::rethrow_exception(req->error);
+        } catch (const std::exception& e) {
+          send(event(error_body(e.what(), "server_error", "", 500)));
+        }
+        sink.done();
+        return open;
+      }
+      const GenerationResult& r = req->result;
       json lp = job.logprobs ? logprobs_json(job, r.logprobs, *model_.tokenizer) : json(nullptr);
       send(event(chunk(chat ? json::object() : json(""), r.finish_reason, lp)));
       if (job.include_usage) {
@@ -522,42 +740,12 @@ class Handler {
     });
   }
 
-  // The prompt cache for `prompt` (call with generate_mu_ held): the conversation it continues
-  // (its last prompt whole, the longest such), else an unused slot, else the least recently used
-  // one, which generate() then starts over.
-  PromptCache& slot_for(const std::vector<int32_t>& prompt) {
-    Slot* best = nullptr;
-    size_t best_len = 0;
-    for (Slot& s : slots_) {
-      const size_t at = s.cache.prompt_logits_at;
-      if (at > best_len && at <= prompt.size() && s.cache.tokens.size() >= at &&
-          std::equal(prompt.begin(), prompt.begin() + at, s.cache.tokens.begin())) {
-        best = &s;
-        best_len = at;
-      }
-    }
-    if (!best && static_cast<int>(slots_.size()) < opt_.cache_slots) best = &slots_.emplace_back();
-    if (!best) {
-      best = &*std::min_element(slots_.begin(), slots_.end(),
-                                [](const Slot& a, const Slot& b) { return a.last_used < b.last_used; });
-    }
-    best->last_used = ++uses_;
-    return best->cache;
-  }
-
-  struct Slot {
-    PromptCache cache;
-    uint64_t last_used = 0;
-  };
-
   Model& model_;
   ServerOptions opt_;
   std::string model_id_;
   int64_t created_ = 0;
   std::atomic<uint64_t> requests_{0};
-  std::mutex generate_mu_;  // one generation at a time on the model and the caches
-  std::deque<Slot> slots_;  // recent conversations' KV caches (a deque: references stay valid)
-  uint64_t uses_ = 0;
+  Batcher batcher_;
 };
 
 }  // namespace
@@ -568,6 +756,7 @@ void serve(Model& model, const ServerOptions& options, const std::function<void(
   }
   if (options.threads < 1) throw std::invalid_argument("[serve] threads must be >= 1");
   if (options.cache_slots < 1) throw std::invalid_argument("[serve] cache_slots must be >= 1");
+  if (options.max_batch < 1) throw std::invalid_argument("[serve] max_batch must be >= 1");
   // A client that closes its connection makes the next write fail with EPIPE, not kill the
   // process with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);

@@ -5,10 +5,11 @@
 // 400 (malformed or out-of-range fields), 401 (missing or wrong API key), 404 (unknown route),
 // 405 (wrong method) or 413 (body over the limit).
 //
-// Generation runs one request at a time on the model (a request waits for the one before it).
-// The KV caches of the last few conversations are kept, so the next turn of a chat runs only
-// its new positions. A streamed request whose client goes away stops generating at its next
-// piece.
+// One thread runs the model for every request (continuous batching): a new request's prompt
+// is prefilled between decode steps, and the decode steps of all running requests go through
+// the model together, up to --max-batch of them; more wait their turn. The KV caches of the
+// last few conversations are kept, so the next turn of a chat runs only its new positions. A
+// streamed request whose client goes away is dropped at the next step.
 #pragma once
 
 #include <cstddef>
@@ -27,7 +28,11 @@ struct ServerOptions {
   int default_max_tokens = 512;  // when a request gives none (bounded by the context length)
   int threads = 16;              // HTTP worker threads (connections served at once)
   int cache_slots = 4;           // conversations whose KV caches are kept for their next turn
-  std::string model_id;          // the name /v1/models lists (default: the model folder or file name)
+  // Requests whose decode steps run together (continuous batching). Up to 4 rows the quantized
+  // matrix-vector kernels give each row what it gets alone, so a request's answer does not
+  // depend on what runs beside it; above, the tiled kernels take over and round differently.
+  int max_batch = 4;
+  std::string model_id;  // the name /v1/models lists (default: the model folder or file name)
 };
 
 /// Serves `model` until stop_server() is called from another thread or a signal handler's

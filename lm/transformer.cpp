@@ -243,7 +243,12 @@ array Transformer::embed(const array& tokens) const {
 }
 
 array Transformer::attention(const Block& b, const array& x, KVCache& cache) const {
-  // x: (B, T, H) -> (B, T, H)
+  return attention(b, x, std::vector<KVCache*>{&cache});
+}
+
+array Transformer::attention(const Block& b, const array& x, const std::vector<KVCache*>& caches) const {
+  // x: (B, T, H) -> (B, T, H); one cache for all rows, or one per row (T == 1: decode steps of
+  // several sequences)
   const ModelConfig& c = config_;
   int B = x.shape(0), T = x.shape(1), D = c.head_dim;
   auto heads = [&](const array& y, int n) { return transpose(reshape(y, {B, T, n, D}), {0, 2, 1, 3}); };
@@ -264,6 +269,23 @@ array Transformer::attention(const Block& b, const array& x, KVCache& cache) con
     q = fast::rms_norm(q, b.attn.q_norm, c.rms_norm_eps);
     k = fast::rms_norm(k, b.attn.k_norm, c.rms_norm_eps);
   }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  if (caches.size() > 1) {
+    // Each row its own sequence at its own position: rope, cache and attention per row.
+    std::vector<array> rows;
+    for (int i = 0; i < B; ++i) {
+      auto row = [&](const array& y) { return slice(y, {i, 0, 0, 0}, {i + 1, y.shape(1), 1, D}); };
+      KVCache& ci = *caches[i];
+      const int off = ci.offset();
+      array qi = fast::rope(row(q), D, c.rope_traditional, rope_base_, rope_scale_, off, rope_freqs_);
+      array ki = fast::rope(row(k), D, c.rope_traditional, rope_base_, rope_scale_, off, rope_freqs_);
+      auto [keys, values] = ci.update_and_fetch(ki, row(v));
+      rows.push_back(fast::scaled_dot_product_attention(qi, keys, values, scale));
+    }
+    array o = concatenate(rows, 0);
+    return b.attn.o(reshape(transpose(o, {0, 2, 1, 3}), {B, T, c.num_heads * D}));
+  }
+  KVCache& cache = *caches[0];
   int offset = cache.offset();
   q = fast::rope(q, D, c.rope_traditional, rope_base_, rope_scale_, offset, rope_freqs_);
   k = fast::rope(k, D, c.rope_traditional, rope_base_, rope_scale_, offset, rope_freqs_);
@@ -282,8 +304,49 @@ array Transformer::attention(const Block& b, const array& x, KVCache& cache) con
       mask = logical_and(less_equal(kpos, qpos), less(subtract(qpos, kpos), array(c.sliding_window)));
     }
   }
-  array o = fast::scaled_dot_product_attention(q, keys, values, 1.0f / std::sqrt(static_cast<float>(D)), mode, mask);
+  array o = fast::scaled_dot_product_attention(q, keys, values, scale, mode, mask);
   return b.attn.o(reshape(transpose(o, {0, 2, 1, 3}), {B, T, c.num_heads * D}));
+}
+
+array Transformer::mlp(const Block& b, const array& x) const {
+  array g(0.0f), u(0.0f);
+  if (b.mlp.gate_up) {
+    int I = config_.intermediate_size, B = x.shape(0), T = x.shape(1);
+    array y = (*b.mlp.gate_up)(x);  // (B, T, 2 I)
+    g = slice(y, {0, 0, 0}, {B, T, I});
+    u = slice(y, {0, 0, I}, {B, T, 2 * I});
+  } else {
+    g = b.mlp.gate(x);
+    u = b.mlp.up(x);
+  }
+  return b.mlp.down(multiply(multiply(g, sigmoid(g)), u));
+}
+
+array Transformer::forward_decode(const std::vector<int32_t>& tokens,
+                                  const std::vector<std::vector<KVCache>*>& caches) const {
+  const int n = static_cast<int>(tokens.size());
+  if (n == 0 || caches.size() != tokens.size()) {
+    throw std::invalid_argument("[Transformer] forward_decode takes one cache per token, got " +
+                                std::to_string(tokens.size()) + " tokens and " + std::to_string(caches.size()) +
+                                " caches");
+  }
+  for (auto* c : caches) {
+    if (c->size() != blocks_.size()) {
+      throw std::invalid_argument("[Transformer] expects " + std::to_string(blocks_.size()) + " layer caches, got " +
+                                  std::to_string(c->size()));
+    }
+  }
+  const ModelConfig& c = config_;
+  array h = embed(array(tokens.data(), {n, 1}, int32));
+  std::vector<KVCache*> layer(n);
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    const Block& b = blocks_[l];
+    for (int i = 0; i < n; ++i) layer[i] = &(*caches[i])[l];
+    h = add(h, attention(b, fast::rms_norm(h, b.attn_norm, c.rms_norm_eps), layer));
+    h = add(h, mlp(b, fast::rms_norm(h, b.mlp_norm, c.rms_norm_eps)));
+  }
+  h = fast::rms_norm(h, norm_, c.rms_norm_eps);
+  return astype((lm_head_ ? *lm_head_ : embed_)(h), float32);
 }
 
 array Transformer::forward(const array& tokens, std::vector<KVCache>& cache, bool last_only) const {
@@ -300,18 +363,7 @@ array Transformer::forward(const array& tokens, std::vector<KVCache>& cache, boo
   for (size_t l = 0; l < blocks_.size(); ++l) {
     const Block& b = blocks_[l];
     h = add(h, attention(b, fast::rms_norm(h, b.attn_norm, c.rms_norm_eps), cache[l]));
-    array x = fast::rms_norm(h, b.mlp_norm, c.rms_norm_eps);
-    array g(0.0f), u(0.0f);
-    if (b.mlp.gate_up) {
-      int I = c.intermediate_size, B = x.shape(0), T = x.shape(1);
-      array y = (*b.mlp.gate_up)(x);  // (B, T, 2 I)
-      g = slice(y, {0, 0, 0}, {B, T, I});
-      u = slice(y, {0, 0, I}, {B, T, 2 * I});
-    } else {
-      g = b.mlp.gate(x);
-      u = b.mlp.up(x);
-    }
-    h = add(h, b.mlp.down(multiply(multiply(g, sigmoid(g)), u)));
+    h = add(h, mlp(b, fast::rms_norm(h, b.mlp_norm, c.rms_norm_eps)));
   }
   if (last_only && h.shape(1) > 1) {
     int T = h.shape(1);

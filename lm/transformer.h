@@ -60,6 +60,10 @@ class Transformer {
   /// appends the keys and values to `cache` (one per layer). With last_only, only the last
   /// position's logits (B, 1, vocab) are computed.
   array forward(const array& tokens, std::vector<KVCache>& cache, bool last_only = false) const;
+  /// Logits (n, 1, vocab) in float32 for one token of each of n sequences, each at its own
+  /// caches' position (caches[i]: sequence i's per-layer caches, appended to): the linear layers
+  /// run once over the n rows, rope and attention per sequence.
+  array forward_decode(const std::vector<int32_t>& tokens, const std::vector<std::vector<KVCache>*>& caches) const;
   /// One empty cache per layer (with the model's sliding window).
   std::vector<KVCache> make_cache() const;
   /// Bits of the caches make_cache returns: 0 (as the keys come), 4 or 8 (KVCache).
@@ -74,6 +78,8 @@ class Transformer {
  private:
   int kv_bits_ = 0;
   array attention(const Block& b, const array& x, KVCache& cache) const;
+  array attention(const Block& b, const array& x, const std::vector<KVCache*>& caches) const;
+  array mlp(const Block& b, const array& x) const;
   array embed(const array& tokens) const;
   ModelConfig config_;
   Linear embed_;  // (vocab, hidden): rows looked up, and the output projection when tied

@@ -374,6 +374,9 @@ int main(int argc, char** argv) {
   srv->add_option("--cache-slots", srv_opt.cache_slots, "Conversations whose KV caches are kept for their next turn")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  srv->add_option("--max-batch", srv_opt.max_batch, "Requests whose decode steps run together")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   srv->add_option("--model-id", srv_opt.model_id, "Model name listed by /v1/models (default: the file or folder name)");
 
   CLI::App* conv = app.add_subcommand("convert", "Write a Hugging Face model folder quantized (or cast)");
