@@ -28,9 +28,10 @@ struct ServerOptions {
   int default_max_tokens = 512;  // when a request gives none (bounded by the context length)
   int threads = 16;              // HTTP worker threads (connections served at once)
   int cache_slots = 4;           // conversations whose KV caches are kept for their next turn
-  // Requests whose decode steps run together (continuous batching). Up to 4 rows the quantized
-  // matrix-vector kernels give each row what it gets alone, so a request's answer does not
-  // depend on what runs beside it; above, the tiled kernels take over and round differently.
+  // Requests whose decode steps run together (continuous batching). Up to 4 rows the int8
+  // matrix-vector kernels with AVX-512 VNNI give each row exactly what it gets alone, so a
+  // request's answer does not depend on what runs beside it (the AVX2 kernels differ in the
+  // last places, about 2e-5 of the logits); above 4 the tiled kernels round differently.
   int max_batch = 4;
   std::string model_id;  // the name /v1/models lists (default: the model folder or file name)
 };
