@@ -475,7 +475,7 @@ class Batcher {
       run.seq = std::make_unique<Sequence>(
           model_, req->job.prompt, req->job.options,
           [r](std::string_view piece) {
-            r->push(std::string(piece));
+            if (r->job.stream) r->push(std::string(piece));  // a whole answer is read from the result
             return !r->cancelled.load();
           },
           cache);
