@@ -270,12 +270,6 @@ struct SdpaArgs {
   float* part = nullptr;  // else (rows, splits, 2 + Dv): max, sum, unnormalized output
 };
 
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int d = 16; d > 0; d >>= 1) v += __shfl_xor_sync(0xffffffffu, v, d);
-  return v;
-}
-
 // N elements of T loaded at once (16 bytes at most per load).
 template <class T, int N>
 struct alignas(N * sizeof(T) < 16 ? N * sizeof(T) : 16) SdpaVec {
@@ -365,7 +359,7 @@ __global__ void __launch_bounds__(kSdpaWarps * 32) sdpa_kernel(SdpaArgs a) {
       float dot = 0.0f;
 #pragma unroll
       for (int i = 0; i < N; ++i) dot += qr[i] * static_cast<float>(to_compute(kr[u][i]));
-      dot = warp_sum(dot);
+      dot = group_sum<32>(dot);
       s[u] = j0 + u >= end ? -INFINITY : masked[u] ? lowest : dot * a.scale + add[u];
       mx = fmaxf(mx, s[u]);
     }
@@ -439,7 +433,7 @@ __global__ void __launch_bounds__(256) sdpa_combine_kernel(SdpaArgs a) {
       weight[s] = w;
       L += pr[s * stride + 1] * w;
     }
-    L = warp_sum(L);
+    L = group_sum<32>(L);
     if (threadIdx.x == 0) total = M == -INFINITY ? NAN : L;  // no key with weight: NaN
   }
   __syncthreads();
