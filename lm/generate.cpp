@@ -247,7 +247,7 @@ GenerationResult generate(const Model& model, std::span<const int32_t> prompt, c
   seq.prefill();
   while (auto tok = seq.step()) {
     int32_t t = *tok;
-    seq.set_logits(last_logits(model.transformer->forward(array(&t, {1, 1}, int32), seq.cache(), true)), t);
+    seq.set_logits(std::move(forward_decode(model, {t}, {&seq.cache()})[0]), t);
   }
   return seq.result();
 }
