@@ -4,6 +4,7 @@
 #include <limits>
 #include <sstream>
 
+#include "ember/backend/cpu/elementwise_ops.h"
 #include "ember/backend/gpu.h"
 #include "ember/ops_common.h"
 #include "ember/primitives.h"
@@ -268,25 +269,7 @@ namespace {
 
 template <class S, class D>
 void convert_loop(const S* s, D* d, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    if constexpr (std::is_same_v<S, complex64_t>) {
-      if constexpr (std::is_same_v<D, complex64_t>) {
-        d[i] = s[i];
-      } else if constexpr (std::is_same_v<D, bool>) {
-        d[i] = s[i] != complex64_t(0);
-      } else {
-        d[i] = static_cast<D>(s[i].real());
-      }
-    } else if constexpr (std::is_same_v<D, complex64_t>) {
-      d[i] = complex64_t(static_cast<float>(s[i]), 0.0f);
-    } else if constexpr (std::is_same_v<D, bool>) {
-      d[i] = static_cast<float>(s[i]) != 0.0f || static_cast<bool>(s[i]);
-    } else if constexpr (std::is_same_v<S, float16_t> || std::is_same_v<S, bfloat16_t>) {
-      d[i] = static_cast<D>(static_cast<float>(s[i]));
-    } else {
-      d[i] = static_cast<D>(s[i]);
-    }
-  }
+  for (size_t i = 0; i < n; ++i) d[i] = cpu::convert_value<D>(s[i]);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "ember/allocator.h"
 #include "ember/array.h"
+#include "ember/compile.h"
 #include "ember/conv.h"
 #include "ember/device.h"
 #include "ember/dtype.h"

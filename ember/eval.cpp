@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "ember/backend/gpu.h"
+#include "ember/compile.h"
 #include "ember/primitives.h"
 #include "ember/scheduler.h"
 #include "ember/transforms.h"
@@ -123,11 +124,21 @@ struct Task {
 
 // Sorts the unevaluated part of the graph below `outputs` (inputs first)
 // without recursion, so chains of millions of nodes don't overflow the stack.
+// A traced input of compile: neither data nor a recipe.
+void check_not_traced(const array& a) {
+  if (a.status() == Status::unscheduled && !a.has_primitive() && !a.data_shared_ptr() && detail::in_compile_trace()) {
+    throw std::invalid_argument(
+        "[compile] cannot evaluate an array that depends on the inputs of a function while compile traces it (eval, "
+        "item or a data read inside the compiled function)");
+  }
+}
+
 std::vector<array> topo_sort(const std::vector<array>& outputs) {
   std::vector<array> tape;
   std::unordered_set<const Node*> visited;
   std::vector<std::pair<array, size_t>> stack;  // (array, next input to visit)
   for (auto& out : outputs) {
+    check_not_traced(out);
     if (out.status() != Status::unscheduled || !out.has_primitive()) continue;
     if (!visited.insert(out.desc()->node.get()).second) continue;
     stack.emplace_back(out, 0);
@@ -136,6 +147,7 @@ std::vector<array> topo_sort(const std::vector<array>& outputs) {
       const auto& ins = a.inputs();
       if (i < ins.size()) {
         const array& in = ins[i++];
+        check_not_traced(in);
         if (in.status() == Status::unscheduled && in.has_primitive() && visited.insert(in.desc()->node.get()).second) {
           stack.emplace_back(in, 0);  // invalidates a and i; loop re-reads back()
         }

@@ -417,6 +417,7 @@ class Broadcast : public UnaryPrimitive {
   bool is_equivalent(const Primitive& other) const override;
   EMBER_DECLARE_TRANSFORMS()
   const char* name() const override { return "Broadcast"; }
+  const Shape& shape() const { return shape_; }
 
  private:
   Shape shape_;

@@ -12,17 +12,11 @@
 
 #include "ember/array.h"
 #include "ember/backend/common/utils.h"
+#include "ember/backend/cpu/elementwise_ops.h"
 #include "ember/backend/cpu/simd.h"
 #include "ember/scheduler.h"
 
 namespace ember::cpu {
-
-/// float16/bfloat16 compute in float32; everything else in its own type.
-template <class T>
-using compute_t = std::conditional_t<std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>, float, T>;
-
-template <class T>
-inline constexpr bool is_half_v = std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>;
 
 /// Converts n half-precision values to float32 and back with SIMD (exact / round to nearest even).
 template <class T>
@@ -46,36 +40,6 @@ void narrow(const float* in, T* out, int64_t n) {
 
 /// Half-precision inner loops run in blocks: widen to float32, compute, narrow.
 inline constexpr int64_t kHalfBlock = 512;
-
-/// Integer + - * wrap around like NumPy's. Signed overflow is undefined in
-/// C++ (and uint16 * uint16 overflows `int` after promotion), so compute in an
-/// unsigned type at least as wide as `unsigned` and convert back (modular).
-template <class T>
-using wrap_t = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
-template <class T>
-T wrapping_add(T a, T b) {
-  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-    return static_cast<T>(static_cast<wrap_t<T>>(a) + static_cast<wrap_t<T>>(b));
-  } else {
-    return a + b;
-  }
-}
-template <class T>
-T wrapping_sub(T a, T b) {
-  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-    return static_cast<T>(static_cast<wrap_t<T>>(a) - static_cast<wrap_t<T>>(b));
-  } else {
-    return a - b;
-  }
-}
-template <class T>
-T wrapping_mul(T a, T b) {
-  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-    return static_cast<T>(static_cast<wrap_t<T>>(a) * static_cast<wrap_t<T>>(b));
-  } else {
-    return a * b;
-  }
-}
 
 /// Elements per parallel_for chunk below which splitting costs more than it saves.
 inline constexpr int64_t kElementwiseGrain = 1 << 15;
