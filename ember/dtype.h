@@ -98,6 +98,8 @@ Dtype weak_scalar_dtype(ScalarKind k, Dtype t);
 /// "float32", "int8", ... (MLX's names).
 std::string dtype_name(Dtype t);
 std::ostream& operator<<(std::ostream& os, Dtype t);
+inline std::ostream& operator<<(std::ostream& os, float16_t h) { return os << static_cast<float>(h); }
+inline std::ostream& operator<<(std::ostream& os, bfloat16_t h) { return os << static_cast<float>(h); }
 
 /// Maps a C++ type to its dtype.
 template <class T>

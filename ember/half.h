@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <ostream>
 #include <type_traits>
 
 namespace ember {
@@ -134,9 +133,6 @@ struct bfloat16_t {
   }
   operator float() const { return detail::bf16_bits_to_float(bits_); }
 };
-
-inline std::ostream& operator<<(std::ostream& os, float16_t h) { return os << static_cast<float>(h); }
-inline std::ostream& operator<<(std::ostream& os, bfloat16_t h) { return os << static_cast<float>(h); }
 
 }  // namespace ember
 

@@ -8,9 +8,11 @@
 #include <ember/ember.h>
 #include <ember/primitives_compiled.h>
 
+#include <atomic>
 #include <cmath>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_utils.h"
@@ -258,6 +260,201 @@ TEST(Compile, EveryDtypeAndMixedPromotion) {
     array got = cf({x, y})[0];
     EXPECT_TRUE(agree(got, f({x, y})[0], tolerance(got.dtype()))) << dtype_name(t);
   }
+}
+
+// ------------------------------------------------------------------ property test
+
+// One step of a random graph: an op on earlier values (inputs first).
+struct Step {
+  int op;
+  int a, b, c;
+  Dtype cast;
+};
+
+constexpr int kUnaryOps = 12, kBinaryOps = 11, kOps = kUnaryOps + kBinaryOps + 2;
+
+bool is_half(Dtype t) { return t == float16 || t == bfloat16; }
+
+array apply_step(const Step& s, const std::vector<array>& v) {
+  const array &a = v[s.a], &b = v[s.b], &c = v[s.c];
+  switch (s.op) {
+    case 0:
+      return abs(a);
+    case 1:
+      return negative(a);
+    case 2:
+      return square(a);
+    case 3:
+      return sin(a);
+    case 4:
+      return cos(a);
+    case 5:
+      return tanh(a);
+    case 6:
+      return floor(a);
+    case 7:
+      return sqrt(abs(a));
+    case 8:
+      return log1p(abs(a));
+    case 9:
+      return exp(minimum(a, array(3, a.dtype())));
+    case 10:
+      return sigmoid(a);
+    case 11:
+      return erf(a);
+    case 12:
+      return a + b;
+    case 13:
+      return a - b;
+    case 14:
+      return a * b;
+    case 15:
+      return maximum(a, b);
+    case 16:
+      return minimum(a, b);
+    case 17:
+      return a / (abs(b) + 1);
+    case 18:
+      return where(a < b, a, b);
+    case 19:
+      return astype(equal(a, b), a.dtype()) + a;
+    case 20:
+      return floor_divide(a, abs(b) + 1);
+    case 21:
+      return remainder(a, abs(b) + 1);
+    case 22:
+      return power(abs(a), astype(array(2), a.dtype()));
+    case 23:
+      return where(astype(c, bool_), a, b);
+    default:
+      return astype(a, s.cast);
+  }
+}
+
+// A shape that broadcasts to `base`: the whole of it, a suffix, some axes 1, or a scalar.
+Shape operand_shape(const Shape& base, std::mt19937& rng) {
+  int kind = std::uniform_int_distribution<int>(0, 5)(rng);
+  if (kind <= 2 || base.empty()) return base;
+  if (kind == 3) return {};
+  if (kind == 4) return Shape(base.begin() + std::uniform_int_distribution<size_t>(0, base.size())(rng), base.end());
+  Shape s = base;
+  for (auto& d : s) {
+    if (rng() % 2) d = 1;
+  }
+  return s;
+}
+
+// An input of `shape` and `dtype`, values in [-3, 3], sometimes a transposed or stepped view.
+array random_input(const Shape& shape, Dtype dtype, std::mt19937& rng) {
+  int layout = std::uniform_int_distribution<int>(0, 3)(rng);
+  auto key = random::key(rng());
+  auto draw = [&](const Shape& s) {
+    array u = random::uniform(array(-3.0f), array(3.0f), s, float32, key);
+    if (is_integral(dtype)) u = round(u);
+    return astype(u, dtype);
+  };
+  if (layout == 1 && shape.size() >= 2) {
+    Shape t(shape.rbegin(), shape.rend());
+    return transpose(draw(t));
+  }
+  if (layout == 2 && !shape.empty()) {
+    Shape wide = shape, start(shape.size(), 0), steps(shape.size(), 1);
+    wide.back() = shape.back() * 2;
+    steps.back() = 2;
+    return slice(draw(wide), start, wide, steps);
+  }
+  return draw(shape);
+}
+
+// One random graph: its inputs, its steps and whether it returns a middle value too.
+struct Case {
+  std::vector<array> inputs;
+  std::vector<Step> steps;
+  bool two_outputs;
+};
+
+Case random_case(int g, std::mt19937& rng) {
+  static const Dtype dtypes[] = {float32, float32, float32, float16, bfloat16, float64,
+                                 int32,   int64,   int8,    uint8,   bool_};
+  Case c;
+  int rank = std::uniform_int_distribution<int>(0, 3)(rng);
+  Shape base;
+  for (int d = 0; d < rank; ++d) base.push_back(std::uniform_int_distribution<int>(1, 6)(rng));
+  if (g % 50 == 0) base = {257, 300};  // large enough to be split across threads
+  Dtype dtype = dtypes[rng() % std::size(dtypes)];
+  int n_in = std::uniform_int_distribution<int>(1, 3)(rng);
+  for (int i = 0; i < n_in; ++i) {
+    Dtype t = rng() % 4 == 0 ? dtypes[rng() % std::size(dtypes)] : dtype;
+    c.inputs.push_back(random_input(i == 0 ? base : operand_shape(base, rng), t, rng));
+  }
+  int n_steps = std::uniform_int_distribution<int>(2, 8)(rng);
+  for (int k = 0; k < n_steps; ++k) {
+    auto pick = [&] { return std::uniform_int_distribution<int>(0, n_in + k - 1)(rng); };
+    c.steps.push_back(Step{std::uniform_int_distribution<int>(0, kOps - 1)(rng), pick(), pick(), pick(),
+                           dtypes[rng() % std::size(dtypes)]});
+  }
+  c.two_outputs = rng() % 3 == 0;
+  return c;
+}
+
+// Runs the case eagerly and compiled; "" when they agree (or when an op rejects the dtypes
+// the graph gives it, so there is nothing to compare), else what differs. Counts the outputs
+// a fused kernel computes.
+std::string check_case(const Case& c, std::atomic<int>& fused) {
+  auto fn = [&c](const std::vector<array>& in) {
+    std::vector<array> v = in;
+    for (auto& s : c.steps) v.push_back(apply_step(s, v));
+    std::vector<array> out = {v.back()};
+    if (c.two_outputs) out.push_back(v[v.size() / 2]);
+    return out;
+  };
+  std::vector<array> want;
+  try {
+    want = fn(c.inputs);
+    eval(want);
+  } catch (const std::exception&) {
+    return "";
+  }
+  std::vector<array> got = compile(fn)(c.inputs);
+  for (auto& o : got) fused += compiled_of(o) != nullptr;
+  eval(got);
+  // Eager float32 and half exp and sigmoid are SIMD kernels, the fused code calls std::exp:
+  // they differ in the last place, which later ops may magnify. Everything else rounds the
+  // same way op by op, so half and integer results match exactly.
+  bool transcendental = false;
+  for (auto& s : c.steps) transcendental |= (s.op == 9 || s.op == 10);
+  for (size_t i = 0; i < got.size(); ++i) {
+    Dtype t = want[i].dtype();
+    double tol = t == float32 ? 1e-4 : t == float64 ? 1e-10 : is_half(t) && transcendental ? 0.1 : 0.0;
+    auto r = agree(got[i], want[i], tol);
+    if (!r) return "output " + std::to_string(i) + ": " + r.message();
+  }
+  return "";
+}
+
+TEST(Compile, RandomGraphsMatchEager) {
+  constexpr int kGraphs = 500;
+  std::mt19937 rng(20261127);
+  std::vector<Case> cases;
+  for (int g = 0; g < kGraphs; ++g) cases.push_back(random_case(g, rng));
+  for (auto& c : cases) eval(c.inputs);
+  // Two threads, as most kernels are new and their builds (compiler processes) dominate.
+  std::atomic<int> fused{0};
+  std::vector<std::string> errors(kGraphs);
+  auto work = [&](int first) {
+    for (int g = first; g < kGraphs; g += 2) {
+      try {
+        errors[g] = check_case(cases[g], fused);
+      } catch (const std::exception& e) {
+        errors[g] = std::string("threw: ") + e.what();
+      }
+    }
+  };
+  std::thread other(work, 1);
+  work(0);
+  other.join();
+  for (int g = 0; g < kGraphs; ++g) EXPECT_EQ(errors[g], "") << "graph " << g;
+  EXPECT_GT(fused.load(), 250) << "most graphs should fuse";
 }
 
 }  // namespace

@@ -7,14 +7,20 @@
 // order or a single value; and "strided", rows of the collapsed output shape with each
 // input's inner stride (0, 1 or other) fixed in the source, so row broadcasts vectorize.
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
@@ -26,6 +32,8 @@
 #include "ember/compile.h"
 #include "ember/primitives_compiled.h"
 #include "ember/scheduler.h"
+
+extern char** environ;
 
 namespace ember {
 
@@ -82,7 +90,10 @@ std::string op_expr(const Compiled& c, size_t k) {
   const auto& op = c.ops()[k];
   const int n_in = static_cast<int>(c.input_dtypes().size());
   auto dtype_of_arg = [&](int a) { return a < n_in ? c.input_dtypes()[a] : c.ops()[a - n_in].dtype; };
-  auto arg = [&](int i) { return "v" + std::to_string(op.args[i]); };
+  auto arg = [&](int i) {
+    std::string name = std::to_string(op.args[i]);
+    return name.insert(0, 1, 'v');  // (GCC 12 warns falsely on "v" + std::string)
+  };
   auto in = [&](int i) {
     return std::string("static_cast<compute_t<") + cxx_type(dtype_of_arg(op.args[i])) + ">>(" + arg(i) + ")";
   };
@@ -119,8 +130,7 @@ std::string body(const Compiled& c, const std::vector<std::string>& reads, const
 std::string kernel_source(const Compiled& c, bool dense, const std::string& access) {
   const int n_in = static_cast<int>(c.input_dtypes().size());
   const std::string U = cxx_type(c.ops().back().dtype);
-  std::string s = cpu::jit_headers();
-  s += "\nusing namespace ember;\nusing namespace ember::cpu;\n\n// " + c.signature() + "\n";
+  std::string s = "// " + c.signature() + "\n";
   std::string ptrs;
   for (int i = 0; i < n_in; ++i) {
     std::string T = cxx_type(c.input_dtypes()[i]), n = std::to_string(i);
@@ -204,7 +214,8 @@ const std::string& compiler() {
   return cxx;
 }
 
-const char* kFlags = "-std=c++20 -O3 -march=native -fno-math-errno -fPIC -shared -w";
+// Also used for the precompiled header, so -shared goes on the library builds only.
+const char* kFlags = "-std=c++20 -O3 -march=native -fno-math-errno -fPIC -w";
 
 // What a cached library depends on besides its source: the compiler (path, size, time),
 // the flags and the processor (-march=native).
@@ -236,64 +247,126 @@ fs::path cache_dir() {
   return fs::temp_directory_path() / "ember-cpu";
 }
 
-// Builds `source` into `lib` through names private to this process and thread, then renames
-// (atomic on one file system): concurrent processes never load half a file, and two that
-// build the same library at once both end with a complete one.
-void build_library(const std::string& source, const fs::path& lib) {
-  std::error_code ec;
-  fs::create_directories(lib.parent_path(), ec);
-  if (ec) throw std::runtime_error("[compile] cannot create the kernel cache " + lib.parent_path().string());
+std::string hex(uint64_t h) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// A file name private to this process and thread, next to `final`.
+fs::path private_name(const fs::path& final, const std::string& ext) {
   std::ostringstream tag;
-  tag << lib.stem().string() << '.' << ::getpid() << '.' << std::this_thread::get_id();
-  fs::path src = lib.parent_path() / (tag.str() + ".cpp"), tmp = lib.parent_path() / (tag.str() + ".so"),
-           log = lib.parent_path() / (tag.str() + ".log");
+  tag << final.filename().string() << '.' << ::getpid() << '.' << std::this_thread::get_id() << ext;
+  return final.parent_path() / tag.str();
+}
+
+// Moves `tmp` to `final`: atomic on one file system, so concurrent processes never see half
+// a file, and two that make the same file at once both end with a complete one.
+bool publish(const fs::path& tmp, const fs::path& final) {
+  std::error_code ec;
+  fs::rename(tmp, final, ec);
+  if (ec) fs::remove(tmp, ec);
+  return !ec;
+}
+
+// Runs the compiler with `args` (after the common flags), its output going to `log`;
+// returns its exit status and output. posix_spawn, not system(): no shell, and builds from
+// several threads run in parallel.
+std::pair<int, std::string> run_compiler(const std::vector<std::string>& args, const fs::path& log) {
+  std::vector<std::string> words = {compiler()};
+  std::stringstream flags(kFlags);
+  for (std::string w; flags >> w;) words.push_back(w);
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = 0;
+  int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return {-1, "cannot run " + compiler() + ": " + std::strerror(rc)};
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::error_code ec;
+  fs::remove(log, ec);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
+}
+
+// The headers every kernel includes, written once per cache folder with a precompiled form
+// next to them (GCC's .gch): a kernel then builds in about a fifth of the time. Returns the
+// #include line. Without a usable precompiled header the include still works, only slower.
+const std::string& prelude_include() {
+  static const std::string line = [] {
+    std::string text = "#pragma once\n#define EMBER_JIT_KERNEL 1\n" + cpu::jit_headers() +
+                       "\nusing namespace ember;\nusing namespace ember::cpu;\n";
+    fs::path dir = cache_dir();
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw std::runtime_error("[compile] cannot create the kernel cache " + dir.string());
+    fs::path header = dir / ("prelude-" + hex(fnv1a(build_identity(), fnv1a(text))) + ".h");
+    if (!fs::exists(header, ec)) {
+      fs::path tmp = private_name(header, ".tmp");
+      std::ofstream(tmp) << text;
+      publish(tmp, header);
+    }
+    fs::path gch = header;
+    gch += ".gch";
+    if (!fs::exists(gch, ec)) {
+      fs::path tmp = private_name(gch, ".tmp");
+      auto [rc, log] =
+          run_compiler({"-x", "c++-header", header.string(), "-o", tmp.string()}, private_name(gch, ".log"));
+      if (rc == 0) {
+        publish(tmp, gch);
+      } else {
+        fs::remove(tmp, ec);
+      }
+    }
+    return "#include \"" + header.filename().string() + "\"\n";
+  }();
+  return line;
+}
+
+// Builds `source` into the library `lib`.
+void build_library(const std::string& source, const fs::path& lib) {
+  fs::path src = private_name(lib, ".cpp"), tmp = private_name(lib, ".tmp");
   {
     std::ofstream f(src);
     f << source;
     if (!f) throw std::runtime_error("[compile] cannot write " + src.string());
   }
-  std::string cmd = "'" + compiler() + "' " + kFlags + " -o '" + tmp.string() + "' '" + src.string() + "' > '" +
-                    log.string() + "' 2>&1";
-  int rc = std::system(cmd.c_str());
-  std::ifstream in(log);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto [rc, log] = run_compiler({"-shared", "-I" + lib.parent_path().string(), "-o", tmp.string(), src.string()},
+                                private_name(lib, ".log"));
+  std::error_code ec;
   fs::remove(src, ec);
-  fs::remove(log, ec);
   if (rc != 0) {
     fs::remove(tmp, ec);
     throw std::runtime_error("[compile] building a fused CPU kernel with " + compiler() + " failed:\n" +
-                             text.substr(0, 4000));
+                             log.substr(0, 4000));
   }
-  fs::rename(tmp, lib, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw std::runtime_error("[compile] cannot store " + lib.string());
-  }
+  if (!publish(tmp, lib)) throw std::runtime_error("[compile] cannot store " + lib.string());
   builds.fetch_add(1);
 }
 
+// Loaded kernels by key; a kernel being built is a future others wait on, so different
+// kernels build in parallel and each only once.
 struct Library {
   std::mutex mu;
-  std::unordered_map<uint64_t, void*> kernels;  // by hash of source and build identity
+  std::unordered_map<std::string, std::shared_future<void*>> kernels;
 };
 Library& library() {
   static auto* l = new Library;  // leaked: the libraries stay loaded for the process
   return *l;
 }
 
-// The kernel for `key` (the region's signature and the access pattern): the first call per
-// process generates the source and loads (or builds) its library.
-void* get_kernel(const Compiled& c, bool dense, const std::string& access) {
-  std::string key = c.signature() + (dense ? "|dense|" : "|strided|") + access;
-  uint64_t h = fnv1a(key);
-  auto& l = library();
-  std::lock_guard lk(l.mu);  // held while building: one build per kernel, whoever asks first
-  if (auto it = l.kernels.find(h); it != l.kernels.end()) return it->second;
-  std::string source = kernel_source(c, dense, access);
-  uint64_t file_hash = fnv1a(build_identity(), fnv1a(source));
-  char hex[17];
-  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(file_hash));
-  fs::path lib = cache_dir() / (std::string(hex) + ".so");
+void* load_kernel(const std::string& kernel_text) {
+  std::string source = prelude_include() + kernel_text;
+  fs::path lib = cache_dir() / (hex(fnv1a(build_identity(), fnv1a(source))) + ".so");
   std::error_code ec;
   if (fs::exists(lib, ec)) {
     disk_loads.fetch_add(1);
@@ -304,8 +377,37 @@ void* get_kernel(const Compiled& c, bool dense, const std::string& access) {
   if (!handle) throw std::runtime_error(std::string("[compile] cannot load ") + lib.string() + ": " + dlerror());
   void* fn = dlsym(handle, "ember_kernel");
   if (!fn) throw std::runtime_error("[compile] " + lib.string() + " has no ember_kernel");
-  l.kernels.emplace(h, fn);
   return fn;
+}
+
+// The kernel of region `c` for an access pattern: the first call per process generates the
+// source and loads (or builds) its library.
+void* get_kernel(const Compiled& c, bool dense, const std::string& access) {
+  std::string key = c.signature() + (dense ? "|dense|" : "|strided|") + access;
+  auto& l = library();
+  std::promise<void*> mine;
+  std::shared_future<void*> fut;
+  bool build = false;
+  {
+    std::lock_guard lk(l.mu);
+    if (auto it = l.kernels.find(key); it != l.kernels.end()) {
+      fut = it->second;
+    } else {
+      fut = mine.get_future().share();
+      l.kernels.emplace(key, fut);
+      build = true;
+    }
+  }
+  if (build) {
+    try {
+      mine.set_value(load_kernel(kernel_source(c, dense, access)));
+    } catch (...) {
+      mine.set_exception(std::current_exception());
+      std::lock_guard lk(l.mu);
+      l.kernels.erase(key);  // a later call tries again
+    }
+  }
+  return fut.get();  // rethrows a failed build's error
 }
 
 using DenseFn = void (*)(const void* const*, void*, int64_t, int64_t);
@@ -350,7 +452,7 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, array& out) {
     // The output takes the inputs' layout; a dense input no one else holds donates its buffer.
     const array* donor = nullptr;
     for (auto& in : inputs) {
-      if ((in.data_size() != 1 || n == 1) && can_donate(in, out)) donor = &in;
+      if (in.shape() == shape && can_donate(in, out)) donor = &in;
     }
     if (donor) {
       out.copy_shared_buffer(*donor);

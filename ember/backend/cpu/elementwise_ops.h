@@ -8,7 +8,6 @@
 #pragma once
 
 #include <cmath>
-#include <complex>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
@@ -16,9 +15,18 @@
 #include "ember/backend/common/erfinv.h"
 #include "ember/half.h"
 
+// compile's kernels see no complex values: there the type is only named, which keeps
+// <complex> out of every kernel build.
+#ifdef EMBER_JIT_KERNEL
+namespace ember {
+struct complex64_t;
+}
+#else
+#include <complex>
 namespace ember {
 using complex64_t = std::complex<float>;  // as in dtype.h
 }
+#endif
 
 namespace ember::cpu {
 
@@ -33,12 +41,12 @@ D convert_value(S s) {
     return s;
   } else if constexpr (is_cplx<S>) {
     if constexpr (std::is_same_v<D, bool>) {
-      return s != complex64_t(0);
+      return s != S(0);
     } else {
       return static_cast<D>(s.real());
     }
   } else if constexpr (is_cplx<D>) {
-    return complex64_t(static_cast<float>(s), 0.0f);
+    return D(static_cast<float>(s), 0.0f);
   } else if constexpr (std::is_same_v<D, bool>) {
     return static_cast<float>(s) != 0.0f || static_cast<bool>(s);
   } else if constexpr (std::is_same_v<S, float16_t> || std::is_same_v<S, bfloat16_t>) {
@@ -123,10 +131,6 @@ EMBER_REAL_FN(Erf, erf)
 EMBER_REAL_FN(Floor, floor)
 EMBER_REAL_FN(Ceil, ceil)
 #undef EMBER_REAL_FN
-
-struct Log2C {  // complex log2/log10 (std has only log)
-  complex64_t operator()(complex64_t x, float base_log) const { return std::log(x) / base_log; }
-};
 
 // Integer negation and abs wrap (abs(int8 -128) == -128, as in NumPy) instead
 // of overflowing, which is undefined for int32/int64.
@@ -237,9 +241,6 @@ struct BitwiseInvert {
       return static_cast<T>(~x);
     }
   }
-};
-struct Conjugate {
-  complex64_t operator()(complex64_t x) const { return std::conj(x); }
 };
 
 struct IsNaN {

@@ -12,6 +12,13 @@ namespace ember {
 namespace cpu {
 namespace {
 
+struct Log2C {  // complex log2/log10 (std has only log)
+  complex64_t operator()(complex64_t x, float base_log) const { return std::log(x) / base_log; }
+};
+struct Conjugate {
+  complex64_t operator()(complex64_t x) const { return std::conj(x); }
+};
+
 template <class Op>
 void float_unary(const array& in, array& out, Op op) {
   dispatch_dtype(in.dtype(), [&](auto t) {
