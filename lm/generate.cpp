@@ -53,8 +53,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
 // The last position's logits of a forward pass, on the host.
 std::vector<float> last_logits(const array& logits) {
   array row =

@@ -67,6 +67,11 @@ std::vector<array> tree_flatten(nb::handle tree, bool strict = true);
 /// `leaves[pos...]`; `pos` advances past the leaves used.
 nb::object tree_unflatten(nb::handle tree, const std::vector<array>& leaves, size_t& pos);
 /// A copy of `tree` with every array leaf passed through `f`.
+/// Puts `leaves` (from pos on) in place of the array leaves of `tree`'s lists and dicts,
+/// in tree_flatten's order (compile's state update).
+void tree_replace(nb::handle tree, const std::vector<array>& leaves, size_t& pos);
+/// Appends a text naming `tree`'s structure and its non-array leaves (compile's cache key).
+void tree_key(nb::handle tree, std::string& key);
 nb::object tree_map_arrays(nb::handle tree, const std::function<nb::object(const array&)>& f);
 
 /// Evaluates with the GIL released.

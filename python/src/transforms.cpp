@@ -7,7 +7,9 @@
 // The wrappers are called synchronously on the calling thread (which holds the
 // GIL) while ember traces; they never run on the evaluation workers. Only
 // custom_function/checkpoint keep Python objects in graph nodes, through PyRef.
+#include <memory>
 #include <sstream>
+#include <unordered_map>
 
 #include "common.h"
 
@@ -248,6 +250,95 @@ nb::tuple rebuild_args(const nb::object& args_tree, const std::vector<array>& xs
   return nb::tuple(tree_unflatten(args_tree, xs, pos));
 }
 
+// mlx.core.compile: the function's array arguments (and the arrays of `inputs`, state it
+// reads) go to the C++ compile as one flat list; its outputs come back with the arrays of
+// `outputs` (state it writes), which are put back into that tree after each call. Calls
+// whose arguments differ in structure or in non-array values (Python numbers, strings)
+// use separate compiled functions.
+struct PyCompiled {
+  nb::object fun;
+  std::optional<nb::object> inputs, outputs;
+  bool shapeless;
+  struct Entry {
+    MultiFn fn;
+    std::optional<nb::object> out_tree;
+    size_t n_out = 0;
+  };
+  std::unordered_map<std::string, std::unique_ptr<Entry>> cache;
+  nb::object current;  // (args, kwargs) of the call in progress: the non-array values of a trace
+
+  std::vector<array> trace(Entry& e, size_t n_args, const std::vector<array>& xs) {
+    size_t pos = 0;
+    nb::object call = tree_unflatten(current, xs, pos);
+    std::vector<array> saved;
+    if (inputs) {
+      saved = tree_flatten(*inputs, false);
+      tree_replace(*inputs, xs, pos);
+    }
+    auto restore = [&] {
+      if (inputs && tree_flatten(*inputs, false).size() == saved.size()) {
+        size_t p = 0;
+        tree_replace(*inputs, saved, p);
+      }
+    };
+    nb::object out;
+    try {
+      out = fun(*nb::borrow<nb::tuple>(call[0]), **nb::borrow<nb::dict>(call[1]));
+    } catch (...) {
+      restore();
+      throw;
+    }
+    std::vector<array> res = tree_flatten(out, false);
+    e.out_tree = out;
+    e.n_out = res.size();
+    if (outputs) {
+      auto state = tree_flatten(*outputs, false);
+      res.insert(res.end(), state.begin(), state.end());
+    }
+    restore();
+    (void)n_args;
+    return res;
+  }
+
+  nb::object call(nb::args args, nb::kwargs kwargs) {
+    nb::object tree = nb::make_tuple(nb::tuple(args), nb::dict(kwargs));
+    std::string key;
+    tree_key(tree, key);
+    std::vector<array> xs = tree_flatten(tree, false);
+    const size_t n_args = xs.size();
+    if (inputs) {
+      auto state = tree_flatten(*inputs, false);
+      xs.insert(xs.end(), state.begin(), state.end());
+      key += "|" + std::to_string(state.size());
+    }
+    auto& slot = cache[key];
+    if (!slot) {
+      slot = std::make_unique<Entry>();
+      Entry* e = slot.get();
+      slot->fn = ember::compile([this, e, n_args](const std::vector<array>& ins) { return trace(*e, n_args, ins); },
+                                shapeless);
+    }
+    Entry& e = *slot;
+    current = tree;
+    std::vector<array> res;
+    try {
+      res = e.fn(xs);
+    } catch (...) {
+      current = nb::none();
+      throw;
+    }
+    current = nb::none();
+    std::vector<array> outs(res.begin(), res.begin() + static_cast<long>(e.n_out));
+    size_t pos = 0;
+    nb::object out = tree_unflatten(*e.out_tree, outs, pos);
+    if (outputs) {
+      size_t p = e.n_out;
+      tree_replace(*outputs, res, p);
+    }
+    return out;
+  }
+};
+
 // mlx.core.custom_function: a function with user vjp / jvp / vmap rules, set with
 // the decorators f.vjp, f.jvp and f.vmap. Rules see trees shaped like the
 // function's arguments and outputs:
@@ -401,6 +492,31 @@ void init_transforms(nb::module_& m) {
             return rule;
           },
           "f"_a, "Sets the rule vmap(inputs, axes) -> (outputs, output axes).");
+  m.def(
+      "compile",
+      [](nb::object fun, nb::object inputs, nb::object outputs, bool shapeless) -> nb::object {
+        auto make = [inputs, outputs, shapeless](nb::object f) -> nb::object {
+          auto c = std::make_shared<PyCompiled>();
+          c->fun = f;
+          if (!inputs.is_none()) c->inputs = inputs;
+          if (!outputs.is_none()) c->outputs = outputs;
+          c->shapeless = shapeless;
+          return make_callable([c](nb::args args, nb::kwargs kwargs) { return c->call(args, kwargs); }, f);
+        };
+        if (fun.is_none()) return nb::cpp_function([make](nb::object f) { return make(f); });
+        return make(fun);
+      },
+      "fun"_a.none() = nb::none(), "inputs"_a.none() = nb::none(), "outputs"_a.none() = nb::none(),
+      "shapeless"_a = false,
+      "compile(fun, inputs=None, outputs=None, shapeless=False): fun compiled: traced once per signature of its "
+      "arguments (array dtypes and shapes, the structure of its argument trees and their non-array values), the "
+      "graph simplified and chains of elementwise ops fused into generated kernels. inputs and outputs are trees of "
+      "state the function reads and writes (a model's parameters, an optimizer's state); outputs are updated in "
+      "place after each call. With shapeless=True a trace is reused for inputs of other shapes. Without fun it "
+      "returns a decorator.");
+  m.def("disable_compile", &ember::disable_compile,
+        "disable_compile(): compiled functions call the original function (also EMBER_DISABLE_COMPILE=1).");
+  m.def("enable_compile", &ember::enable_compile, "enable_compile(): turns compile back on.");
   m.def(
       "checkpoint",
       [](nb::callable fun) {

@@ -60,4 +60,65 @@ nb::object tree_unflatten(nb::handle tree, const std::vector<array>& leaves, siz
   });
 }
 
+void tree_replace(nb::handle tree, const std::vector<array>& leaves, size_t& pos) {
+  auto next = [&]() -> nb::object {
+    if (pos >= leaves.size()) throw std::invalid_argument("[tree_replace] too few leaves for the tree");
+    return nb::cast(leaves[pos++]);
+  };
+  if (PyList_Check(tree.ptr())) {
+    nb::list l = nb::borrow<nb::list>(tree);
+    for (size_t i = 0; i < l.size(); ++i) {
+      if (nb::isinstance<array>(l[i])) {
+        l[i] = next();
+      } else {
+        tree_replace(l[i], leaves, pos);
+      }
+    }
+  } else if (PyTuple_Check(tree.ptr())) {
+    for (nb::handle h : tree) {
+      if (nb::isinstance<array>(h)) {
+        throw std::invalid_argument("[compile] state to update holds an array in a tuple; use a list or a dict");
+      }
+      tree_replace(h, leaves, pos);
+    }
+  } else if (PyDict_Check(tree.ptr())) {
+    nb::dict d = nb::borrow<nb::dict>(tree);
+    std::vector<nb::object> keys;
+    for (auto [k, v] : d) keys.push_back(nb::borrow(k));
+    for (auto& k : keys) {
+      nb::object v = d[k];
+      if (nb::isinstance<array>(v)) {
+        d[k] = next();
+      } else {
+        tree_replace(v, leaves, pos);
+      }
+    }
+  }
+}
+
+void tree_key(nb::handle tree, std::string& key) {
+  PyObject* o = tree.ptr();
+  if (PyList_Check(o) || PyTuple_Check(o)) {
+    key += PyList_Check(o) ? '[' : '(';
+    for (nb::handle h : tree) tree_key(h, key);
+    key += PyList_Check(o) ? ']' : ')';
+  } else if (PyDict_Check(o)) {
+    key += '{';
+    for (auto [k, v] : nb::borrow<nb::dict>(tree)) {
+      key += nb::repr(k).c_str();
+      key += ':';
+      tree_key(v, key);
+    }
+    key += '}';
+  } else if (nb::isinstance<array>(tree)) {
+    key += 'A';
+  } else if (o == Py_None || PyBool_Check(o) || PyLong_Check(o) || PyFloat_Check(o) || PyUnicode_Check(o) ||
+             PyComplex_Check(o)) {
+    key += nb::cast<std::string>(nb::handle(tree.type()).attr("__name__")) + "=" + nb::repr(tree).c_str();
+  } else {
+    key += "obj@" + std::to_string(reinterpret_cast<uintptr_t>(o));
+  }
+  key += ',';
+}
+
 }  // namespace ember::py
