@@ -6,11 +6,12 @@ through compile and the errors."""
 from functools import partial
 
 import ember.core as mx
-import ember.nn as nn
 import ember.optimizers as optim
 import numpy as np
 import pytest
 from helpers import assert_close
+
+from ember import nn
 
 
 def gelu_tanh(x):
