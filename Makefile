@@ -57,6 +57,7 @@ bench: build
 	@$(BUILD)/bin/bench_io
 	@PYTHONPATH=$(BUILD)/python python3 bench/bench_python.py
 	@PYTHONPATH=$(BUILD)/python python3 bench/bench_train.py
+	@PYTHONPATH=$(BUILD)/python python3 bench/bench_compile.py
 	@python3 bench/bench_lm.py --ember $(BUILD)/bin/ember-lm
 	@python3 bench/bench_server.py --ember $(BUILD)/bin/ember-lm
 
