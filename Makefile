@@ -40,6 +40,10 @@ test-emu: deps
 	@CCACHE_BASEDIR=$(CURDIR) CCACHE_NOHASHDIR=true cmake --build $(EMU_BUILD) -j $(JOBS) --target ember_emu_tests ember_lm_tests
 	@EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
 	  $(EMU_BUILD)/bin/ember_emu_tests --gtest_brief=1 --gtest_filter='$(EMU_TESTS)'
+	@echo "== compile: fused kernels generated for the GPU (12 random graphs; the CPU build runs 500)"
+	@EMBER_TEST_COMPILE_GRAPHS=12 EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
+	  $(EMU_BUILD)/bin/ember_emu_tests --gtest_brief=1 \
+	  --gtest_filter='Compile.FusedKernelsRunOnTheGpu:Compile.RandomGraphsMatchEager'
 	@echo "== streams held back 200 us per operation (a missing wait between streams or for the host shows)"
 	@EMBER_EMU_STREAM_DELAY_US=200 EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
 	  $(EMU_BUILD)/bin/ember_emu_tests --gtest_brief=1 --gtest_filter='$(EMU_DELAY_TESTS)'

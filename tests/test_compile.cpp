@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <thread>
@@ -262,6 +263,39 @@ TEST(Compile, EveryDtypeAndMixedPromotion) {
   }
 }
 
+// On a GPU the fused kernel is generated CUDA (NVRTC; on the emulated build, the same source
+// through the host compiler): the result is written on the device and matches the CPU's.
+TEST(Compile, FusedKernelsRunOnTheGpu) {
+  if (!is_available(Device::gpu)) GTEST_SKIP() << "no GPU";
+  auto f = [](const std::vector<array>& in) {
+    return std::vector<array>{where(in[0] > in[1], gelu_tanh(in[0]), astype(in[2], float32) * in[1])};
+  };
+  auto cf = compile(f);
+  for (Dtype t : {float32, float16}) {
+    array a = astype(random::normal({37, 65}), t), b = astype(random::normal({65}), t);
+    array c = transpose(astype(random::uniform(array(-9.0f), array(9.0f), {65, 37}), int32));
+    for (bool strided : {false, true}) {
+      std::vector<array> ins = strided ? std::vector<array>{a, b, c} : std::vector<array>{a, b, array(2)};
+      array got = [&] {
+        Device old = default_device();
+        set_default_device(Device::gpu);
+        array r = cf(ins)[0];
+        set_default_device(old);
+        return r;
+      }();
+      ASSERT_NE(compiled_of(got), nullptr);
+      got.eval();
+      const auto& data = got.data_shared_ptr();
+      EXPECT_TRUE(data->device_valid && !data->host_valid.load()) << "the fused kernel declined";
+      Device old = default_device();
+      set_default_device(Device::cpu);
+      array want = f(ins)[0];
+      set_default_device(old);
+      EXPECT_TRUE(agree(got, want, t == float16 ? 4e-3 : 2e-5)) << dtype_name(t) << (strided ? " strided" : "");
+    }
+  }
+}
+
 // ------------------------------------------------------------------ property test
 
 // One step of a random graph: an op on earlier values (inputs first).
@@ -433,7 +467,10 @@ std::string check_case(const Case& c, std::atomic<int>& fused) {
 }
 
 TEST(Compile, RandomGraphsMatchEager) {
-  constexpr int kGraphs = 500;
+  // EMBER_TEST_COMPILE_GRAPHS lowers the count where each kernel is slow to build (the
+  // emulated GPU build runs 12).
+  const char* env = std::getenv("EMBER_TEST_COMPILE_GRAPHS");
+  const int kGraphs = env && *env ? std::atoi(env) : 500;
   std::mt19937 rng(20261127);
   std::vector<Case> cases;
   for (int g = 0; g < kGraphs; ++g) cases.push_back(random_case(g, rng));
@@ -454,7 +491,7 @@ TEST(Compile, RandomGraphsMatchEager) {
   work(0);
   other.join();
   for (int g = 0; g < kGraphs; ++g) EXPECT_EQ(errors[g], "") << "graph " << g;
-  EXPECT_GT(fused.load(), 250) << "most graphs should fuse";
+  EXPECT_GT(fused.load(), kGraphs / 2) << "most graphs should fuse";
 }
 
 }  // namespace

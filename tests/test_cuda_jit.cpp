@@ -13,7 +13,10 @@
 #include <thread>
 #include <vector>
 
+#include <ember/ember.h>
+
 #include "ember/backend/cuda/elementwise_codegen.h"
+#include "ember/backend/cuda/jit.h"
 #include "ptx_compile_check.h"
 
 using namespace ember;
@@ -67,6 +70,44 @@ TEST(CudaJit, EveryElementwiseVariantCompilesToPtx) {
         return ew::compile_program(batch, name, "compute_90");
       },
       kernel_names);
+}
+
+// compile's fused kernels: regions traced from a few functions (float, half with casts and
+// where, integers), each access pattern, to PTX.
+TEST(CudaJit, FusedKernelsCompileToPtx) {
+  auto region = [](const MultiFn& f, std::vector<array> ins) {
+    array out = compile(f)(ins)[0];
+    auto* c = dynamic_cast<const Compiled*>(&out.primitive());
+    EXPECT_NE(c, nullptr) << "not fused";
+    return std::make_pair(out, c);
+  };
+  std::vector<std::pair<array, const Compiled*>> regions;
+  regions.push_back(region(
+      [](const std::vector<array>& x) {
+        return std::vector<array>{0.5f * x[0] * (1.0f + tanh(0.79788456f * (x[0] + 0.044715f * x[0] * x[0] * x[0])))};
+      },
+      {zeros({8, 8})}));
+  regions.push_back(region(
+      [](const std::vector<array>& x) {
+        return std::vector<array>{where(x[0] > x[1], exp(x[0]), astype(x[2], float16) - x[1])};
+      },
+      {zeros({8}, float16), zeros({8}, float16), zeros({8}, int32)}));
+  regions.push_back(
+      region([](const std::vector<array>& x) { return std::vector<array>{remainder(x[0] * x[1] + 3, x[1] + 1) << 2}; },
+             {zeros({8}, int64), zeros({8}, int64)}));
+  int k = 0;
+  for (auto& [out, c] : regions) {
+    ASSERT_NE(c, nullptr);
+    ASSERT_TRUE(ew::fused_supported(*c));
+    std::vector<bool> scalar(c->input_dtypes().size(), false);
+    scalar.back() = true;
+    for (auto p : {ew::Pattern::Contig, ew::Pattern::Strided32, ew::Pattern::Strided64}) {
+      std::string name = "fused_test" + std::to_string(k++);
+      std::string ptx =
+          gpu::jit::compile(*ew::fused_source(*c, p, scalar, name, ew::Target::Device), name, "compute_90");
+      EXPECT_NE(ptx.find(".entry " + name + "("), std::string::npos) << c->signature();
+    }
+  }
 }
 
 #endif  // EMBER_HAS_CUDA

@@ -108,6 +108,7 @@ void register_sort_kernels();
 void register_linalg_kernels();
 void register_fast_kernels();
 void register_quantized_kernels();
+void register_compiled_kernels();
 
 /// out = a @ b for arrays of one dtype (the Matmul kernel, matmul.cpp); false where it
 /// declines, before queuing any work. The emulated build has cuBLASLt for no product: there it

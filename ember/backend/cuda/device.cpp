@@ -674,6 +674,7 @@ void register_all() {
     register_linalg_kernels();
     register_fast_kernels();
     register_quantized_kernels();
+    register_compiled_kernels();
   });
 }
 

@@ -827,6 +827,80 @@ std::vector<Variant> all_variants() {
   return out;
 }
 
+const char* device_library() { return kKernels; }
+
+bool fused_supported(const Compiled& c) {
+  const int n_in = static_cast<int>(c.input_dtypes().size());
+  for (auto& op : c.ops()) {
+    Dtype in = op.args.empty() ? op.dtype
+                               : (op.args[0] < n_in ? c.input_dtypes()[op.args[0]] : c.ops()[op.args[0] - n_in].dtype);
+    if (auto* u = dynamic_cast<const Unary*>(op.primitive.get())) {
+      auto out = unary_output(u->op(), in);
+      if (!out || *out != op.dtype) return false;
+    } else if (auto* b = dynamic_cast<const Binary*>(op.primitive.get())) {
+      auto out = binary_output(b->op(), in);
+      if (!out || *out != op.dtype) return false;
+    } else if (!dynamic_cast<const Broadcast*>(op.primitive.get()) &&
+               !dynamic_cast<const AsType*>(op.primitive.get()) && !dynamic_cast<const Select*>(op.primitive.get())) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<std::string> fused_source(const Compiled& c, Pattern p, const std::vector<bool>& scalar,
+                                        const std::string& name, Target target) {
+  if (!fused_supported(c)) return std::nullopt;
+  const int n_in = static_cast<int>(c.input_dtypes().size());
+  auto v = [](int a) { return "v" + std::to_string(a); };
+  std::string body;
+  for (int i = 0; i < n_in; ++i) {
+    std::string idx = p == Pattern::Contig ? (scalar[i] ? "0" : "i") : "loc[" + std::to_string(i) + "]";
+    body += "    const " + std::string(type_name(c.input_dtypes()[i])) + " " + v(i) + " = in" + std::to_string(i) +
+            "[" + idx + "];\n";
+  }
+  for (size_t k = 0; k < c.ops().size(); ++k) {
+    const auto& op = c.ops()[k];
+    const Primitive* prim = op.primitive.get();
+    const std::string U = type_name(op.dtype);
+    std::string expr;
+    if (dynamic_cast<const Broadcast*>(prim)) {
+      expr = v(op.args[0]);
+    } else if (dynamic_cast<const AsType*>(prim)) {
+      expr = "ember::cast_to<" + U + ">(" + v(op.args[0]) + ")";
+    } else if (dynamic_cast<const Select*>(prim)) {
+      expr = v(op.args[0]) + " ? " + v(op.args[1]) + " : " + v(op.args[2]);
+    } else if (auto* u = dynamic_cast<const Unary*>(prim)) {
+      expr = "ember::apply_unary<" + U + ">(ember::" + unary_op_name(u->op()) + "{}, " + v(op.args[0]) + ")";
+    } else if (auto* b = dynamic_cast<const Binary*>(prim)) {
+      expr = "ember::apply_binary<" + U + ">(ember::" + binary_op_name(b->op()) + "{}, " + v(op.args[0]) + ", " +
+             v(op.args[1]) + ")";
+    } else {
+      return std::nullopt;
+    }
+    body += "    const " + U + " " + v(n_in + static_cast<int>(k)) + " = " + expr + ";\n";
+  }
+  body += "    out[i] = " + v(n_in + static_cast<int>(c.ops().size()) - 1) + ";\n";
+
+  std::string s = target == Target::Device ? jit::prelude() : jit::emulator_prelude();
+  s += kKernels;
+  s += "// " + c.signature() + "\nextern \"C\" __global__ void " + name + "(";
+  for (int i = 0; i < n_in; ++i)
+    s += "const " + std::string(type_name(c.input_dtypes()[i])) + "* in" + std::to_string(i) + ", ";
+  s += std::string(type_name(c.ops().back().dtype)) + "* out, int64_t n";
+  const std::string N = std::to_string(n_in);
+  if (p == Pattern::Contig) {
+    s += ") {\n  for (int64_t i = ember::global_thread(); i < n; i += ember::grid_threads()) {\n" + body + "  }\n}\n";
+  } else {
+    std::string I = p == Pattern::Strided32 ? "int32_t" : "int64_t";
+    s += ", ember::StridedArgs<" + N + "> args) {\n  for (" + I + " i = static_cast<" + I +
+         ">(ember::global_thread()); i < n; i += static_cast<" + I + ">(ember::grid_threads())) {\n    " + I + " loc[" +
+         N + "];\n    ember::elem_to_locs<" + I + ">(i, args, loc);\n" + body + "  }\n}\n";
+  }
+  if (target == Target::Emulator) s += "EMBER_EMU_ENTRY(" + name + ")\n";
+  return s;
+}
+
 std::string compile_program(const std::vector<Variant>& variants, const std::string& name, const std::string& arch) {
   return jit::compile(program_source(variants), name, arch);
 }

@@ -15,6 +15,7 @@
 
 #include "ember/dtype.h"
 #include "ember/primitives.h"
+#include "ember/primitives_compiled.h"
 
 namespace ember::gpu::ew {
 
@@ -73,6 +74,20 @@ std::string program_source(const std::vector<Variant>& variants, Target target =
 /// Select on every dtype, AsType between every pair of dtypes (Copy is AsType T -> T),
 /// Arange on every real dtype but bool.
 std::vector<Variant> all_variants();
+
+/// The device library of program_source (the access-pattern templates and one functor per
+/// op), for programs generated elsewhere (compile's fused kernels).
+const char* device_library();
+
+/// Whether every op of region `c` has a GPU form.
+bool fused_supported(const Compiled& c);
+/// compile's fused kernel `name` for region `c` (backend/cuda/compiled.cpp): a complete
+/// program, or nullopt when an op of the region has no GPU form. Pattern::Contig reads input i
+/// at the element's index, or its one value where scalar[i]; Strided32/64 take a
+/// StridedArgs<number of inputs>. Arguments: the inputs' pointers, the output's, n (int64),
+/// then the StridedArgs.
+std::optional<std::string> fused_source(const Compiled& c, Pattern p, const std::vector<bool>& scalar,
+                                        const std::string& name, Target target = kBackendTarget);
 
 /// jit::compile of program_source(variants) (PTX for "compute_XY", a cubin for "sm_XY");
 /// throws with NVRTC's log on a compile error. Needs no GPU.

@@ -37,6 +37,7 @@ struct Kernel {
 inline constexpr int kElementwiseKernels = 1;
 inline constexpr int kIndexingKernels = 2;
 inline constexpr int kRandomScanKernels = 3;
+inline constexpr int kCompiledKernels = 4;
 /// The program source and kernel name a family generates for one key.
 using KernelSpec = std::pair<std::string, std::string>;
 /// The kernel of generator `family` (a tag per generator) selected by `key`, which the caller
