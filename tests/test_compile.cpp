@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "grad_check.h"
 #include "test_utils.h"
 
 using namespace ember;
@@ -294,6 +295,24 @@ TEST(Compile, FusedKernelsRunOnTheGpu) {
       EXPECT_TRUE(agree(got, want, t == float16 ? 4e-3 : 2e-5)) << dtype_name(t) << (strided ? " strided" : "");
     }
   }
+}
+
+// The Compiled primitive's vjp, jvp and vmap (through the region rebuilt from its ops)
+// against finite differences and loops, like every primitive (grad_check.h).
+TEST(GradCompile, CompiledRegionTransforms) {
+  auto fused = [](const MultiFn& f) {
+    return [cf = compile(f)](const std::vector<array>& x) {
+      array out = cf(x)[0];
+      EXPECT_NE(compiled_of(out), nullptr);
+      return out;
+    };
+  };
+  grad_check::check(fused([](const std::vector<array>& x) { return std::vector<array>{gelu_tanh(x[0]) * x[1]}; }),
+                    {{3, 4}, {4}});
+  grad_check::check(fused([](const std::vector<array>& x) {
+                      return std::vector<array>{where(x[0] > x[1], exp(x[0]) - x[1], sin(x[1]) * x[0])};
+                    }),
+                    {{2, 5}, {2, 5}});
 }
 
 // ------------------------------------------------------------------ property test

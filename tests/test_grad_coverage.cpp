@@ -64,6 +64,8 @@ const std::vector<std::string>& all_primitive_names() {
       "RMSNorm", "LayerNorm", "RoPE", "ScaledDotProductAttention",
       // Affine group quantization (primitives_quantized.h)
       "Quantize", "Dequantize", "QuantizedMatmul", "GatherQMM",
+      // compile's fused regions (primitives_compiled.h)
+      "Compiled",
       // custom_function / checkpoint (checked by hand in test_transforms_cases.cpp)
       "CustomTransforms",
   };
