@@ -99,4 +99,13 @@ bool can_donate(const array& in, const array& out) {
          in.data_size() == out.size() && in.size() == out.size();
 }
 
+Strides broadcast_strides(const array& in, const Shape& shape) {
+  Strides st(shape.size(), 0);
+  size_t lead = shape.size() - in.ndim();
+  for (size_t d = 0; d < in.ndim(); ++d) {
+    st[lead + d] = in.shape(d) == 1 && shape[lead + d] != 1 ? 0 : in.strides()[d];
+  }
+  return st;
+}
+
 }  // namespace ember

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -15,6 +16,18 @@ namespace ember {
 std::pair<Shape, std::vector<Strides>> collapse_contiguous_dims(const Shape& shape,
                                                                 const std::vector<Strides>& strides);
 std::pair<Shape, std::vector<Strides>> collapse_contiguous_dims(const std::vector<array>& xs);
+
+/// 64-bit FNV-1a hash of `s`, continuing from `h`; keys the on-disk kernel caches.
+inline uint64_t fnv1a(std::string_view s, uint64_t h = 1469598103934665603ull) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+/// `in`'s strides when broadcast to `shape` (0 along broadcast and leading axes).
+Strides broadcast_strides(const array& in, const Shape& shape);
 
 /// Element offset (in elements) of flat row-major index `idx` in an array of `shape` with `strides`.
 inline int64_t elem_to_loc(int64_t idx, const Shape& shape, const Strides& strides) {

@@ -187,14 +187,6 @@ std::string kernel_source(const Compiled& c, bool dense, const std::string& acce
 
 // ------------------------------------------------------------------ the compiler and the cache
 
-uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ull) {
-  for (unsigned char ch : s) {
-    h ^= ch;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 // The system compiler: EMBER_CXX, else CXX, else c++ (found on PATH); empty when none.
 const std::string& compiler() {
   static const std::string cxx = []() -> std::string {
@@ -412,16 +404,6 @@ void* get_kernel(const Compiled& c, bool dense, const std::string& access) {
 
 using DenseFn = void (*)(const void* const*, void*, int64_t, int64_t);
 using StridedFn = void (*)(const void* const*, void*, const int64_t*, const int64_t*, int, int64_t, int64_t);
-
-// The input's strides against the output's shape (0 along broadcast axes).
-Strides broadcast_strides(const array& in, const Shape& shape) {
-  Strides st(shape.size(), 0);
-  size_t lead = shape.size() - in.ndim();
-  for (size_t d = 0; d < in.ndim(); ++d) {
-    st[lead + d] = in.shape(d) == 1 && shape[lead + d] != 1 ? 0 : in.strides()[d];
-  }
-  return st;
-}
 
 }  // namespace
 

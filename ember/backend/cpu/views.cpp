@@ -176,13 +176,7 @@ bool Transpose::is_equivalent(const Primitive& other) const {
 }
 
 void Broadcast::eval_cpu(const std::vector<array>& inputs, array& out) {
-  const array& in = inputs[0];
-  size_t lead = out.ndim() - in.ndim();
-  Strides st(out.ndim(), 0);
-  for (size_t i = 0; i < in.ndim(); ++i) {
-    st[lead + i] = in.shape(i) == 1 && out.shape(lead + i) != 1 ? 0 : in.strides()[i];
-  }
-  share_view(in, out, std::move(st), 0);
+  share_view(inputs[0], out, broadcast_strides(inputs[0], out.shape()), 0);
 }
 
 bool Broadcast::is_equivalent(const Primitive& other) const {

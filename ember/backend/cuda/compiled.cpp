@@ -21,25 +21,6 @@ constexpr size_t kMaxBlocks = size_t{1} << 20;
 // Inputs a strided fused kernel takes (its StridedArgs grows with each).
 constexpr size_t kMaxStridedInputs = 24;
 
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : s) {
-    h ^= ch;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-// The input's strides against the output's shape (0 along broadcast axes).
-Strides broadcast_strides(const array& in, const Shape& shape) {
-  Strides st(shape.size(), 0);
-  size_t lead = shape.size() - in.ndim();
-  for (size_t d = 0; d < in.ndim(); ++d) {
-    st[lead + d] = in.shape(d) == 1 && shape[lead + d] != 1 ? 0 : in.strides()[d];
-  }
-  return st;
-}
-
 bool compiled_kernel(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs, cudaStream_t stream) {
   auto& c = static_cast<Compiled&>(p);
   array& out = outputs[0];

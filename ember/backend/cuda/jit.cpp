@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ember/backend/common/utils.h"
 #include "ember/backend/cuda/cuda.h"
 
 namespace ember::gpu::jit {
@@ -47,14 +48,6 @@ std::vector<std::string> include_dirs() {
     break;
   }
   return dirs;
-}
-
-uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
 }
 
 std::string nvrtc_version() {

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "ember/backend/common/utils.h"
 #include "ember/backend/cuda/cuda.h"
 #include "ember/backend/cuda/jit.h"
 
@@ -22,15 +23,6 @@ namespace ember::gpu::jit {
 namespace fs = std::filesystem;
 
 namespace {
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 fs::path cache_dir() {
   if (const char* e = std::getenv("EMBER_KERNEL_CACHE"); e && *e) return fs::path(e) / "emulated";
