@@ -31,6 +31,10 @@ array layer_norm(const array& x, const std::optional<array>& weight, const std::
 /// Features from `dims` on pass through.
 array rope(const array& x, int dims, bool traditional, std::optional<float> base, float scale, int offset,
            const std::optional<array>& freqs = std::nullopt, StreamOrDevice s = {});
+/// rope with the start positions in an integer array: a scalar, or (x at least 3-D) one start
+/// per index of x's axis 0, so each sequence of a batch turns from its own position.
+array rope(const array& x, int dims, bool traditional, std::optional<float> base, float scale, const array& offset,
+           const std::optional<array>& freqs = std::nullopt, StreamOrDevice s = {});
 
 /// softmax(q @ k^T * scale + mask) @ v with grouped-query attention: q (B, Hq, Tq, D),
 /// k (B, Hkv, Tk, D), v (B, Hkv, Tk, Dv) with Hq a multiple of Hkv; the result is

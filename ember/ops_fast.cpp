@@ -77,7 +77,7 @@ bool LayerNorm::is_equivalent(const Primitive& other) const {
 bool RoPE::is_equivalent(const Primitive& other) const {
   auto* o = dynamic_cast<const RoPE*>(&other);
   return o && o->dims_ == dims_ && o->traditional_ == traditional_ && o->base_ == base_ && o->scale_ == scale_ &&
-         o->offset_ == offset_ && o->has_freqs_ == has_freqs_;
+         o->offset_ == offset_ && o->has_freqs_ == has_freqs_ && o->has_offsets_ == has_offsets_;
 }
 
 bool ScaledDotProductAttention::is_equivalent(const Primitive& other) const {
@@ -161,8 +161,11 @@ array layer_norm(const array& x_in, const std::optional<array>& weight, const st
   return array(x.shape(), t, prim, std::move(inputs));
 }
 
-array rope(const array& x, int dims, bool traditional, std::optional<float> base, float scale, int offset,
-           const std::optional<array>& freqs, StreamOrDevice s) {
+namespace {
+
+// rope with positions starting at `offset`, or at `offsets` (int32, () or (x.shape(0),)) when given.
+array rope_impl(const array& x, int dims, bool traditional, std::optional<float> base, float scale, int offset,
+                const std::optional<array>& offsets, const std::optional<array>& freqs, StreamOrDevice s) {
   if (x.ndim() < 2) {
     throw std::invalid_argument("[rope] x must have at least 2 axes (..., T, D), got shape " +
                                 shape_to_string(x.shape()));
@@ -188,10 +191,26 @@ array rope(const array& x, int dims, bool traditional, std::optional<float> base
     }
     inputs.push_back(astype(*freqs, x.dtype() == float64 ? float64 : float32, s));
   }
+  const bool has_offsets = offsets.has_value();
+  if (has_offsets) {
+    const array& o = *offsets;
+    if (!is_integral(o.dtype())) {
+      throw std::invalid_argument(std::string("[rope] offset must be an integer array, got ") + dtype_name(o.dtype()));
+    }
+    const bool per_row = o.ndim() == 1 && x.ndim() >= 3 && o.shape(0) == x.shape(0);
+    if (o.ndim() != 0 && !per_row) {
+      throw std::invalid_argument(
+          "[rope] an offset array must be a scalar or hold one offset per index of x's axis 0 "
+          "(x at least 3-D), got offset shape " +
+          shape_to_string(o.shape()) + " for x of shape " + shape_to_string(x.shape()));
+    }
+    inputs.push_back(astype(o, int32, s));
+  }
   float b = base.value_or(0.0f);
   bool has_freqs = freqs.has_value();
   // The angles in float32 (float64 for float64 x): positions times inverse frequencies.
-  MultiFn fallback = [dims, half, traditional, b, scale, offset, has_freqs, s](const std::vector<array>& in) {
+  MultiFn fallback = [dims, half, traditional, b, scale, offset, has_freqs, has_offsets,
+                      s](const std::vector<array>& in) {
     const array& xi = in[0];
     int T = xi.shape(-2), nd = static_cast<int>(xi.ndim());
     Dtype ct = xi.dtype() == float64 ? float64 : float32;
@@ -200,8 +219,21 @@ array rope(const array& x, int dims, bool traditional, std::optional<float> base
             ? reciprocal(astype(in[1], ct, s), s)
             : exp(multiply(astype(arange(0, half, s), ct, s), array(-std::log(static_cast<double>(b)) / half, ct), s),
                   s);
-    array pos = multiply(astype(arange(offset, offset + T, s), ct, s), array(static_cast<double>(scale), ct), s);
-    array theta = multiply(reshape(pos, {T, 1}, s), reshape(inv, {1, half}, s), s);  // (T, half)
+    // Positions (T, 1), or (B, 1, ..., T, 1) with one start per index of axis 0.
+    array pos(0.0f);
+    if (has_offsets) {
+      const array& o = in.back();
+      Shape sh(nd, 1);
+      if (o.ndim() == 1) sh[0] = o.shape(0);
+      array start = reshape(o, sh, s);
+      Shape tsh(nd, 1);
+      tsh[nd - 2] = T;
+      pos = add(start, reshape(arange(0, T, s), tsh, s), s);
+    } else {
+      pos = reshape(arange(offset, offset + T, s), {T, 1}, s);
+    }
+    pos = multiply(astype(pos, ct, s), array(static_cast<double>(scale), ct), s);
+    array theta = multiply(pos, reshape(inv, {1, half}, s), s);  // (..., T, half)
     array c = cos(theta, s), sn = sin(theta, s);
     array xf = astype(xi, ct, s);
     Shape start(nd, 0), stop = xi.shape(), step(nd, 1);
@@ -228,9 +260,23 @@ array rope(const array& x, int dims, bool traditional, std::optional<float> base
     if (dims < xi.shape(-1)) rotated = concatenate({rotated, part(dims, xi.shape(-1), 1)}, -1, s);
     return std::vector<array>{astype(rotated, xi.dtype(), s)};
   };
-  auto prim = std::make_shared<RoPE>(to_stream(s), fallback, dims, traditional, b, scale, offset, has_freqs);
-  if (use_fallback(*prim)) return fallback(inputs)[0];
+  auto prim =
+      std::make_shared<RoPE>(to_stream(s), fallback, dims, traditional, b, scale, offset, has_freqs, has_offsets);
+  // The GPU kernel takes one start position.
+  if (use_fallback(*prim, !has_offsets)) return fallback(inputs)[0];
   return array(x.shape(), x.dtype(), prim, std::move(inputs));
+}
+
+}  // namespace
+
+array rope(const array& x, int dims, bool traditional, std::optional<float> base, float scale, int offset,
+           const std::optional<array>& freqs, StreamOrDevice s) {
+  return rope_impl(x, dims, traditional, base, scale, offset, std::nullopt, freqs, s);
+}
+
+array rope(const array& x, int dims, bool traditional, std::optional<float> base, float scale, const array& offset,
+           const std::optional<array>& freqs, StreamOrDevice s) {
+  return rope_impl(x, dims, traditional, base, scale, 0, offset, freqs, s);
 }
 
 array scaled_dot_product_attention(const array& q, const array& k, const array& v, float scale,

@@ -73,17 +73,20 @@ class LayerNorm : public Fused {
   bool has_weight_, has_bias_;
 };
 
-/// rope. Inputs: x (..., T, D), then freqs (dims/2; float64 for float64 x, else float32) when given.
+/// rope. Inputs: x (..., T, D), then freqs (dims/2; float64 for float64 x, else float32) when
+/// given, then the int32 start positions when has_offsets: shape () or (x.shape(0),).
 class RoPE : public Fused {
  public:
-  RoPE(Stream s, MultiFn fallback, int dims, bool traditional, float base, float scale, int offset, bool has_freqs)
+  RoPE(Stream s, MultiFn fallback, int dims, bool traditional, float base, float scale, int offset, bool has_freqs,
+       bool has_offsets = false)
       : Fused(s, std::move(fallback)),
         dims_(dims),
         traditional_(traditional),
         base_(base),
         scale_(scale),
         offset_(offset),
-        has_freqs_(has_freqs) {}
+        has_freqs_(has_freqs),
+        has_offsets_(has_offsets) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
   bool is_equivalent(const Primitive& other) const override;
@@ -94,13 +97,16 @@ class RoPE : public Fused {
   float scale() const { return scale_; }
   int offset() const { return offset_; }
   bool has_freqs() const { return has_freqs_; }
+  /// Whether the positions start at an int32 input (last; one value, or one per index of
+  /// axis 0) instead of at offset().
+  bool has_offsets() const { return has_offsets_; }
 
  private:
   int dims_;
   bool traditional_;
   float base_, scale_;
   int offset_;
-  bool has_freqs_;
+  bool has_freqs_, has_offsets_;
 };
 
 /// scaled_dot_product_attention. Inputs: q, k, v (one dtype), then the mask when given:

@@ -224,18 +224,108 @@ void Sequence::finish() {
   r_.peak_memory = get_peak_memory();
 }
 
-std::vector<std::vector<float>> forward_decode(const Model& model, const std::vector<int32_t>& tokens,
-                                               const std::vector<std::vector<KVCache>*>& caches) {
-  const int n = static_cast<int>(tokens.size());
-  array out = n == 1 ? model.transformer->forward(array(tokens.data(), {1, 1}, int32), *caches[0], true)
-                     : model.transformer->forward_decode(tokens, caches);
-  // (n, 1, vocab) -> rows on the host.
+namespace {
+
+// (n, 1, vocab) logits -> one host vector per row.
+std::vector<std::vector<float>> host_rows(const array& out) {
+  const int n = out.shape(0);
   array rows = astype(reshape(out, {n, out.shape(2)}), float32);
   rows.eval();
   const float* p = rows.data<float>();
   std::vector<std::vector<float>> result(n);
   for (int i = 0; i < n; ++i) result[i].assign(p + static_cast<size_t>(i) * rows.shape(1), p + (i + 1) * rows.shape(1));
   return result;
+}
+
+}  // namespace
+
+std::vector<std::vector<float>> forward_decode(const Model& model, const std::vector<int32_t>& tokens,
+                                               const std::vector<std::vector<KVCache>*>& caches) {
+  const int n = static_cast<int>(tokens.size());
+  return host_rows(n == 1 ? model.transformer->forward(array(tokens.data(), {1, 1}, int32), *caches[0], true)
+                          : model.transformer->forward_decode(tokens, caches));
+}
+
+bool DecodeBatch::batchable(const std::vector<std::vector<KVCache>*>& caches) const {
+  for (auto* c : caches) {
+    for (const KVCache& l : *c) {
+      if (l.bits() != 0 || l.window() != 0 || l.offset() == 0) return false;
+    }
+  }
+  return true;
+}
+
+std::vector<std::vector<float>> DecodeBatch::step(const std::vector<int32_t>& tokens,
+                                                  const std::vector<std::vector<KVCache>*>& caches) {
+  if (caches.size() < 2 || !batchable(caches)) {
+    release_all();
+    return forward_decode(model_, tokens, caches);
+  }
+  if (caches != rows_) {
+    // Rebuild the batch for the new set: rows that stay are copied from the old batch, rows
+    // that left are handed back, new ones gathered from their own caches.
+    for (auto* c : std::vector(rows_)) {
+      if (c && std::find(caches.begin(), caches.end(), c) == caches.end()) release(c);
+    }
+    const size_t L = caches[0]->size();
+    std::vector<BatchKVCache> layers;
+    layers.reserve(L);
+    for (size_t l = 0; l < L; ++l) {
+      std::vector<std::pair<array, array>> rows;
+      std::vector<int> offsets;
+      for (auto* c : caches) {
+        auto at = std::find(rows_.begin(), rows_.end(), c);
+        if (at != rows_.end()) {
+          const int b = static_cast<int>(at - rows_.begin());
+          rows.push_back(layers_[l].row(b));
+          offsets.push_back(layers_[l].offset(b));
+        } else {
+          rows.push_back((*c)[l].contents());
+          offsets.push_back((*c)[l].offset());
+        }
+      }
+      layers.emplace_back(rows, offsets);
+    }
+    layers_ = std::move(layers);
+    rows_ = caches;
+  }
+  try {
+    return host_rows(model_.transformer->forward_batch(tokens, layers_));
+  } catch (...) {
+    // Some layers may hold the new position and others not: nothing is handed back.
+    rows_.clear();
+    layers_.clear();
+    throw;
+  }
+}
+
+void DecodeBatch::release(std::vector<KVCache>* cache) {
+  if (!cache) return;
+  auto at = std::find(rows_.begin(), rows_.end(), cache);
+  if (at == rows_.end()) return;
+  const int b = static_cast<int>(at - rows_.begin());
+  std::vector<array> written;
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    auto [k, v] = layers_[l].row(b);
+    (*cache)[l].assign(k, v, layers_[l].offset(b));
+    auto [k2, v2] = (*cache)[l].contents();
+    written.insert(written.end(), {k2, v2});
+  }
+  // Computed now, so the batch's planes are not shared with a pending copy when the next step
+  // writes to them in place.
+  eval(written);
+  // A hole until the next step() regathers the batch without it.
+  *at = nullptr;
+  if (std::all_of(rows_.begin(), rows_.end(), [](auto* c) { return c == nullptr; })) {
+    rows_.clear();
+    layers_.clear();
+  }
+}
+
+void DecodeBatch::release_all() {
+  for (auto* c : std::vector(rows_)) {
+    if (c) release(c);
+  }
 }
 
 GenerationResult generate(const Model& model, std::span<const int32_t> prompt, const GenerateOptions& opt,

@@ -103,6 +103,32 @@ class Sequence {
 std::vector<std::vector<float>> forward_decode(const Model& model, const std::vector<int32_t>& tokens,
                                                const std::vector<std::vector<KVCache>*>& caches);
 
+/// Decode steps of a changing set of sequences (a server's running requests) through one batch
+/// of KV caches (BatchKVCache), so rope and attention run once per layer for all of them. The
+/// sequences' own caches are gathered into the batch when the set changes and handed back by
+/// release(). One sequence alone, quantized caches and sliding windows take forward_decode.
+class DecodeBatch {
+ public:
+  explicit DecodeBatch(const Model& model) : model_(model) {}
+  /// Logits for tokens[i] appended to the sequence whose caches are caches[i] (distinct). When
+  /// it throws, the batched sequences' caches are left as they were when they joined: their
+  /// owners must drop them.
+  std::vector<std::vector<float>> step(const std::vector<int32_t>& tokens,
+                                       const std::vector<std::vector<KVCache>*>& caches);
+  /// Hands `cache`'s positions back to it when it is in the batch (and drops it from the
+  /// batch); call before its caches are read or changed elsewhere.
+  void release(std::vector<KVCache>* cache);
+  /// release() for every sequence in the batch.
+  void release_all();
+
+ private:
+  // Whether these sequences' caches can be batched: no quantization, no window.
+  bool batchable(const std::vector<std::vector<KVCache>*>& caches) const;
+  const Model& model_;
+  std::vector<std::vector<KVCache>*> rows_;  // the sequence of each row of layers_ (null: released)
+  std::vector<BatchKVCache> layers_;
+};
+
 /// Generates from `prompt` ids. `on_text` receives each new piece of text as it becomes final
 /// (return false to stop early). With `cache`, positions shared with cache->tokens are
 /// reused, and the cache holds prompt and answer afterwards.

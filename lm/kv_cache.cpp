@@ -1,6 +1,7 @@
 #include "lm/kv_cache.h"
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -130,6 +131,109 @@ void KVCache::trim(int n) {
                                 std::to_string(offset_ - start_) + " cached positions");
   }
   offset_ -= n;
+}
+
+std::pair<array, array> KVCache::contents() const {
+  if (bits_ != 0) throw std::invalid_argument("[KVCache] contents() needs a cache without quantization");
+  const int used = offset_ - start_;
+  if (empty_ || used == 0) throw std::invalid_argument("[KVCache] contents() of an empty cache");
+  return {positions(planes_[0], 0, used), positions(planes_[1], 0, used)};
+}
+
+void KVCache::assign(const array& keys, const array& values, int offset) {
+  if (bits_ != 0) throw std::invalid_argument("[KVCache] assign() needs a cache without quantization");
+  const int n = keys.ndim() == 4 ? keys.shape(2) : -1;
+  if (n < 1 || values.ndim() != 4 || values.shape(2) != n || offset < n) {
+    throw std::invalid_argument("[KVCache] assign takes keys and values (B, Hkv, n >= 1, .) of positions before " +
+                                std::to_string(offset) + ", got " + shape_to_string(keys.shape()) + " and " +
+                                shape_to_string(values.shape()));
+  }
+  capacity_ = (n + step_ - 1) / step_ * step_;
+  planes_ = {in_plane(keys, capacity_, n), in_plane(values, capacity_, n)};
+  offset_ = offset;
+  start_ = fetched_start_ = offset - n;
+  empty_ = false;
+}
+
+BatchKVCache::BatchKVCache(const std::vector<std::pair<array, array>>& rows, const std::vector<int>& offsets, int step)
+    : step_(step) {
+  const int B = static_cast<int>(rows.size());
+  if (B == 0 || offsets.size() != rows.size() || step < 1) {
+    throw std::invalid_argument("[BatchKVCache] takes one or more rows with one offset each, got " +
+                                std::to_string(rows.size()) + " rows and " + std::to_string(offsets.size()) +
+                                " offsets");
+  }
+  const array &k0 = rows[0].first, &v0 = rows[0].second;
+  for (int b = 0; b < B; ++b) {
+    const array &k = rows[b].first, &v = rows[b].second;
+    if (k.ndim() != 4 || v.ndim() != 4 || k.shape(0) != 1 || k.shape(2) < 1 || v.shape(2) != k.shape(2) ||
+        k.shape(1) != k0.shape(1) || k.shape(3) != k0.shape(3) || v.shape(1) != v0.shape(1) ||
+        v.shape(3) != v0.shape(3) || k.dtype() != k0.dtype() || v.dtype() != v0.dtype() || offsets[b] < k.shape(2)) {
+      throw std::invalid_argument("[BatchKVCache] row " + std::to_string(b) + ": keys " + shape_to_string(k.shape()) +
+                                  " and values " + shape_to_string(v.shape()) + " at offset " +
+                                  std::to_string(offsets[b]) + " do not fit the rows (1, " +
+                                  std::to_string(k0.shape(1)) + ", n >= 1, " + std::to_string(k0.shape(3)) + ")");
+    }
+    lengths_.push_back(k.shape(2));
+  }
+  offsets_ = offsets;
+  end_ = longest();
+  capacity_ = (end_ + step_) / step_ * step_;
+  keys_ = zeros({B, k0.shape(1), capacity_, k0.shape(3)}, k0.dtype());
+  values_ = zeros({B, v0.shape(1), capacity_, v0.shape(3)}, v0.dtype());
+  for (int b = 0; b < B; ++b) {
+    const int from = end_ - lengths_[b];
+    keys_ = slice_update(keys_, rows[b].first, {b, 0, from, 0}, {b + 1, k0.shape(1), end_, k0.shape(3)});
+    values_ = slice_update(values_, rows[b].second, {b, 0, from, 0}, {b + 1, v0.shape(1), end_, v0.shape(3)});
+  }
+}
+
+int BatchKVCache::longest() const { return *std::max_element(lengths_.begin(), lengths_.end()); }
+
+std::pair<array, array> BatchKVCache::update_and_fetch(const array& k, const array& v) {
+  const int B = batch_size();
+  if (k.ndim() != 4 || v.ndim() != 4 || k.shape(0) != B || v.shape(0) != B || k.shape(2) != 1 || v.shape(2) != 1 ||
+      k.shape(1) != keys_.shape(1) || k.shape(3) != keys_.shape(3) || v.shape(1) != values_.shape(1) ||
+      v.shape(3) != values_.shape(3)) {
+    throw std::invalid_argument("[BatchKVCache] expects one position per row, k " + shape_to_string(keys_.shape()) +
+                                " and v " + shape_to_string(values_.shape()) + " with 1 column, got " +
+                                shape_to_string(k.shape()) + " and " + shape_to_string(v.shape()));
+  }
+  if (end_ + 1 > capacity_) {
+    // Grow, keeping only the columns some row still uses (a long sequence that left leaves
+    // padding in front of the others).
+    const int used = longest(), lo = end_ - used;
+    capacity_ = (used + step_) / step_ * step_;
+    keys_ = in_plane(positions(keys_, lo, end_), capacity_, used);
+    values_ = in_plane(positions(values_, lo, end_), capacity_, used);
+    end_ = used;
+  }
+  keys_ = put(keys_, k, end_);
+  values_ = put(values_, v, end_);
+  ++end_;
+  for (int b = 0; b < B; ++b) ++lengths_[b], ++offsets_[b];
+  const int from = end_ - longest();
+  return {positions(keys_, from, end_), positions(values_, from, end_)};
+}
+
+array BatchKVCache::offsets() const { return array(offsets_, {batch_size()}, int32); }
+
+array BatchKVCache::next_mask() const {
+  const int B = batch_size(), L = longest() + 1;
+  std::unique_ptr<bool[]> m(new bool[static_cast<size_t>(B) * L]);
+  for (int b = 0; b < B; ++b) {
+    for (int c = 0; c < L; ++c) m[static_cast<size_t>(b) * L + c] = c >= L - (lengths_[b] + 1);
+  }
+  return array(m.get(), {B, 1, 1, L}, bool_);
+}
+
+std::pair<array, array> BatchKVCache::row(int b) const {
+  if (b < 0 || b >= batch_size()) {
+    throw std::out_of_range("[BatchKVCache] row " + std::to_string(b) + " of " + std::to_string(batch_size()));
+  }
+  const int from = end_ - lengths_[b];
+  auto one = [&](const array& a) { return slice(a, {b, 0, from, 0}, {b + 1, a.shape(1), end_, a.shape(3)}); };
+  return {one(keys_), one(values_)};
 }
 
 }  // namespace ember::lm

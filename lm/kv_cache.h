@@ -36,6 +36,14 @@ class KVCache {
   void reset();
   /// Drops the last n positions (a prompt cache reused up to a shared prefix).
   void trim(int n);
+  /// Bits of the stored keys and values (0: as computed).
+  int bits() const { return bits_; }
+  /// The keys and values of positions [offset() - held, offset()) as (B, Hkv, held, .) views,
+  /// for a cache without quantization (BatchKVCache gathers sequences from these).
+  std::pair<array, array> contents() const;
+  /// Replaces what the cache holds with keys and values (B, Hkv, n, .) of positions
+  /// [offset - n, offset): a sequence handed back from a BatchKVCache. No quantization.
+  void assign(const array& keys, const array& values, int offset);
 
  private:
   int window_, step_;
@@ -48,6 +56,39 @@ class KVCache {
   // keys' (wq, scales, biases) then the values'.
   std::vector<array> planes_;
   bool empty_ = true;
+};
+
+/// The key/value caches of one layer for several sequences decoded together (continuous
+/// batching), as mlx-lm's batch cache: one (B, Hkv, capacity, .) plane for keys and one for
+/// values, each row a sequence aligned at the right, so one write per step appends every
+/// row's new position and one attention call covers the batch. Row b holds its sequence's
+/// positions in the last length(b) columns in use; the columns before are padding, which
+/// mask() hides (the CPU attention kernel skips a row's leading masked keys, so each row
+/// computes exactly what its sequence alone would).
+class BatchKVCache {
+ public:
+  /// rows[b]: sequence b's keys and values (1, Hkv, n_b, .) with n_b >= 1, and offsets[b] its
+  /// position after them (n_b <= offsets[b]). The planes grow in steps of `step` columns.
+  BatchKVCache(const std::vector<std::pair<array, array>>& rows, const std::vector<int>& offsets, int step = 256);
+
+  /// Appends k, v (B, Hkv, 1, .), one new position per row, and returns the keys and values to
+  /// attend to: (B, Hkv, L, .) views with L the longest row's length.
+  std::pair<array, array> update_and_fetch(const array& k, const array& v);
+  /// (B,) int32: each row's position of the token the next update appends (rope's offsets).
+  array offsets() const;
+  /// (B, 1, 1, L) bool over what update_and_fetch would return after one more append: true
+  /// on each row's own positions, false on its padding.
+  array next_mask() const;
+  /// Row b's keys and values, (1, Hkv, length(b), .) views, and its position after them.
+  std::pair<array, array> row(int b) const;
+  int offset(int b) const { return offsets_[b]; }
+  int batch_size() const { return static_cast<int>(lengths_.size()); }
+
+ private:
+  array keys_{0.0f}, values_{0.0f};
+  int step_, end_ = 0, capacity_ = 0;
+  std::vector<int> lengths_, offsets_;
+  int longest() const;
 };
 
 }  // namespace ember::lm

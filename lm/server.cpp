@@ -405,7 +405,7 @@ struct Request {
 class Batcher {
  public:
   Batcher(const Model& model, int max_batch, int cache_slots)
-      : model_(model), max_batch_(max_batch), cache_slots_(cache_slots), thread_([this] { run(); }) {}
+      : model_(model), max_batch_(max_batch), cache_slots_(cache_slots), decode_(model), thread_([this] { run(); }) {}
   ~Batcher() {
     {
       std::lock_guard lk(mu_);
@@ -488,6 +488,8 @@ class Batcher {
   }
 
   void end(Running& run, std::exception_ptr e = nullptr) {
+    // The sequence's caches back from the decode batch before its slot can be reused.
+    if (run.seq) decode_.release(&run.seq->cache());
     if (run.slot) run.slot->busy = false;
     run.req->finish(run.seq && !e ? run.seq->result() : GenerationResult{}, e);
   }
@@ -530,10 +532,13 @@ class Batcher {
       }
       if (!tokens.empty()) {
         try {
-          std::vector<std::vector<float>> logits = forward_decode(model_, tokens, caches);
+          std::vector<std::vector<float>> logits = decode_.step(tokens, caches);
           for (size_t j = 0; j < fed.size(); ++j) running_[fed[j]].seq->set_logits(std::move(logits[j]), tokens[j]);
         } catch (...) {
           for (size_t i : fed) {
+            // The step's caches are not to be trusted: the next turn starts over.
+            Running& r = running_[i];
+            *(r.slot ? &r.slot->cache : r.own.get()) = PromptCache{};
             end(running_[i], std::current_exception());
             running_[i].req = nullptr;
           }
@@ -555,6 +560,7 @@ class Batcher {
   bool stopping_ = false;
   std::vector<Running> running_;  // the generating thread's own
   std::deque<Slot> slots_;        // likewise (a deque: slots stay where they are)
+  DecodeBatch decode_;            // likewise
   uint64_t uses_ = 0;
   std::thread thread_;  // last: starts once the rest is built
 };

@@ -246,9 +246,7 @@ array Transformer::attention(const Block& b, const array& x, KVCache& cache) con
   return attention(b, x, std::vector<KVCache*>{&cache});
 }
 
-array Transformer::attention(const Block& b, const array& x, const std::vector<KVCache*>& caches) const {
-  // x: (B, T, H) -> (B, T, H); one cache for all rows, or one per row (T == 1: decode steps of
-  // several sequences)
+std::tuple<array, array, array> Transformer::project_qkv(const Block& b, const array& x) const {
   const ModelConfig& c = config_;
   int B = x.shape(0), T = x.shape(1), D = c.head_dim;
   auto heads = [&](const array& y, int n) { return transpose(reshape(y, {B, T, n, D}), {0, 2, 1, 3}); };
@@ -269,6 +267,28 @@ array Transformer::attention(const Block& b, const array& x, const std::vector<K
     q = fast::rms_norm(q, b.attn.q_norm, c.rms_norm_eps);
     k = fast::rms_norm(k, b.attn.k_norm, c.rms_norm_eps);
   }
+  return {q, k, v};
+}
+
+array Transformer::attention(const Block& b, const array& x, BatchKVCache& cache, const array& offsets,
+                             const array& mask) const {
+  // x: (B, 1, H), row b at position offsets[b]
+  const ModelConfig& c = config_;
+  int B = x.shape(0), D = c.head_dim;
+  auto [q, k, v] = project_qkv(b, x);
+  q = fast::rope(q, D, c.rope_traditional, rope_base_, rope_scale_, offsets, rope_freqs_);
+  k = fast::rope(k, D, c.rope_traditional, rope_base_, rope_scale_, offsets, rope_freqs_);
+  auto [keys, values] = cache.update_and_fetch(k, v);
+  array o = fast::scaled_dot_product_attention(q, keys, values, 1.0f / std::sqrt(static_cast<float>(D)), "", mask);
+  return b.attn.o(reshape(transpose(o, {0, 2, 1, 3}), {B, 1, c.num_heads * D}));
+}
+
+array Transformer::attention(const Block& b, const array& x, const std::vector<KVCache*>& caches) const {
+  // x: (B, T, H) -> (B, T, H); one cache for all rows, or one per row (T == 1: decode steps of
+  // several sequences)
+  const ModelConfig& c = config_;
+  int B = x.shape(0), T = x.shape(1), D = c.head_dim;
+  auto [q, k, v] = project_qkv(b, x);
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   if (caches.size() > 1) {
     // Each row its own sequence at its own position: rope, cache and attention per row.
@@ -343,6 +363,29 @@ array Transformer::forward_decode(const std::vector<int32_t>& tokens,
     const Block& b = blocks_[l];
     for (int i = 0; i < n; ++i) layer[i] = &(*caches[i])[l];
     h = add(h, attention(b, fast::rms_norm(h, b.attn_norm, c.rms_norm_eps), layer));
+    h = add(h, mlp(b, fast::rms_norm(h, b.mlp_norm, c.rms_norm_eps)));
+  }
+  h = fast::rms_norm(h, norm_, c.rms_norm_eps);
+  return astype((lm_head_ ? *lm_head_ : embed_)(h), float32);
+}
+
+array Transformer::forward_batch(const std::vector<int32_t>& tokens, std::vector<BatchKVCache>& caches) const {
+  const int n = static_cast<int>(tokens.size());
+  if (caches.size() != blocks_.size()) {
+    throw std::invalid_argument("[Transformer] expects " + std::to_string(blocks_.size()) + " layer caches, got " +
+                                std::to_string(caches.size()));
+  }
+  if (n == 0 || caches[0].batch_size() != n) {
+    throw std::invalid_argument("[Transformer] forward_batch takes one token per row of the caches (" +
+                                std::to_string(caches[0].batch_size()) + "), got " + std::to_string(n));
+  }
+  const ModelConfig& c = config_;
+  // Every layer's rows sit at the same positions: the offsets and the mask are built once.
+  const array offsets = caches[0].offsets(), mask = caches[0].next_mask();
+  array h = embed(array(tokens.data(), {n, 1}, int32));
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    const Block& b = blocks_[l];
+    h = add(h, attention(b, fast::rms_norm(h, b.attn_norm, c.rms_norm_eps), caches[l], offsets, mask));
     h = add(h, mlp(b, fast::rms_norm(h, b.mlp_norm, c.rms_norm_eps)));
   }
   h = fast::rms_norm(h, norm_, c.rms_norm_eps);

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -64,6 +65,10 @@ class Transformer {
   /// caches' position (caches[i]: sequence i's per-layer caches, appended to): the linear layers
   /// run once over the n rows, rope and attention per sequence.
   array forward_decode(const std::vector<int32_t>& tokens, const std::vector<std::vector<KVCache>*>& caches) const;
+  /// Logits (B, 1, vocab) in float32 for one token of each row of a batch of caches (one per
+  /// layer; every row at its own position): as forward_decode, with rope and attention also
+  /// run once for the batch. Each row's logits equal its sequence's run alone on the CPU.
+  array forward_batch(const std::vector<int32_t>& tokens, std::vector<BatchKVCache>& caches) const;
   /// One empty cache per layer (with the model's sliding window).
   std::vector<KVCache> make_cache() const;
   /// Bits of the caches make_cache returns: 0 (as the keys come), 4 or 8 (KVCache).
@@ -79,6 +84,9 @@ class Transformer {
   int kv_bits_ = 0;
   array attention(const Block& b, const array& x, KVCache& cache) const;
   array attention(const Block& b, const array& x, const std::vector<KVCache*>& caches) const;
+  array attention(const Block& b, const array& x, BatchKVCache& cache, const array& offsets, const array& mask) const;
+  // q, k, v of x (B, T, hidden) as (B, heads, T, head_dim), after the q/k norms.
+  std::tuple<array, array, array> project_qkv(const Block& b, const array& x) const;
   array mlp(const Block& b, const array& x) const;
   array embed(const array& tokens) const;
   ModelConfig config_;

@@ -148,6 +148,115 @@ TEST(Fast, RopeMatchesDefinition) {
 
 namespace {
 
+// Bit-for-bit equal on the CPU, whose kernels promise it; within `tol` on a GPU, where the
+// array-offset rope is built from basic ops and attention's kernels make no such promise.
+void expect_same(const array& got, const array& want, double tol) {
+  if (default_device() == Device(Device::cpu)) {
+    EXPECT_TRUE(array_equal(got, want).item<bool>());
+  } else {
+    expect_near_all(values(got), values(want), tol, "same");
+  }
+}
+
+}  // namespace
+
+TEST(Fast, RopeWithPerSequenceOffsets) {
+  // One start position per index of axis 0 (sequences of a decode batch at their own
+  // positions): each sequence against the definition and, exactly, against rope run on it alone
+  // with an int offset; a scalar array offset as the int one.
+  const std::vector<int32_t> starts = {0, 7, 130};
+  for (Dtype t : kFloatTypes) {
+    for (bool traditional : {false, true}) {
+      for (int dims : {32, 16}) {
+        SCOPED_TRACE(std::string(dtype_name(t)) + (traditional ? " traditional" : "") + " dims " +
+                     std::to_string(dims));
+        array x = rnd({3, 2, 5, 32}, t, 21);
+        array y = fast::rope(x, dims, traditional, 10000.0f, 1.0f, array(starts, {3}, int32));
+        for (int b = 0; b < 3; ++b) {
+          array xb = slice(x, {b, 0, 0, 0}, {b + 1, 2, 5, 32}), yb = slice(y, {b, 0, 0, 0}, {b + 1, 2, 5, 32});
+          double tol = t == float64 ? 1e-10 : std::max(tol_for(t), 4e-6 * (starts[b] + 5));
+          expect_near_all(values(yb),
+                          rope_ref(values(xb), 2, 5, 32, dims, traditional, 10000.0, 1.0, starts[b], nullptr), tol,
+                          "rope offsets row " + std::to_string(b));
+          expect_same(yb, fast::rope(xb, dims, traditional, 10000.0f, 1.0f, starts[b]), tol);
+        }
+        expect_same(fast::rope(x, dims, traditional, 10000.0f, 1.0f, array(9)),
+                    fast::rope(x, dims, traditional, 10000.0f, 1.0f, 9), tol_for(t));
+      }
+    }
+  }
+  // Custom frequencies with a position scale, and (B, T, D) input.
+  array freqs = astype(array({1.0, 3.0, 10.0, 30.0}, {4}, float64), float32);
+  array x3 = rnd({2, 6, 8}, float32, 22);
+  array y3 = fast::rope(x3, 8, false, std::nullopt, 0.5f, array({2, 40}, {2}, int32), freqs);
+  std::vector<double> fv = values(freqs);
+  for (int b = 0; b < 2; ++b) {
+    array xb = slice(x3, {b, 0, 0}, {b + 1, 6, 8});
+    expect_near_all(values(slice(y3, {b, 0, 0}, {b + 1, 6, 8})),
+                    rope_ref(values(xb), 1, 6, 8, 8, false, 0, 0.5, b == 0 ? 2 : 40, &fv), 1e-5, "rope offsets freqs");
+  }
+  // The gradient (through the op written with basic ops) against each sequence's own.
+  array x = rnd({2, 3, 4, 16}, float32, 23), ct = rnd({2, 3, 4, 16}, float32, 24);
+  auto [out, grad] = vjp(
+      [](const array& a) {
+        return fast::rope(a, 16, false, 10000.0f, 1.0f, array({5, 60}, {2}));
+      },
+      x, ct);
+  for (int b = 0; b < 2; ++b) {
+    const int off = b == 0 ? 5 : 60;
+    auto one = [&](const array& a) { return slice(a, {b, 0, 0, 0}, {b + 1, 3, 4, 16}); };
+    auto [ob, gb] =
+        vjp([off](const array& a) { return fast::rope(a, 16, false, 10000.0f, 1.0f, off); }, one(x), one(ct));
+    expect_near_all(values(one(grad)), values(gb), 1e-5, "rope offsets vjp row " + std::to_string(b));
+  }
+  // Errors name the op and the shapes.
+  array x4 = rnd({2, 3, 4, 16}, float32, 25);
+  expect_error<std::invalid_argument>(
+      [&] {
+        fast::rope(x4, 16, false, 10000.0f, 1.0f, array({1.0f, 2.0f}));
+      },
+      "[rope] offset must be an integer");
+  expect_error<std::invalid_argument>(
+      [&] {
+        fast::rope(x4, 16, false, 10000.0f, 1.0f, array({1, 2, 3}));
+      },
+      "one offset per index");
+  expect_error<std::invalid_argument>(
+      [&] {
+        fast::rope(x4, 16, false, 10000.0f, 1.0f, array({1, 2, 3, 4}, {2, 2}));
+      },
+      "(2, 2)");
+  expect_error<std::invalid_argument>(
+      [&] {
+        fast::rope(rnd({2, 16}, float32, 26), 16, false, 10000.0f, 1.0f, array({1, 2}));
+      },
+      "at least 3-D");
+}
+
+TEST(Fast, DecodeAttentionSkipsLeadingMaskedKeys) {
+  // A left-padded batch of caches (the padding masked out) gives each row exactly what its
+  // own unpadded keys give.
+  const int Hq = 4, Hkv = 2, D = 16;
+  const std::vector<int> lengths = {9, 3, 14};
+  const int L = 14;
+  array q = rnd({3, Hq, 1, D}, float32, 31), k = rnd({3, Hkv, L, D}, float32, 32), v = rnd({3, Hkv, L, D}, float32, 33);
+  std::vector<uint8_t> m(3 * L);
+  for (int b = 0; b < 3; ++b) {
+    for (int j = 0; j < L; ++j) m[b * L + j] = j >= L - lengths[b];
+  }
+  array mask = astype(array(m, {3, 1, 1, L}, uint8), bool_);
+  array out = fast::scaled_dot_product_attention(q, k, v, 0.25f, "", mask);
+  for (int b = 0; b < 3; ++b) {
+    auto rows = [&](const array& a, int from) { return slice(a, {b, 0, from, 0}, {b + 1, a.shape(1), a.shape(2), D}); };
+    array alone =
+        fast::scaled_dot_product_attention(rows(q, 0), rows(k, L - lengths[b]), rows(v, L - lengths[b]), 0.25f);
+    SCOPED_TRACE("row " + std::to_string(b));
+    expect_same(rows(out, 0), alone, 1e-5);
+  }
+}
+
+namespace {
+
 // Attention from its definition in float64. q (B,Hq,Tq,D), k (B,Hkv,Tk,D), v (B,Hkv,Tk,Dv)
 // row-major values; mask (B,Hq,Tq,Tk) values: kind 0 none, 1 causal, 2 boolean, 3 additive.
 std::vector<double> sdpa_ref(const std::vector<double>& q, const std::vector<double>& k, const std::vector<double>& v,

@@ -269,7 +269,7 @@ int run_info(const Common& c) {
 
 // llama-bench's pp/tg: a prompt of n_prompt random ids processed in one prefill, then n_gen
 // tokens generated one at a time from an empty cache; the median of `runs` after a warm-up.
-int run_bench(const Common& c, int n_prompt, int n_gen, int runs, bool json) {
+int run_bench(const Common& c, int n_prompt, int n_gen, int batch, int runs, bool json) {
   Model m = load(c);
   const Transformer& tf = *m.transformer;
   std::mt19937 rng(0);
@@ -291,7 +291,7 @@ int run_bench(const Common& c, int n_prompt, int n_gen, int runs, bool json) {
       double s = std::chrono::duration<double>(Clock::now() - t0).count();
       if (r) pp.push_back(n_prompt / s);
     }
-    if (n_gen > 0) {
+    if (n_gen > 0 && batch == 1) {
       std::vector<KVCache> cache = tf.make_cache();
       int32_t tok = prompt.empty() ? 0 : prompt[0];
       auto t0 = Clock::now();
@@ -303,19 +303,45 @@ int run_bench(const Common& c, int n_prompt, int n_gen, int runs, bool json) {
       }
       double s = std::chrono::duration<double>(Clock::now() - t0).count();
       if (r) tg.push_back(n_gen / s);
+    } else if (n_gen > 0) {
+      // `batch` sequences, each from its own first token (run alone first), stepped together as
+      // the server does.
+      std::vector<std::vector<KVCache>> caches(batch);
+      std::vector<std::vector<KVCache>*> ptrs;
+      std::vector<int32_t> toks(batch);
+      for (int b = 0; b < batch; ++b) {
+        caches[b] = tf.make_cache();
+        ptrs.push_back(&caches[b]);
+        int32_t first = pick(rng);
+        array logits = tf.forward(array(&first, {1, 1}, int32), caches[b], true);
+        array next = argmax(reshape(logits, {-1}));
+        next.eval();
+        toks[b] = static_cast<int32_t>(next.item<uint32_t>());
+      }
+      DecodeBatch decode(m);
+      auto t0 = Clock::now();
+      for (int i = 0; i < n_gen; ++i) {
+        std::vector<std::vector<float>> logits = decode.step(toks, ptrs);
+        for (int b = 0; b < batch; ++b) {
+          toks[b] = static_cast<int32_t>(std::max_element(logits[b].begin(), logits[b].end()) - logits[b].begin());
+        }
+      }
+      double s = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (r) tg.push_back(double(n_gen) * batch / s);
     }
   }
   double pp_tps = pp.empty() ? 0 : median(pp), tg_tps = tg.empty() ? 0 : median(tg);
   if (json) {
     nlohmann::json j = {{"model", m.path},      {"threads", ember::scheduler::num_threads()},
                         {"n_prompt", n_prompt}, {"n_gen", n_gen},
-                        {"runs", runs},         {"pp_tps", pp_tps},
-                        {"tg_tps", tg_tps}};
+                        {"batch", batch},       {"runs", runs},
+                        {"pp_tps", pp_tps},     {"tg_tps", tg_tps}};
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("| model | test | tokens/s (median of %d) |\n|---|---|---|\n", runs);
     if (n_prompt) std::printf("| %s | pp%d | %.2f |\n", m.path.c_str(), n_prompt, pp_tps);
-    if (n_gen) std::printf("| %s | tg%d | %.2f |\n", m.path.c_str(), n_gen, tg_tps);
+    if (n_gen && batch == 1) std::printf("| %s | tg%d | %.2f |\n", m.path.c_str(), n_gen, tg_tps);
+    if (n_gen && batch > 1) std::printf("| %s | tg%d x%d | %.2f |\n", m.path.c_str(), n_gen, batch, tg_tps);
   }
   return 0;
 }
@@ -349,10 +375,12 @@ int main(int argc, char** argv) {
   CLI::App* bench =
       app.add_subcommand("bench", "Prompt processing (pp) and generation (tg) tokens/s, llama-bench style");
   add_common(bench, common);
-  int n_prompt = 512, n_gen = 128, runs = 5;
+  int n_prompt = 512, n_gen = 128, batch = 1, runs = 5;
   bool json = false;
   bench->add_option("--n-prompt,-p", n_prompt, "Prompt tokens processed in one prefill")->capture_default_str();
   bench->add_option("--n-gen,-n", n_gen, "Tokens generated one at a time")->capture_default_str();
+  bench->add_option("--batch,-b", batch, "Sequences generated together (tg reports their total tokens/s)")
+      ->capture_default_str();
   bench->add_option("--runs,-r", runs, "Timed runs (the median is reported)")->capture_default_str();
   bench->add_flag("--json", json, "Print one JSON line instead of a table");
 
@@ -414,7 +442,9 @@ int main(int argc, char** argv) {
     if (bench->parsed()) {
       if (n_prompt < 0 || n_gen < 0 || runs < 1)
         throw std::invalid_argument("[bench] sizes must be >= 0 and runs >= 1");
-      return run_bench(common, n_prompt, n_gen, runs, json);
+      if (batch < 1 || batch > 256)
+        throw std::invalid_argument("[bench] --batch must be in [1, 256], got " + std::to_string(batch));
+      return run_bench(common, n_prompt, n_gen, batch, runs, json);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ember-lm: %s\n", e.what());

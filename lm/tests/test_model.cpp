@@ -411,6 +411,116 @@ TEST(LmModel, BatchedDecodeStepsMatchEachSequenceAlone) {
   }
 }
 
+TEST(LmModel, DecodeBatchFollowsSequencesJoiningAndLeaving) {
+  // Four sequences join and leave a DecodeBatch over eight steps, as a server's requests do;
+  // every row's logits match that sequence stepped alone, and a sequence handed back
+  // (release) carries on alone or rejoins from its own caches.
+  fs::path dir = fixtures() / "llama";
+  SKIP_IF_MISSING("checkpoints.SKIP", dir);
+  Model m = load_model((dir / "model-Q4_0.gguf").string());
+  const Transformer& tf = *m.transformer;
+  std::vector<std::vector<int32_t>> prompts = {{1, 5, 9, 13, 2}, {7, 3, 3, 8, 1, 4, 6, 2, 9}, {11, 12}, {4}};
+  std::vector<std::vector<KVCache>> batched, alone;
+  for (const auto& p : prompts) {
+    for (auto* caches : {&batched, &alone}) {
+      caches->push_back(tf.make_cache());
+      tf.forward(array(p.data(), {1, static_cast<int>(p.size())}, int32), caches->back(), true).eval();
+    }
+  }
+  // Who steps at each step: a join, a leave, a single sequence (forward_decode's path), a rejoin.
+  const std::vector<std::vector<int>> schedule = {{0, 1}, {0, 1, 2}, {1, 2, 3}, {1, 2, 3}, {3}, {0, 3}, {3, 0, 2}, {2}};
+  std::vector<int32_t> next = {4, 10, 15, 20};
+  DecodeBatch decode(m);
+  for (size_t step = 0; step < schedule.size(); ++step) {
+    std::vector<int32_t> toks;
+    std::vector<std::vector<KVCache>*> ptrs;
+    for (int i : schedule[step]) {
+      toks.push_back(next[i]);
+      ptrs.push_back(&batched[i]);
+    }
+    // Sequences not stepping are handed back before anything else touches their caches.
+    for (int i = 0; i < 4; ++i) {
+      if (std::find(schedule[step].begin(), schedule[step].end(), i) == schedule[step].end()) {
+        decode.release(&batched[i]);
+      }
+    }
+    std::vector<std::vector<float>> rows = decode.step(toks, ptrs);
+    ASSERT_EQ(rows.size(), toks.size());
+    for (size_t r = 0; r < toks.size(); ++r) {
+      const int i = schedule[step][r];
+      std::vector<float> one = host(tf.forward(array(&next[i], {1, 1}, int32), alone[i], true));
+      auto [err, scale] = max_error(rows[r], one);
+      EXPECT_LE(err, 1e-4 * scale) << "sequence " << i << " step " << step;
+      next[i] = (next[i] * 7 + 3) % 32;
+    }
+  }
+  decode.release_all();
+  for (int i = 0; i < 4; ++i) {
+    for (size_t l = 0; l < alone[i].size(); ++l) {
+      ASSERT_EQ(batched[i][l].offset(), alone[i][l].offset()) << "sequence " << i << " layer " << l;
+      auto [kb, vb] = batched[i][l].contents();
+      auto [ka, va] = alone[i][l].contents();
+      EXPECT_TRUE(allclose(kb, ka, 1e-4, 1e-4).item<bool>()) << "keys of sequence " << i << " layer " << l;
+      EXPECT_TRUE(allclose(vb, va, 1e-4, 1e-4).item<bool>()) << "values of sequence " << i << " layer " << l;
+    }
+  }
+}
+
+TEST(LmKVCache, BatchCacheAlignsRowsAtTheRight) {
+  // Rows of 3, 1 and 5 positions (at offsets 3, 8 and 5) in one batch with step 4: appends land
+  // after each row's own positions, the mask marks them, rows come back as they went in plus the
+  // appended positions, and growth keeps only the columns some row uses.
+  auto plane = [](int n, float base) {
+    return reshape(add(astype(arange(0, 2 * n * 4), float32), array(base)), {1, 2, n, 4});
+  };
+  std::vector<std::pair<array, array>> rows = {
+      {plane(3, 0), plane(3, 100)}, {plane(1, 200), plane(1, 300)}, {plane(5, 400), plane(5, 500)}};
+  BatchKVCache c(rows, {3, 8, 5}, 4);
+  EXPECT_EQ(c.batch_size(), 3);
+  EXPECT_TRUE(array_equal(c.offsets(), array({3, 8, 5})).item<bool>());
+  array mask = c.next_mask();
+  EXPECT_EQ(mask.shape(), (Shape{3, 1, 1, 6}));
+  std::vector<uint8_t> want = {0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+  EXPECT_TRUE(array_equal(mask, astype(array(want, {3, 1, 1, 6}, uint8), bool_)).item<bool>());
+  std::vector<array> ks, vs;
+  for (int step = 0; step < 6; ++step) {  // crosses the capacity (8) twice
+    array k = full({3, 2, 1, 4}, static_cast<float>(-1 - step)), v = full({3, 2, 1, 4}, static_cast<float>(-10 - step));
+    auto [keys, values] = c.update_and_fetch(k, v);
+    EXPECT_EQ(keys.shape(), (Shape{3, 2, 6 + step, 4}));
+    ks.push_back(k);
+    vs.push_back(v);
+  }
+  EXPECT_TRUE(array_equal(c.offsets(), array({9, 14, 11})).item<bool>());
+  for (int b = 0; b < 3; ++b) {
+    auto [k, v] = c.row(b);
+    std::vector<array> kw = {rows[b].first}, vw = {rows[b].second};
+    for (int s = 0; s < 6; ++s) {
+      kw.push_back(slice(ks[s], {b, 0, 0, 0}, {b + 1, 2, 1, 4}));
+      vw.push_back(slice(vs[s], {b, 0, 0, 0}, {b + 1, 2, 1, 4}));
+    }
+    EXPECT_TRUE(array_equal(k, concatenate(kw, 2)).item<bool>()) << "keys of row " << b;
+    EXPECT_TRUE(array_equal(v, concatenate(vw, 2)).item<bool>()) << "values of row " << b;
+    EXPECT_EQ(c.offset(b), (std::vector<int>{9, 14, 11})[b]);
+  }
+  // A row handed to a single-sequence cache continues there.
+  KVCache one;
+  auto [k1, v1] = c.row(1);
+  one.assign(k1, v1, c.offset(1));
+  EXPECT_EQ(one.offset(), 14);
+  auto [kc, vc] = one.contents();
+  EXPECT_TRUE(array_equal(kc, k1).item<bool>());
+  // Errors: shapes that do not fit, rows longer than their offset, empty batches.
+  EXPECT_THROW(c.update_and_fetch(zeros({2, 2, 1, 4}), zeros({2, 2, 1, 4})), std::invalid_argument);
+  EXPECT_THROW(c.update_and_fetch(zeros({3, 2, 2, 4}), zeros({3, 2, 2, 4})), std::invalid_argument);
+  EXPECT_THROW(BatchKVCache({{plane(3, 0), plane(3, 0)}}, {2}), std::invalid_argument);
+  EXPECT_THROW(BatchKVCache({}, {}), std::invalid_argument);
+  EXPECT_THROW(BatchKVCache({{plane(3, 0), plane(2, 0)}}, {3}), std::invalid_argument);
+  EXPECT_THROW(c.row(3), std::out_of_range);
+  EXPECT_THROW(one.assign(k1, v1, 2), std::invalid_argument);
+  KVCache q(0, 256, 4);
+  EXPECT_THROW(q.contents(), std::invalid_argument);
+}
+
 TEST(LmKVCache, WindowedCacheKeepsTheLastPositions) {
   // Append 1..40 one or several positions at a time to a window-6 cache with step 4 and check
   // every fetch holds the positions a query can still see, in order.

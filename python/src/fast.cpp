@@ -28,16 +28,20 @@ void init_fast(nb::module_& parent) {
       "(x - mean) * rsqrt(var + eps) * weight + bias over the last axis; weight and bias may be None.");
   m.def(
       "rope",
-      [](const ArrayLike& a, int dims, bool traditional, std::optional<float> base, float scale, int offset,
+      [](const ArrayLike& a, int dims, bool traditional, std::optional<float> base, float scale, nb::handle offset,
          std::optional<ArrayLike> freqs, StreamOrDevice s) {
-        return fast::rope(a, dims, traditional, base, scale, offset,
-                          freqs ? std::optional<array>(freqs->get()) : std::nullopt, s);
+        auto f = freqs ? std::optional<array>(freqs->get()) : std::nullopt;
+        if (PyLong_Check(offset.ptr()) && !PyBool_Check(offset.ptr())) {
+          return fast::rope(a, dims, traditional, base, scale, nb::cast<int>(offset), f, s);
+        }
+        return fast::rope(a, dims, traditional, base, scale, to_array(offset), f, s);
       },
       "a"_a, "dims"_a, nb::kw_only(), "traditional"_a, "base"_a.none(), "scale"_a, "offset"_a, "freqs"_a = nb::none(),
       "stream"_a = nb::none(),
       "rope(a, dims, *, traditional, base, scale, offset, freqs=None, stream=None)\n\n"
       "Rotary position embedding of the first dims features of a (..., L, D), positions offset + i "
-      "along axis -2. traditional rotates pairs (2j, 2j+1), otherwise (j, j + dims/2); the angle is "
+      "along axis -2 (offset an int, an integer array scalar, or one start per index of a's axis 0). traditional "
+      "rotates pairs (2j, 2j+1), otherwise (j, j + dims/2); the angle is "
       "(offset + i) * scale * base**(-2j/dims), or (offset + i) * scale / freqs[j] when freqs is "
       "given (then base must be None).");
   m.def(

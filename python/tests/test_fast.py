@@ -101,6 +101,25 @@ def test_rope_matches_numpy(traditional, dims):
     )
 
 
+def test_rope_array_offsets():
+    # An array offset: a scalar (as the int), or one start per sequence of the batch.
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, 2, 5, 16)).astype(np.float32)
+    starts = [0, 9, 200]
+    got = np.array(mx.fast.rope(mx.array(x), 16, traditional=False, base=10000.0, scale=1.0, offset=mx.array(starts)))
+    for b, s in enumerate(starts):
+        want = rope_ref(x[b : b + 1].astype(np.float64), 16, False, 10000.0, 1.0, s)
+        np.testing.assert_allclose(got[b : b + 1], want, rtol=1e-4, atol=1e-4)
+    one = mx.fast.rope(mx.array(x), 16, traditional=True, base=10000.0, scale=1.0, offset=mx.array(4))
+    np.testing.assert_array_equal(
+        np.array(one), np.array(mx.fast.rope(mx.array(x), 16, traditional=True, base=10000.0, scale=1.0, offset=4))
+    )
+    with pytest.raises(ValueError, match="one offset per index"):
+        mx.fast.rope(mx.array(x), 16, traditional=False, base=10000.0, scale=1.0, offset=mx.array([1, 2]))
+    with pytest.raises(ValueError, match="integer"):
+        mx.fast.rope(mx.array(x), 16, traditional=False, base=10000.0, scale=1.0, offset=mx.array([1.0, 2.0, 3.0]))
+
+
 @pytest.mark.parametrize("Lq,Lk", [(6, 6), (1, 9), (4, 10)])
 @pytest.mark.parametrize("mask_kind", ["none", "causal", "bool", "additive"])
 def test_attention_matches_numpy(Lq, Lk, mask_kind):

@@ -128,13 +128,24 @@ void RoPE::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
       C step = static_cast<C>(-std::log(static_cast<double>(base_)) / half);
       for (int i = 0; i < half; ++i) inv[i] = std::exp(static_cast<C>(i) * step);
     }
-    std::vector<C> cs(T * half), sn(T * half);
-    for (int64_t t = 0; t < T; ++t) {
-      C pos = static_cast<C>(offset_ + t) * static_cast<C>(scale_);
-      for (int i = 0; i < half; ++i) {
-        C theta = pos * inv[i];
-        cs[t * half + i] = std::cos(theta);
-        sn[t * half + i] = std::sin(theta);
+    // One table of T positions per start: offset(), or each of the offsets input's values.
+    std::vector<int64_t> starts{offset_};
+    if (has_offsets_) {
+      array o = cpu::ensure_row_contiguous(inputs.back());
+      starts.assign(o.data<int32_t>(), o.data<int32_t>() + o.size());
+    }
+    const int64_t n_starts = static_cast<int64_t>(starts.size());
+    // Rows per start: all of them, or those of one index of axis 0.
+    const int64_t rows_per_start = rows / n_starts;
+    std::vector<C> cs(n_starts * T * half), sn(n_starts * T * half);
+    for (int64_t k = 0; k < n_starts; ++k) {
+      for (int64_t t = 0; t < T; ++t) {
+        C pos = static_cast<C>(starts[k] + t) * static_cast<C>(scale_);
+        for (int i = 0; i < half; ++i) {
+          C theta = pos * inv[i];
+          cs[(k * T + t) * half + i] = std::cos(theta);
+          sn[(k * T + t) * half + i] = std::sin(theta);
+        }
       }
     }
     const S* src = x.data<S>();
@@ -144,8 +155,9 @@ void RoPE::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
     for_rows(rows, D, [&](int64_t r) {
       const S* xr = src + r * D;
       S* yr = dst + r * D;
-      const C* c = cs.data() + (r % T) * half;
-      const C* s = sn.data() + (r % T) * half;
+      const int64_t at = (r / rows_per_start * T + r % T) * half;
+      const C* c = cs.data() + at;
+      const C* s = sn.data() + at;
       for (int i = 0; i < half; ++i) {
         int64_t a = trad ? 2 * i : i, b = trad ? 2 * i + 1 : i + half;
         C x1 = static_cast<C>(xr[a]), x2 = static_cast<C>(xr[b]);
@@ -250,7 +262,16 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
           const T* kb = kp + b * ks[0] + (h / rep) * ks[1];
           const T* vb = vp + b * vs[0] + (h / rep) * vs[1];
           for (int d = 0; d < D; ++d) qrow[d] = static_cast<C>(qr[d]);
-          for (int j = 0; j < Tk; ++j) {
+          // A boolean mask's leading masked keys are skipped (a left-padded batch of caches),
+          // so a row computes exactly what it would without them.
+          int j0 = 0;
+          if (mask && mask->dtype() == bool_) {
+            const Strides& ms = mask->strides();
+            const bool* m = mask->data<bool>() + b * ms[0] + h * ms[1] + i * ms[2];
+            while (j0 < Tk && !m[j0 * ms[3]]) ++j0;
+            if (j0 == Tk) j0 = 0;  // nothing attended: as without the skip
+          }
+          for (int j = j0; j < Tk; ++j) {
             // Eight partial sums, which the compiler keeps in one vector (a single running sum
             // cannot be reordered, so it stays scalar).
             const T* kr = kb + j * ks[2];
@@ -264,9 +285,9 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
             s[j] = dot * scale;
           }
           apply_mask(s.data(), Tk, b, h, i);
-          softmax_row(s.data(), Tk);
+          softmax_row(s.data() + j0, Tk - j0);
           std::fill(acc.begin(), acc.end(), C(0));
-          for (int j = 0; j < Tk; ++j) {
+          for (int j = j0; j < Tk; ++j) {
             const T* vr = vb + j * vs[2];
             C p = s[j];
             for (int d = 0; d < Dv; ++d) acc[d] += p * static_cast<C>(vr[d]);
