@@ -304,16 +304,17 @@ int run_bench(const Common& c, int n_prompt, int n_gen, int batch, int runs, boo
       double s = std::chrono::duration<double>(Clock::now() - t0).count();
       if (r) tg.push_back(n_gen / s);
     } else if (n_gen > 0) {
-      // `batch` sequences, each from its own first token (run alone first), stepped together as
-      // the server does.
+      // `batch` sequences, each after its own prompt of n_prompt random tokens (at least one,
+      // prefilled alone), stepped together as the server does.
       std::vector<std::vector<KVCache>> caches(batch);
       std::vector<std::vector<KVCache>*> ptrs;
       std::vector<int32_t> toks(batch);
       for (int b = 0; b < batch; ++b) {
         caches[b] = tf.make_cache();
         ptrs.push_back(&caches[b]);
-        int32_t first = pick(rng);
-        array logits = tf.forward(array(&first, {1, 1}, int32), caches[b], true);
+        std::vector<int32_t> first(std::max(1, n_prompt));
+        for (auto& t : first) t = pick(rng);
+        array logits = tf.forward(array(first.data(), {1, (int)first.size()}, int32), caches[b], true);
         array next = argmax(reshape(logits, {-1}));
         next.eval();
         toks[b] = static_cast<int32_t>(next.item<uint32_t>());
@@ -379,7 +380,10 @@ int main(int argc, char** argv) {
   bool json = false;
   bench->add_option("--n-prompt,-p", n_prompt, "Prompt tokens processed in one prefill")->capture_default_str();
   bench->add_option("--n-gen,-n", n_gen, "Tokens generated one at a time")->capture_default_str();
-  bench->add_option("--batch,-b", batch, "Sequences generated together (tg reports their total tokens/s)")
+  bench
+      ->add_option("--batch,-b", batch,
+                   "Sequences generated together, each after its own prompt of --n-prompt tokens (tg reports "
+                   "their total tokens/s)")
       ->capture_default_str();
   bench->add_option("--runs,-r", runs, "Timed runs (the median is reported)")->capture_default_str();
   bench->add_flag("--json", json, "Print one JSON line instead of a table");

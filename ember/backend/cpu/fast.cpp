@@ -271,6 +271,15 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
             while (j0 < Tk && !m[j0 * ms[3]]) ++j0;
             if (j0 == Tk) j0 = 0;  // nothing attended: as without the skip
           }
+          if constexpr (std::is_same_v<T, float>) {
+            // float32 (what the LLM runtime computes in): the runtime-dispatched SIMD kernels.
+            cpu::simd::scores_f32(qr, D, kb + j0 * ks[2], ks[2], Tk - j0, scale, s.data() + j0);
+            apply_mask(s.data(), Tk, b, h, i);
+            softmax_row(s.data() + j0, Tk - j0);
+            cpu::simd::weighted_sum_f32(s.data() + j0, Tk - j0, vb + j0 * vs[2], vs[2], Dv,
+                                        op + ((static_cast<int64_t>(b) * Hq + h) * Tq + i) * Dv);
+            continue;
+          }
           for (int j = j0; j < Tk; ++j) {
             // Eight partial sums, which the compiler keeps in one vector (a single running sum
             // cannot be reordered, so it stays scalar).

@@ -27,6 +27,11 @@ void bf16_to_f32(const uint16_t* in, float* out, int64_t n);
 /// bfloat16_t do): subnormals, overflow to inf and nan (quieted) as the scalar conversions.
 void f32_to_f16(const float* in, uint16_t* out, int64_t n);
 void f32_to_bf16(const float* in, uint16_t* out, int64_t n);
+/// s[j] = scale * dot(q, k + j * ks) over D elements, for j in [0, n): decode attention's
+/// scores. Each score depends only on q and its key (not on n or its neighbours).
+void scores_f32(const float* q, int64_t D, const float* k, int64_t ks, int64_t n, float scale, float* s);
+/// out[e] = sum_j p[j] * v[j * vs + e] over j in [0, n) (in order), for e in [0, Dv).
+void weighted_sum_f32(const float* p, int64_t n, const float* v, int64_t vs, int64_t Dv, float* out);
 /// Name of the instruction set chosen at run time ("AVX2", "AVX3", ...).
 const char* target_name();
 

@@ -211,6 +211,72 @@ void F32ToBF16(const float* in, uint16_t* out, int64_t n) {
 }
 void BF16ToF32(const uint16_t* in, float* out, int64_t n) { widen_to_f32<hwy::bfloat16_t>(in, out, n); }
 
+// Four keys at a time share each load of q; every score has its own accumulator, so a score's
+// value depends only on q and its key.
+void ScoresF32(const float* q, int64_t D, const float* k, int64_t ks, int64_t n, float scale, float* s) {
+  const hn::ScalableTag<float> d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d)), Dv = D / N * N;
+  auto tail = [&](const float* kr) {
+    float t = 0.0f;
+    for (int64_t e = Dv; e < D; ++e) t += q[e] * kr[e];
+    return t;
+  };
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float *k0 = k + j * ks, *k1 = k0 + ks, *k2 = k1 + ks, *k3 = k2 + ks;
+    auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+    for (int64_t e = 0; e < Dv; e += N) {
+      const auto qv = hn::LoadU(d, q + e);
+      a0 = hn::MulAdd(qv, hn::LoadU(d, k0 + e), a0);
+      a1 = hn::MulAdd(qv, hn::LoadU(d, k1 + e), a1);
+      a2 = hn::MulAdd(qv, hn::LoadU(d, k2 + e), a2);
+      a3 = hn::MulAdd(qv, hn::LoadU(d, k3 + e), a3);
+    }
+    s[j] = (hn::GetLane(hn::SumOfLanes(d, a0)) + tail(k0)) * scale;
+    s[j + 1] = (hn::GetLane(hn::SumOfLanes(d, a1)) + tail(k1)) * scale;
+    s[j + 2] = (hn::GetLane(hn::SumOfLanes(d, a2)) + tail(k2)) * scale;
+    s[j + 3] = (hn::GetLane(hn::SumOfLanes(d, a3)) + tail(k3)) * scale;
+  }
+  for (; j < n; ++j) {
+    const float* kr = k + j * ks;
+    auto a = hn::Zero(d);
+    for (int64_t e = 0; e < Dv; e += N) a = hn::MulAdd(hn::LoadU(d, q + e), hn::LoadU(d, kr + e), a);
+    s[j] = (hn::GetLane(hn::SumOfLanes(d, a)) + tail(kr)) * scale;
+  }
+}
+
+// Up to four vectors of the output stay in registers across all n rows of v.
+void WeightedSumF32(const float* p, int64_t n, const float* v, int64_t vs, int64_t Dv, float* out) {
+  const hn::ScalableTag<float> d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d)), full = Dv / N * N;
+  int64_t e0 = 0;
+  for (; e0 + 4 * N <= full; e0 += 4 * N) {
+    auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+    for (int64_t j = 0; j < n; ++j) {
+      const auto pj = hn::Set(d, p[j]);
+      const float* vr = v + j * vs + e0;
+      a0 = hn::MulAdd(pj, hn::LoadU(d, vr), a0);
+      a1 = hn::MulAdd(pj, hn::LoadU(d, vr + N), a1);
+      a2 = hn::MulAdd(pj, hn::LoadU(d, vr + 2 * N), a2);
+      a3 = hn::MulAdd(pj, hn::LoadU(d, vr + 3 * N), a3);
+    }
+    hn::StoreU(a0, d, out + e0);
+    hn::StoreU(a1, d, out + e0 + N);
+    hn::StoreU(a2, d, out + e0 + 2 * N);
+    hn::StoreU(a3, d, out + e0 + 3 * N);
+  }
+  for (; e0 < full; e0 += N) {
+    auto a = hn::Zero(d);
+    for (int64_t j = 0; j < n; ++j) a = hn::MulAdd(hn::Set(d, p[j]), hn::LoadU(d, v + j * vs + e0), a);
+    hn::StoreU(a, d, out + e0);
+  }
+  for (int64_t e = full; e < Dv; ++e) {
+    float a = 0.0f;
+    for (int64_t j = 0; j < n; ++j) a += p[j] * v[j * vs + e];
+    out[e] = a;
+  }
+}
+
 }  // namespace ember::cpu::simd::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -231,6 +297,8 @@ HWY_EXPORT(F16ToF32);
 HWY_EXPORT(BF16ToF32);
 HWY_EXPORT(F32ToF16);
 HWY_EXPORT(F32ToBF16);
+HWY_EXPORT(ScoresF32);
+HWY_EXPORT(WeightedSumF32);
 
 void exp_f32(const float* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(ExpF32)(in, out, n); }
 void sigmoid_f32(const float* in, float* out, int64_t n) { HWY_DYNAMIC_DISPATCH(SigmoidF32)(in, out, n); }
@@ -246,6 +314,13 @@ void bf16_to_f32(const uint16_t* in, float* out, int64_t n) { HWY_DYNAMIC_DISPAT
 
 void f32_to_f16(const float* in, uint16_t* out, int64_t n) { HWY_DYNAMIC_DISPATCH(F32ToF16)(in, out, n); }
 void f32_to_bf16(const float* in, uint16_t* out, int64_t n) { HWY_DYNAMIC_DISPATCH(F32ToBF16)(in, out, n); }
+
+void scores_f32(const float* q, int64_t D, const float* k, int64_t ks, int64_t n, float scale, float* s) {
+  HWY_DYNAMIC_DISPATCH(ScoresF32)(q, D, k, ks, n, scale, s);
+}
+void weighted_sum_f32(const float* p, int64_t n, const float* v, int64_t vs, int64_t Dv, float* out) {
+  HWY_DYNAMIC_DISPATCH(WeightedSumF32)(p, n, v, vs, Dv, out);
+}
 
 const char* target_name() { return hwy::TargetName(hwy::SupportedAndGeneratedTargets()[0]); }
 
