@@ -111,7 +111,7 @@ Sequence::Sequence(const Model& model, std::span<const int32_t> prompt, const Ge
 
 Sequence::~Sequence() = default;
 
-void Sequence::prefill() {
+std::vector<int32_t> Sequence::begin_prefill() {
   const Transformer& tf = *model_.transformer;
   PromptCache& pc = *pc_;
   if (pc.layers.empty()) pc.layers = tf.make_cache();
@@ -149,23 +149,38 @@ void Sequence::prefill() {
   r_.cached_tokens = static_cast<int>(shared);
   r_.prompt_tokens = static_cast<int>(prompt.size() - shared);
   t0_ = Clock::now();
-  if (shared == prompt.size()) logits_ = pc.prompt_logits;
-  for (size_t at = shared; at < prompt.size();) {
-    size_t n = std::min(prompt.size() - at, static_cast<size_t>(opt_.prefill_step_size));
-    std::vector<int32_t> chunk(prompt.begin() + at, prompt.begin() + at + n);
-    array toks(chunk.data(), {1, static_cast<int>(n)}, int32);
-    array out = tf.forward(toks, pc.layers, true);
-    at += n;
-    if (at == prompt.size()) {
-      logits_ = last_logits(out);
-      pc.prompt_logits = logits_;
-      pc.prompt_logits_at = prompt.size();
-    } else {
-      out.eval();
-    }
+  if (shared == prompt.size()) {
+    logits_ = pc.prompt_logits;
+    t1_ = Clock::now();
+    return {};
   }
-  pc.tokens.assign(prompt.begin(), prompt.end());
+  // Every step but the last now; the last one's positions go back to the caller.
+  size_t at = shared;
+  while (prompt.size() - at > static_cast<size_t>(opt_.prefill_step_size)) {
+    const size_t n = static_cast<size_t>(opt_.prefill_step_size);
+    std::vector<int32_t> chunk(prompt.begin() + at, prompt.begin() + at + n);
+    tf.forward(array(chunk.data(), {1, static_cast<int>(n)}, int32), pc.layers, true).eval();
+    pc.tokens.insert(pc.tokens.end(), chunk.begin(), chunk.end());
+    at += n;
+  }
+  return std::vector<int32_t>(prompt.begin() + at, prompt.end());
+}
+
+void Sequence::end_prefill(std::vector<float> logits) {
+  PromptCache& pc = *pc_;
+  logits_ = std::move(logits);
+  pc.prompt_logits = logits_;
+  pc.prompt_logits_at = prompt_.size();
+  pc.tokens.assign(prompt_.begin(), prompt_.end());
   t1_ = Clock::now();
+}
+
+void Sequence::prefill() {
+  std::vector<int32_t> rest = begin_prefill();
+  if (rest.empty()) return;
+  array out =
+      model_.transformer->forward(array(rest.data(), {1, static_cast<int>(rest.size())}, int32), pc_->layers, true);
+  end_prefill(last_logits(out));
 }
 
 std::optional<int32_t> Sequence::step() {
@@ -244,6 +259,34 @@ std::vector<std::vector<float>> forward_decode(const Model& model, const std::ve
   const int n = static_cast<int>(tokens.size());
   return host_rows(n == 1 ? model.transformer->forward(array(tokens.data(), {1, 1}, int32), *caches[0], true)
                           : model.transformer->forward_decode(tokens, caches));
+}
+
+void prefill_together(const Model& model, const std::vector<Sequence*>& seqs) {
+  std::vector<Sequence*> group;
+  std::vector<std::vector<int32_t>> rests;
+  auto flush = [&] {
+    if (group.empty()) return;
+    std::vector<std::vector<KVCache>*> caches;
+    for (Sequence* q : group) caches.push_back(&q->cache());
+    std::vector<std::vector<float>> logits = host_rows(model.transformer->forward_segments(rests, caches));
+    for (size_t i = 0; i < group.size(); ++i) group[i]->end_prefill(std::move(logits[i]));
+    group.clear();
+    rests.clear();
+  };
+  for (Sequence* q : seqs) {
+    std::vector<int32_t> rest = q->begin_prefill();
+    if (rest.empty()) continue;
+    if (rest.size() <= 4) {  // alone: a few rows take other kernels than many
+      array out =
+          model.transformer->forward(array(rest.data(), {1, static_cast<int>(rest.size())}, int32), q->cache(), true);
+      q->end_prefill(last_logits(out));
+      continue;
+    }
+    group.push_back(q);
+    rests.push_back(std::move(rest));
+    if (group.size() == 4) flush();
+  }
+  flush();
 }
 
 bool DecodeBatch::batchable(const std::vector<std::vector<KVCache>*>& caches) const {

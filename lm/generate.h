@@ -73,6 +73,12 @@ class Sequence {
            std::function<bool(std::string_view)> on_text = {}, PromptCache* cache = nullptr);
   ~Sequence();
   void prefill();
+  /// prefill() in two halves, so an owner can run several sequences' prompts in one pass
+  /// (prefill_together): reuses the cache, computes all but the last step of prefill_step_size
+  /// positions, and returns the positions left (none: the logits are already known, nothing
+  /// more to do). Their logits, the last position's, then go to end_prefill.
+  std::vector<int32_t> begin_prefill();
+  void end_prefill(std::vector<float> logits);
   std::optional<int32_t> step();
   /// The logits after feeding `fed` (the token step() returned) at the next position.
   void set_logits(std::vector<float> logits, int32_t fed);
@@ -102,6 +108,12 @@ class Sequence {
 /// caches: the linear layers run once over all rows, attention per sequence.
 std::vector<std::vector<float>> forward_decode(const Model& model, const std::vector<int32_t>& tokens,
                                                const std::vector<std::vector<KVCache>*>& caches);
+
+/// Prefills several sequences at once: each one's begin_prefill(), then the positions left of
+/// those with more than four (whose products then take the same kernels alone and together,
+/// so each gets the logits it would alone) in one forward pass, four sequences at most per
+/// pass; the rest alone.
+void prefill_together(const Model& model, const std::vector<Sequence*>& seqs);
 
 /// Decode steps of a changing set of sequences (a server's running requests) through one batch
 /// of KV caches (BatchKVCache), so rope and attention run once per layer for all of them. The

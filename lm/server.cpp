@@ -459,32 +459,54 @@ class Batcher {
     return best;
   }
 
-  void start(std::shared_ptr<Request> req) {
-    Running run;
-    run.req = req;
-    run.slot = slot_for(req->job.prompt);
-    PromptCache* cache = nullptr;
-    if (run.slot) {
-      cache = &run.slot->cache;
-    } else {
-      run.own = std::make_unique<PromptCache>();
-      cache = run.own.get();
+  // Starts the admitted requests: their sequences, then their prompts prefilled together.
+  void start(std::vector<std::shared_ptr<Request>> reqs) {
+    std::vector<Running> runs;
+    for (auto& req : reqs) {
+      Running run;
+      run.req = req;
+      run.slot = slot_for(req->job.prompt);
+      PromptCache* cache = nullptr;
+      if (run.slot) {
+        cache = &run.slot->cache;
+      } else {
+        run.own = std::make_unique<PromptCache>();
+        cache = run.own.get();
+      }
+      Request* r = req.get();
+      try {
+        run.seq = std::make_unique<Sequence>(
+            model_, req->job.prompt, req->job.options,
+            [r](std::string_view piece) {
+              if (r->job.stream) r->push(std::string(piece));  // a whole answer is read from the result
+              return !r->cancelled.load();
+            },
+            cache);
+      } catch (...) {
+        end(run, std::current_exception());
+        continue;
+      }
+      runs.push_back(std::move(run));
     }
-    Request* r = req.get();
+    std::vector<Sequence*> seqs;
+    for (auto& run : runs) seqs.push_back(run.seq.get());
     try {
-      run.seq = std::make_unique<Sequence>(
-          model_, req->job.prompt, req->job.options,
-          [r](std::string_view piece) {
-            if (r->job.stream) r->push(std::string(piece));  // a whole answer is read from the result
-            return !r->cancelled.load();
-          },
-          cache);
-      run.seq->prefill();
+      prefill_together(model_, seqs);
     } catch (...) {
-      end(run, std::current_exception());
-      return;
+      // Each alone from an empty cache, so a failure stays with its own request.
+      for (auto& run : runs) {
+        *(run.slot ? &run.slot->cache : run.own.get()) = PromptCache{};
+        try {
+          run.seq->prefill();
+        } catch (...) {
+          end(run, std::current_exception());
+          run.req = nullptr;
+        }
+      }
     }
-    running_.push_back(std::move(run));
+    for (auto& run : runs) {
+      if (run.req) running_.push_back(std::move(run));
+    }
   }
 
   void end(Running& run, std::exception_ptr e = nullptr) {
@@ -506,7 +528,7 @@ class Batcher {
           pending_.pop_front();
         }
       }
-      for (auto& r : admit) start(std::move(r));
+      if (!admit.empty()) start(std::move(admit));
       // One token for each running request: sample and emit, then one forward pass for all.
       std::vector<int32_t> tokens;
       std::vector<std::vector<KVCache>*> caches;

@@ -305,8 +305,14 @@ array Transformer::attention(const Block& b, const array& x, const std::vector<K
     array o = concatenate(rows, 0);
     return b.attn.o(reshape(transpose(o, {0, 2, 1, 3}), {B, T, c.num_heads * D}));
   }
-  KVCache& cache = *caches[0];
-  int offset = cache.offset();
+  array o = attend(q, k, v, *caches[0]);
+  return b.attn.o(reshape(transpose(o, {0, 2, 1, 3}), {B, T, c.num_heads * D}));
+}
+
+array Transformer::attend(array q, array k, const array& v, KVCache& cache) const {
+  const ModelConfig& c = config_;
+  const int T = q.shape(2), D = c.head_dim;
+  const int offset = cache.offset();
   q = fast::rope(q, D, c.rope_traditional, rope_base_, rope_scale_, offset, rope_freqs_);
   k = fast::rope(k, D, c.rope_traditional, rope_base_, rope_scale_, offset, rope_freqs_);
   auto [keys, values] = cache.update_and_fetch(k, v);
@@ -324,8 +330,7 @@ array Transformer::attention(const Block& b, const array& x, const std::vector<K
       mask = logical_and(less_equal(kpos, qpos), less(subtract(qpos, kpos), array(c.sliding_window)));
     }
   }
-  array o = fast::scaled_dot_product_attention(q, keys, values, scale, mode, mask);
-  return b.attn.o(reshape(transpose(o, {0, 2, 1, 3}), {B, T, c.num_heads * D}));
+  return fast::scaled_dot_product_attention(q, keys, values, 1.0f / std::sqrt(static_cast<float>(D)), mode, mask);
 }
 
 array Transformer::mlp(const Block& b, const array& x) const {
@@ -366,6 +371,51 @@ array Transformer::forward_decode(const std::vector<int32_t>& tokens,
     h = add(h, mlp(b, fast::rms_norm(h, b.mlp_norm, c.rms_norm_eps)));
   }
   h = fast::rms_norm(h, norm_, c.rms_norm_eps);
+  return astype((lm_head_ ? *lm_head_ : embed_)(h), float32);
+}
+
+array Transformer::forward_segments(const std::vector<std::vector<int32_t>>& segments,
+                                    const std::vector<std::vector<KVCache>*>& caches) const {
+  const int n = static_cast<int>(segments.size());
+  if (n == 0 || caches.size() != segments.size()) {
+    throw std::invalid_argument("[Transformer] forward_segments takes one cache per segment, got " +
+                                std::to_string(segments.size()) + " segments and " + std::to_string(caches.size()) +
+                                " caches");
+  }
+  std::vector<int32_t> tokens;
+  std::vector<int> starts;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (segments[i].empty())
+      throw std::invalid_argument("[Transformer] forward_segments: segment " + std::to_string(i) + " is empty");
+    if (caches[i]->size() != blocks_.size()) {
+      throw std::invalid_argument("[Transformer] expects " + std::to_string(blocks_.size()) + " layer caches, got " +
+                                  std::to_string(caches[i]->size()));
+    }
+    starts.push_back(static_cast<int>(tokens.size()));
+    tokens.insert(tokens.end(), segments[i].begin(), segments[i].end());
+  }
+  starts.push_back(static_cast<int>(tokens.size()));
+  const ModelConfig& c = config_;
+  const int T = static_cast<int>(tokens.size()), D = c.head_dim;
+  array h = embed(array(tokens.data(), {1, T}, int32));
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    const Block& b = blocks_[l];
+    auto [q, k, v] = project_qkv(b, fast::rms_norm(h, b.attn_norm, c.rms_norm_eps));
+    std::vector<array> parts;
+    for (int i = 0; i < n; ++i) {
+      auto seg = [&](const array& y) {
+        return slice(y, {0, 0, starts[i], 0}, {1, y.shape(1), starts[i + 1], y.shape(3)});
+      };
+      parts.push_back(attend(seg(q), seg(k), seg(v), (*caches[i])[l]));
+    }
+    array o = concatenate(parts, 2);
+    h = add(h, b.attn.o(reshape(transpose(o, {0, 2, 1, 3}), {1, T, c.num_heads * D})));
+    h = add(h, mlp(b, fast::rms_norm(h, b.mlp_norm, c.rms_norm_eps)));
+  }
+  // Each segment's last position, as forward's last_only takes it.
+  std::vector<array> last;
+  for (int i = 0; i < n; ++i) last.push_back(slice(h, {0, starts[i + 1] - 1, 0}, {1, starts[i + 1], h.shape(2)}));
+  h = fast::rms_norm(reshape(concatenate(last, 1), {n, 1, h.shape(2)}), norm_, c.rms_norm_eps);
   return astype((lm_head_ ? *lm_head_ : embed_)(h), float32);
 }
 

@@ -65,6 +65,11 @@ class Transformer {
   /// caches' position (caches[i]: sequence i's per-layer caches, appended to): the linear layers
   /// run once over the n rows, rope and attention per sequence.
   array forward_decode(const std::vector<int32_t>& tokens, const std::vector<std::vector<KVCache>*>& caches) const;
+  /// Logits (n, 1, vocab) in float32 of the last position of each of n segments of tokens,
+  /// segment i appended to caches[i] (a prefill of several sequences): the linear layers run
+  /// once over all the positions, rope and attention per segment.
+  array forward_segments(const std::vector<std::vector<int32_t>>& segments,
+                         const std::vector<std::vector<KVCache>*>& caches) const;
   /// Logits (B, 1, vocab) in float32 for one token of each row of a batch of caches (one per
   /// layer; every row at its own position): as forward_decode, with rope and attention also
   /// run once for the batch. Each row's logits equal its sequence's run alone on the CPU.
@@ -85,6 +90,9 @@ class Transformer {
   array attention(const Block& b, const array& x, KVCache& cache) const;
   array attention(const Block& b, const array& x, const std::vector<KVCache*>& caches) const;
   array attention(const Block& b, const array& x, BatchKVCache& cache, const array& offsets, const array& mask) const;
+  // Attention of q, k, v (B, heads, T, head_dim) with rope at the cache's position, appending
+  // k and v to the cache: (B, heads, T, head_dim).
+  array attend(array q, array k, const array& v, KVCache& cache) const;
   // q, k, v of x (B, T, hidden) as (B, heads, T, head_dim), after the q/k norms.
   std::tuple<array, array, array> project_qkv(const Block& b, const array& x) const;
   array mlp(const Block& b, const array& x) const;

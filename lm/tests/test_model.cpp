@@ -466,6 +466,56 @@ TEST(LmModel, DecodeBatchFollowsSequencesJoiningAndLeaving) {
   }
 }
 
+TEST(LmModel, SegmentsPrefilledTogetherMatchEachAlone) {
+  // Three prompts (one continuing a cached prefix) in one forward_segments pass: each one's
+  // last logits and caches match its prefill alone; prefill_together on Sequences gives each
+  // the greedy continuation it gets alone, a short prompt included.
+  fs::path dir = fixtures() / "llama";
+  SKIP_IF_MISSING("checkpoints.SKIP", dir);
+  Model m = load_model((dir / "model-Q4_0.gguf").string());
+  const Transformer& tf = *m.transformer;
+  std::vector<std::vector<int32_t>> segs = {
+      {1, 5, 9, 13, 2, 7, 7}, {7, 3, 3, 8, 1, 4, 6, 2, 9, 30, 31}, {11, 12, 4, 4, 5, 6}};
+  std::vector<std::vector<KVCache>> together(3), alone(3);
+  for (int i = 0; i < 3; ++i) together[i] = tf.make_cache(), alone[i] = tf.make_cache();
+  std::vector<int32_t> prefix = {3, 1, 4, 1, 5, 9};  // the third continues a cached prefix
+  for (auto* c : {&together[2], &alone[2]}) tf.forward(array(prefix.data(), {1, 6}, int32), *c, true).eval();
+  std::vector<float> rows = host(tf.forward_segments(segs, {&together[0], &together[1], &together[2]}));
+  const size_t V = rows.size() / 3;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<float> one =
+        host(tf.forward(array(segs[i].data(), {1, static_cast<int>(segs[i].size())}, int32), alone[i], true));
+    auto [err, scale] = max_error(std::vector<float>(rows.begin() + i * V, rows.begin() + (i + 1) * V), one);
+    EXPECT_LE(err, 1e-4 * scale) << "segment " << i;
+    for (size_t l = 0; l < alone[i].size(); ++l) {
+      ASSERT_EQ(together[i][l].offset(), alone[i][l].offset());
+      EXPECT_TRUE(allclose(together[i][l].contents().first, alone[i][l].contents().first, 1e-4, 1e-4).item<bool>());
+    }
+  }
+  EXPECT_THROW(tf.forward_segments({{1, 2}, {}}, {&together[0], &together[1]}), std::invalid_argument);
+  EXPECT_THROW(tf.forward_segments({{1, 2}}, {&together[0], &together[1]}), std::invalid_argument);
+
+  GenerateOptions o;
+  o.max_tokens = 6;
+  o.sampling.temperature = 0;
+  std::vector<std::vector<int32_t>> prompts = {{1, 5, 9, 13, 2, 7, 7}, {4, 2}, {7, 3, 3, 8, 1, 4, 6, 2, 9}};
+  std::vector<std::unique_ptr<Sequence>> seqs;
+  std::vector<Sequence*> ptrs;
+  for (const auto& p : prompts) {
+    seqs.push_back(std::make_unique<Sequence>(m, p, o));
+    ptrs.push_back(seqs.back().get());
+  }
+  prefill_together(m, ptrs);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    Sequence& q = *seqs[i];
+    while (auto t = q.step()) {
+      int32_t tok = *t;
+      q.set_logits(std::move(forward_decode(m, {tok}, {&q.cache()})[0]), tok);
+    }
+    EXPECT_EQ(q.result().tokens, generate(m, prompts[i], o).tokens) << "prompt " << i;
+  }
+}
+
 TEST(LmKVCache, BatchCacheAlignsRowsAtTheRight) {
   // Rows of 3, 1 and 5 positions (at offsets 3, 8 and 5) in one batch with step 4: appends land
   // after each row's own positions, the mask marks them, rows come back as they went in plus the
