@@ -3,7 +3,8 @@ examples/python/mnist_digits.py) with ember.nn + ember.optimizers, against PyTor
 on the CPU when torch is installed (issue 5: target ratio >= 1.2x, i.e. ember's
 step 1.2 times as fast as torch's), and against the same step written by hand in
 NumPy, which needs nothing installed. A step is forward, backward, optimizer update
-and evaluation of the new parameters.
+and evaluation of the new parameters; ember's step runs eagerly and compiled
+(mx.compile with the model's and optimizer's state, as MLX's examples train).
 
     PYTHONPATH=build/python python3 bench/bench_train.py
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import ember.core as mx
 import ember.optimizers as optim
@@ -55,6 +57,32 @@ def ember_step(x_np, y_np):
         loss, grads = loss_and_grad(model, x, y)
         opt.update(model, grads)
         mx.eval(model.parameters(), opt.state, loss)
+
+    return step
+
+
+def ember_compiled_step(x_np, y_np):
+    """The step as MLX programs write it for speed: compiled, with the model's and the
+    optimizer's state as the compiled function's implicit inputs and outputs."""
+    model = MLP()
+    opt = optim.Adam(learning_rate=1e-3)
+    x, y = mx.array(x_np), mx.array(y_np)
+
+    def loss_fn(model, x, y):
+        return nn.losses.cross_entropy(model(x), y, reduction="mean")
+
+    loss_and_grad = nn.value_and_grad(model, loss_fn)
+    state = [model.state, opt.state]
+
+    @partial(mx.compile, inputs=state, outputs=state)
+    def train(x, y):
+        loss, grads = loss_and_grad(model, x, y)
+        opt.update(model, grads)
+        return loss
+
+    def step():
+        loss = train(x, y)
+        mx.eval(state, loss)
 
     return step
 
@@ -131,21 +159,26 @@ def main():
         print("peer unavailable: PyTorch is not installed (ratios vs torch CPU not measured)")
 
     rng = np.random.default_rng(0)
-    header = f"{'batch':>6} {'ember us/step':>14} {'numpy us/step':>14} {'ratio':>7}"
+    header = f"{'batch':>6} {'ember us/step':>14} {'compiled':>9} {'numpy us/step':>14} {'ratio':>7}"
     if torch_available:
-        header += f" {'torch us/step':>14} {'ratio':>7}"
+        header += f" {'torch us/step':>14} {'ratio':>7} {'compiled':>9}"
     print(header)
     for bs in args.batch_sizes:
         x_np = rng.random((bs, 64), dtype=np.float32)
         y_np = rng.integers(0, 10, size=bs).astype(np.int32)
         t_ember = best_step_us(ember_step(x_np, y_np), args.iters)
+        t_comp = best_step_us(ember_compiled_step(x_np, y_np), args.iters)
         t_numpy = best_step_us(numpy_step(x_np, y_np), args.iters)
-        line = f"{bs:>6} {t_ember:>14.1f} {t_numpy:>14.1f} {t_numpy / t_ember:>6.2f}x"
+        line = f"{bs:>6} {t_ember:>14.1f} {t_comp:>9.1f} {t_numpy:>14.1f} {t_numpy / t_ember:>6.2f}x"
         if torch_available:
             t_torch = best_step_us(torch_step(x_np, y_np), args.iters)
-            line += f" {t_torch:>14.1f} {t_torch / t_ember:>6.2f}x"
+            line += f" {t_torch:>14.1f} {t_torch / t_ember:>6.2f}x {t_torch / t_comp:>8.2f}x"
         print(line)
-    print("ratios = peer time / ember time (> 1: ember is faster); numpy: the same step written by hand")
+    print(
+        "ratios = peer time / ember time (> 1: ember is faster), eager and (last column) with the step "
+        "compiled as MLX examples do (mx.compile with the model and optimizer state); numpy: the same "
+        "step written by hand"
+    )
     if torch_available:
         print("torch target (issue 5): >= 1.2x")
 
