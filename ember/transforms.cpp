@@ -278,7 +278,12 @@ UnaryFn grad(const UnaryFn& fun) {
 }
 
 MultiFn vmap(const MultiFn& fun, const std::vector<int>& in_axes, const std::vector<int>& out_axes) {
-  return [fun, in_axes, out_axes](const std::vector<array>& inputs) {
+  return vmap_after_trace(fun, in_axes, [out_axes] { return out_axes; });
+}
+
+MultiFn vmap_after_trace(const MultiFn& fun, const std::vector<int>& in_axes,
+                         std::function<std::vector<int>()> out_axes_of) {
+  return [fun, in_axes, out_axes_of](const std::vector<array>& inputs) {
     if (in_axes.size() != inputs.size()) {
       throw std::invalid_argument("[vmap] " + std::to_string(in_axes.size()) + " in_axes given for " +
                                   std::to_string(inputs.size()) + " inputs");
@@ -335,6 +340,7 @@ MultiFn vmap(const MultiFn& fun, const std::vector<int>& in_axes, const std::vec
       for (size_t k = 0; k < outs.size(); ++k) mapped.emplace(outs[k].id(), std::make_pair(v_outs[k], v_out_axes[k]));
     }
 
+    const std::vector<int> out_axes = out_axes_of();
     std::vector<array> results;
     for (size_t j = 0; j < outputs.size(); ++j) {
       int want = out_axes.empty() ? 0 : (j < out_axes.size() ? out_axes[j] : out_axes.back());
@@ -344,6 +350,14 @@ MultiFn vmap(const MultiFn& fun, const std::vector<int>& in_axes, const std::vec
       if (m != mapped.end()) {
         r = m->second.first;
         ax = m->second.second;
+      }
+      if (want == kUnmapped) {
+        if (ax >= 0) {
+          throw std::invalid_argument("[vmap] output " + std::to_string(j) +
+                                      " depends on the mapped inputs, so it cannot have out_axes None");
+        }
+        results.push_back(r);
+        continue;
       }
       if (ax < 0) {  // the output doesn't depend on a mapped input: repeat it
         r = expand_dims(r, 0);

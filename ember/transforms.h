@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <limits>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -64,9 +65,18 @@ MultiFn grad(const MultiFn& fun, const std::vector<int>& argnums);
 MultiFn grad(const MultiFn& fun, int argnum = 0);
 UnaryFn grad(const UnaryFn& fun);
 
+/// An out_axes entry of vmap: the output comes back as fun computes it, without a mapped axis
+/// (JAX's and MLX's out_axes=None); it must not depend on a mapped input.
+inline constexpr int kUnmapped = std::numeric_limits<int>::min();
+
 /// Vectorizes `fun` over axis in_axes[i] of input i (-1: not mapped); the
-/// mapped axis of output j is out_axes[j] (empty: 0 for every output).
+/// mapped axis of output j is out_axes[j] (negative: from the end; kUnmapped: none; the last
+/// entry repeats for the outputs past it; empty: 0 for every output).
 MultiFn vmap(const MultiFn& fun, const std::vector<int>& in_axes, const std::vector<int>& out_axes = {});
+/// vmap with the outputs' axes decided once fun has been traced (they may depend on the
+/// structure of what it returned): out_axes() is called after the trace.
+MultiFn vmap_after_trace(const MultiFn& fun, const std::vector<int>& in_axes,
+                         std::function<std::vector<int>()> out_axes);
 UnaryFn vmap(const UnaryFn& fun, int in_axis = 0, int out_axis = 0);
 
 /// User rules for custom_function: vjp gets (primals, cotangents, outputs) and

@@ -105,6 +105,28 @@ TEST(Transforms, VmapElementwise) {
   EXPECT_THROW(vmap(f, {0, 0})({x, y}), std::invalid_argument);
 }
 
+TEST(Transforms, VmapUnmappedOutputs) {
+  // kUnmapped (out_axes None): an output independent of the mapped inputs comes back as
+  // computed; one that depends on them is an error. vmap_after_trace picks axes after tracing.
+  array x = reshape(astype(arange(0, 6), float32), {2, 3});
+  array w = array({1.0f, 2.0f, 3.0f});
+  MultiFn f = [](const std::vector<array>& a) { return std::vector<array>{multiply(a[0], a[1]), sum(a[1])}; };
+  auto out = vmap(f, {0, -1}, {0, kUnmapped})({x, w});
+  EXPECT_EQ(out[0].shape(), (Shape{2, 3}));
+  EXPECT_EQ(out[1].shape(), Shape{});
+  EXPECT_EQ(out[1].item<float>(), 6.0f);
+  EXPECT_TRUE(array_equal(out[0], multiply(x, w)).item<bool>());
+  EXPECT_THROW(vmap(f, {0, -1}, {kUnmapped})({x, w}), std::invalid_argument);
+  size_t traced_outputs = 0;
+  auto late = vmap_after_trace(f, {0, -1}, [&] {
+    traced_outputs = 2;
+    return std::vector<int>{1, kUnmapped};
+  })({x, w});
+  EXPECT_EQ(traced_outputs, 2u);
+  EXPECT_EQ(late[0].shape(), (Shape{3, 2}));
+  EXPECT_TRUE(array_equal(late[0], transpose(multiply(x, w))).item<bool>());
+}
+
 TEST(Transforms, EvalInsideTracedFunctionKeepsGradient) {
   // Reading a value mid-function (logging a loss, say) must not cut the graph.
   float seen = 0.0f;

@@ -175,6 +175,25 @@ void leaf_axes(nb::handle arg, nb::handle ax, std::vector<array>& leaves, std::v
   }
 }
 
+// The out_axes of each array in `out` (a prefix tree of it: an int or None covers a subtree),
+// None as kUnmapped, in tree_flatten's order.
+void out_leaf_axes(nb::handle out, nb::handle ax, std::vector<int>& axes) {
+  if (ax.is_none() || PyLong_Check(ax.ptr())) {
+    const int a = ax.is_none() ? kUnmapped : nb::cast<int>(ax);
+    for (size_t i = tree_flatten(out, false).size(); i > 0; --i) axes.push_back(a);
+  } else if ((PyList_Check(ax.ptr()) || PyTuple_Check(ax.ptr())) &&
+             (PyList_Check(out.ptr()) || PyTuple_Check(out.ptr())) && nb::len(ax) == nb::len(out)) {
+    for (size_t i = 0; i < nb::len(out); ++i) out_leaf_axes(out[i], ax[i], axes);
+  } else if (PyDict_Check(ax.ptr()) && PyDict_Check(out.ptr()) && nb::len(ax) == nb::len(out)) {
+    for (auto [k, v] : nb::borrow<nb::dict>(out)) {
+      if (!nb::borrow<nb::dict>(ax).contains(k)) throw std::invalid_argument("[vmap] out_axes is missing a key");
+      out_leaf_axes(v, nb::borrow<nb::dict>(ax)[k], axes);
+    }
+  } else {
+    throw std::invalid_argument("[vmap] out_axes entries must be ints, None, or trees matching the outputs");
+  }
+}
+
 nb::object vmap_impl(nb::object fun, nb::object in_axes, nb::object out_axes) {
   Impl impl = [fun, in_axes, out_axes](nb::args args, nb::kwargs kwargs) -> nb::object {
     bool per_arg = PyTuple_Check(in_axes.ptr()) || PyList_Check(in_axes.ptr());
@@ -195,26 +214,17 @@ nb::object vmap_impl(nb::object fun, nb::object in_axes, nb::object out_axes) {
     MultiFn f = [&](const std::vector<array>& xs) -> std::vector<array> {
       nb::object out = call_with_leaves(fun, args, kwargs, argnums, xs);
       out_tree = out;
-      return outputs_of(out, "[vmap]");
+      return PyDict_Check(out.ptr()) ? tree_flatten(out) : outputs_of(out, "[vmap]");
     };
-    // Outputs come back mapped on axis 0 and are moved to out_axes afterwards.
-    std::vector<array> outs = ember::vmap(f, axes)(leaves);
-    auto move = [](const array& x, nb::handle ax) -> array {
-      if (ax.is_none()) throw std::invalid_argument("[vmap] out_axes=None is not supported yet");
-      int a = nb::cast<int>(ax);
-      return a == 0 ? x : moveaxis(x, 0, a);
-    };
-    if (nb::isinstance<array>(out_tree)) return nb::cast(move(outs[0], out_axes));
-    bool per_out = PyTuple_Check(out_axes.ptr()) || PyList_Check(out_axes.ptr());
-    nb::list res;
+    // The outputs' axes follow from out_axes and the structure fun returned.
+    std::vector<int> out_axes_v;
+    std::vector<array> outs = ember::vmap_after_trace(f, axes, [&] {
+      out_axes_v.clear();
+      out_leaf_axes(out_tree, out_axes, out_axes_v);
+      return out_axes_v;
+    })(leaves);
     size_t pos = 0;
-    for (size_t i = 0; i < nb::len(out_tree); ++i) {
-      nb::handle ax = per_out ? nb::handle(out_axes[i]) : nb::handle(out_axes);
-      nb::object sub = out_tree[i];
-      res.append(tree_map_arrays(sub, [&](const array&) { return nb::cast(move(outs[pos++], ax)); }));
-    }
-    if (PyTuple_Check(out_tree.ptr())) return nb::tuple(res);
-    return res;
+    return tree_map_arrays(out_tree, [&](const array&) { return nb::cast(outs[pos++]); });
   };
   return make_callable(impl, fun);
 }
@@ -595,8 +605,9 @@ void init_transforms(nb::module_& m) {
       [](nb::callable fun, nb::object in_axes, nb::object out_axes) { return vmap_impl(fun, in_axes, out_axes); },
       "fun"_a, "in_axes"_a.none() = 0, "out_axes"_a.none() = 0,
       "vmap(fun, in_axes=0, out_axes=0): fun vectorized over the given axes. in_axes is an int or None for every "
-      "argument, or a tuple with one per argument (applying to all arrays in that argument's tree); out_axes is an "
-      "int, or a tuple with one per output.");
+      "argument, or a prefix tree of the positional arguments (an int or None covers a whole subtree; keyword "
+      "arguments pass through unmapped); out_axes likewise for what fun returns (arrays, tuples, lists, dicts), "
+      "None giving an output that does not depend on the mapped inputs back without a mapped axis.");
 }
 
 }  // namespace ember::py

@@ -243,6 +243,33 @@ def test_vmap_in_axes_trees(rng):
         mx.vmap(f, in_axes=({"w": 0}, None))(params, mx.array(2.0))
 
 
+def test_vmap_out_axes_none_and_trees(rng):
+    # out_axes None: an output that does not depend on the mapped inputs comes back as computed,
+    # without a mapped axis; out_axes trees mirror the outputs (dicts included).
+    x_np = rng.standard_normal((3, 4)).astype(np.float32)
+    w_np = rng.standard_normal((4,)).astype(np.float32)
+    w = mx.array(w_np)
+
+    def f(x):
+        return {"y": x * w, "norm": (w * w).sum(), "pair": (x.sum(), x + 1)}
+
+    out = mx.vmap(f, out_axes={"y": 1, "norm": None, "pair": (0, -1)})(mx.array(x_np))
+    assert_close(out["y"], (x_np * w_np).T, tol=1e-6)
+    assert out["norm"].shape == ()
+    assert_close(out["norm"], (w_np * w_np).sum(), tol=1e-5)
+    assert_close(out["pair"][0], x_np.sum(axis=1), tol=1e-5)
+    assert_close(out["pair"][1], (x_np + 1).T, tol=1e-6)
+    # A mapped output cannot be unmapped; the tree must match.
+    with pytest.raises(ValueError, match="out_axes None"):
+        mx.vmap(lambda x: x * 2, out_axes=None)(mx.array(x_np))
+    with pytest.raises(ValueError, match="out_axes"):
+        mx.vmap(f, out_axes={"y": 0})(mx.array(x_np))
+    # None for every output of a function whose outputs are all unmapped.
+    both = mx.vmap(lambda x, c: (c * 2, c + 1), in_axes=(0, None), out_axes=None)(mx.array(x_np), w)
+    assert_close(both[0], 2 * w_np, tol=1e-6)
+    assert_close(both[1], w_np + 1, tol=1e-6)
+
+
 def test_custom_function_rules_survive_graph_release():
     # The rules live in a graph node that may be released on an evaluation thread.
     def gradient_through_custom_rule():
