@@ -53,7 +53,8 @@ test-emu: deps
 	@echo "== language models on the emulated GPU against transformers (norms, rope, decode attention and quantized products run their GPU kernels on the emulator)"
 	@test -d $(BUILD)/lm/fixtures/models || python3 lm/tests/fixtures/make_all.py $(BUILD)/lm/fixtures
 	@EMBER_LM_FIXTURES=$(CURDIR)/$(BUILD)/lm/fixtures EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
-	  $(EMU_BUILD)/bin/ember_lm_tests --gtest_brief=1 --gtest_filter='LmModel.Random*:LmModel.Gguf*'
+	  $(EMU_BUILD)/bin/ember_lm_tests --gtest_brief=1 \
+	  --gtest_filter='LmModel.Random*:LmModel.Gguf*:LmModel.Batched*:LmModel.Decode*:LmModel.Segments*:LmKVCache.*'
 
 bench: build
 	@$(BUILD)/bin/bench_core
