@@ -414,6 +414,11 @@ class Batcher {
     cv_.notify_all();
     thread_.join();
   }
+  /// Requests being generated, and waiting for a place in the batch.
+  std::pair<size_t, size_t> load() {
+    std::lock_guard lk(mu_);
+    return {running_count_, pending_.size()};
+  }
   void submit(std::shared_ptr<Request> r) {
     {
       std::lock_guard lk(mu_);
@@ -527,6 +532,7 @@ class Batcher {
           admit.push_back(std::move(pending_.front()));
           pending_.pop_front();
         }
+        running_count_ = running_.size() + admit.size();
       }
       if (!admit.empty()) start(std::move(admit));
       // One token for each running request: sample and emit, then one forward pass for all.
@@ -568,6 +574,10 @@ class Batcher {
       }
       running_.erase(std::remove_if(running_.begin(), running_.end(), [](const Running& r) { return !r.req; }),
                      running_.end());
+      {
+        std::lock_guard lk(mu_);
+        running_count_ = running_.size();
+      }
     }
     for (auto& run : running_) end(run, std::make_exception_ptr(std::runtime_error("the server is stopping")));
     std::lock_guard lk(mu_);
@@ -579,6 +589,7 @@ class Batcher {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Request>> pending_;
+  size_t running_count_ = 0;  // running_.size() (and those being admitted), readable under mu_
   bool stopping_ = false;
   std::vector<Running> running_;  // the generating thread's own
   std::deque<Slot> slots_;        // likewise (a deque: slots stay where they are)
@@ -639,8 +650,13 @@ class Handler {
     svr.Get("/", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(kChatPage, "text/html; charset=utf-8");
     });
-    svr.Get("/health", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(dump({{"status", "ok"}, {"active_memory", get_active_memory()}}), "application/json");
+    svr.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      auto [running, waiting] = batcher_.load();
+      res.set_content(dump({{"status", "ok"},
+                            {"active_memory", get_active_memory()},
+                            {"requests_running", running},
+                            {"requests_waiting", waiting}}),
+                      "application/json");
     });
     svr.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       json m = {{"id", model_id_}, {"object", "model"}, {"created", created_}, {"owned_by", "ember"}};
@@ -681,26 +697,61 @@ class Handler {
       auto req = std::make_shared<Request>();
       req->job = job;
       batcher_.submit(req);
+      auto answer = [this, job, id, chat](const Request& r) {
+        const GenerationResult& g = r.result;
+        json choice = {{"index", 0}, {"finish_reason", g.finish_reason}, {"logprobs", nullptr}};
+        if (job.logprobs) choice["logprobs"] = logprobs_json(job, g.logprobs, *model_.tokenizer);
+        if (chat) {
+          choice["message"] = {{"role", "assistant"}, {"content", g.text}};
+        } else {
+          choice["text"] = job.echo + g.text;
+        }
+        return json{{"id", id},
+                    {"object", chat ? "chat.completion" : "text_completion"},
+                    {"created", now_seconds()},
+                    {"model", model_id_},
+                    {"choices", json::array({choice})},
+                    {"usage", usage_of(job, g)}};
+      };
+      // A quick answer goes out whole, with its status.
+      bool finished = false;
       {
         std::unique_lock lk(req->mu);
-        req->cv.wait(lk, [&] { return req->finished; });
+        finished = req->cv.wait_for(lk, std::chrono::seconds(1), [&] { return req->finished; });
       }
-      if (req->error) std::rethrow_exception(req->error);  // the exception handler: 500
-      const GenerationResult& r = req->result;
-      json choice = {{"index", 0}, {"finish_reason", r.finish_reason}, {"logprobs", nullptr}};
-      if (job.logprobs) choice["logprobs"] = logprobs_json(job, r.logprobs, *model_.tokenizer);
-      if (chat) {
-        choice["message"] = {{"role", "assistant"}, {"content", r.text}};
-      } else {
-        choice["text"] = job.echo + r.text;
+      if (finished) {
+        if (req->error) std::rethrow_exception(req->error);  // the exception handler: 500
+        res.set_content(dump(answer(*req)), "application/json");
+        return;
       }
-      json out = {{"id", id},
-                  {"object", chat ? "chat.completion" : "text_completion"},
-                  {"created", now_seconds()},
-                  {"model", model_id_},
-                  {"choices", json::array({choice})},
-                  {"usage", usage_of(job, r)}};
-      res.set_content(dump(out), "application/json");
+      // A longer one is sent chunked, a space every half second until it is ready (JSON allows
+      // leading whitespace): a client that went away makes a write fail, which cancels its
+      // request at the batcher's next step. An error from here on comes as the error body.
+      res.set_chunked_content_provider("application/json", [req, answer](size_t, httplib::DataSink& sink) {
+        while (true) {
+          {
+            std::unique_lock lk(req->mu);
+            if (req->cv.wait_for(lk, std::chrono::milliseconds(500), [&] { return req->finished; })) break;
+          }
+          if (!sink.write(" ", 1)) {
+            req->cancelled = true;
+            return false;
+          }
+        }
+        std::string body;
+        if (req->error) {
+          try {
+            std::rethrow_exception(req->error);
+          } catch (const std::exception& e) {
+            body = dump(error_body(e.what(), "server_error", "", 500));
+          }
+        } else {
+          body = dump(answer(*req));
+        }
+        sink.write(body.data(), body.size());
+        sink.done();
+        return true;
+      });
       return;
     }
     // Server-sent events, generated while the response is written: a failed write (the

@@ -362,6 +362,37 @@ def test_a_client_that_goes_away_cancels_its_stream(server):
     r = server.client().chat.completions.create(model="m", messages=MESSAGES, temperature=0, max_tokens=4)
     assert r.choices[0].message.content
     assert time.time() - t0 < 10
+    wait_until_idle(server)
+
+
+def wait_until_idle(server, seconds=20):
+    for _ in range(int(seconds / 0.1)):
+        _, body = server.request("GET", "/health")
+        h = json.loads(body)
+        if h["requests_running"] == 0 and h["requests_waiting"] == 0:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the server still runs requests after {seconds} s: {h}")
+
+
+def test_a_client_that_goes_away_cancels_its_whole_answer(server):
+    # A non-streamed answer that takes over a second is sent chunked, a space at a time until it
+    # is ready: the client closing its connection cancels the request.
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    body = {"messages": [{"role": "user", "content": "Tell me a very long story."}], "max_tokens": 2000}
+    body["temperature"] = 0.7
+    conn.request("POST", "/v1/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
+    res = conn.getresponse()
+    assert res.status == 200
+    assert res.read(1) == b" "  # still generating
+    _, health = server.request("GET", "/health")
+    assert json.loads(health)["requests_running"] == 1
+    conn.close()
+    wait_until_idle(server)
+    # A long answer read to the end is one JSON body after the spaces.
+    long_story = [{"role": "user", "content": "Tell me a very long story."}]
+    r = server.client().chat.completions.create(model="m", messages=long_story, temperature=0, max_tokens=300)
+    assert r.usage.completion_tokens > 100 and r.choices[0].message.content
 
 
 def test_api_key_and_body_limit():
