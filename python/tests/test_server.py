@@ -379,8 +379,9 @@ def test_a_client_that_goes_away_cancels_its_whole_answer(server):
     # A non-streamed answer that takes over a second is sent chunked, a space at a time until it
     # is ready: the client closing its connection cancels the request.
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    body = {"messages": [{"role": "user", "content": "Tell me a very long story."}], "max_tokens": 2000}
-    body["temperature"] = 0.7
+    # The special tokens (end of text, of turn, start of turn) banned: the answer runs its 2000 tokens.
+    no_end = {"0": -100, "1": -100, "2": -100}
+    body = {"messages": [{"role": "user", "content": "Tell me a story."}], "max_tokens": 2000, "logit_bias": no_end}
     conn.request("POST", "/v1/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
     res = conn.getresponse()
     assert res.status == 200
@@ -391,8 +392,10 @@ def test_a_client_that_goes_away_cancels_its_whole_answer(server):
     wait_until_idle(server)
     # A long answer read to the end is one JSON body after the spaces.
     long_story = [{"role": "user", "content": "Tell me a very long story."}]
-    r = server.client().chat.completions.create(model="m", messages=long_story, temperature=0, max_tokens=300)
-    assert r.usage.completion_tokens > 100 and r.choices[0].message.content
+    r = server.client().chat.completions.create(
+        model="m", messages=long_story, temperature=0, max_tokens=300, logit_bias=no_end
+    )
+    assert r.usage.completion_tokens == 300 and r.choices[0].message.content
 
 
 def test_api_key_and_body_limit():
