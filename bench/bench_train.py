@@ -43,27 +43,9 @@ def best_step_us(step, iters: int, repeat: int = 5) -> float:
     return best * 1e6
 
 
-def ember_step(x_np, y_np):
-    model = MLP()
-    opt = optim.Adam(learning_rate=1e-3)
-    x, y = mx.array(x_np), mx.array(y_np)
-
-    def loss_fn(model, x, y):
-        return nn.losses.cross_entropy(model(x), y, reduction="mean")
-
-    loss_and_grad = nn.value_and_grad(model, loss_fn)
-
-    def step():
-        loss, grads = loss_and_grad(model, x, y)
-        opt.update(model, grads)
-        mx.eval(model.parameters(), opt.state, loss)
-
-    return step
-
-
-def ember_compiled_step(x_np, y_np):
-    """The step as MLX programs write it for speed: compiled, with the model's and the
-    optimizer's state as the compiled function's implicit inputs and outputs."""
+def ember_step(x_np, y_np, compiled=False):
+    """One training step; compiled: as MLX programs write it for speed, mx.compile with the
+    model's and the optimizer's state as the compiled function's implicit inputs and outputs."""
     model = MLP()
     opt = optim.Adam(learning_rate=1e-3)
     x, y = mx.array(x_np), mx.array(y_np)
@@ -74,11 +56,13 @@ def ember_compiled_step(x_np, y_np):
     loss_and_grad = nn.value_and_grad(model, loss_fn)
     state = [model.state, opt.state]
 
-    @partial(mx.compile, inputs=state, outputs=state)
     def train(x, y):
         loss, grads = loss_and_grad(model, x, y)
         opt.update(model, grads)
         return loss
+
+    if compiled:
+        train = partial(mx.compile, inputs=state, outputs=state)(train)
 
     def step():
         loss = train(x, y)
@@ -167,7 +151,7 @@ def main():
         x_np = rng.random((bs, 64), dtype=np.float32)
         y_np = rng.integers(0, 10, size=bs).astype(np.int32)
         t_ember = best_step_us(ember_step(x_np, y_np), args.iters)
-        t_comp = best_step_us(ember_compiled_step(x_np, y_np), args.iters)
+        t_comp = best_step_us(ember_step(x_np, y_np, compiled=True), args.iters)
         t_numpy = best_step_us(numpy_step(x_np, y_np), args.iters)
         line = f"{bs:>6} {t_ember:>14.1f} {t_comp:>9.1f} {t_numpy:>14.1f} {t_numpy / t_ember:>6.2f}x"
         if torch_available:
