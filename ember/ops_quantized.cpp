@@ -1,5 +1,6 @@
 // Affine group quantization (ember/quantized.h): argument checks, the fallbacks built from
 // basic ops (bit extraction with shifts and masks, then matmul), and the transforms.
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -248,6 +249,39 @@ std::vector<array> GatherQMM::jvp(const std::vector<array>& primals, const std::
   return ember::jvp(restricted(fallback(), primals, argnums), pick(primals, argnums), tangents).second;
 }
 
+std::vector<Shape> QuantizedAttention::output_shapes(const std::vector<array>& inputs) {
+  const array& q = inputs[0];
+  return {{q.shape(0), q.shape(1), q.shape(2), inputs[4].shape(3) * 32 / bits_}};
+}
+
+bool QuantizedAttention::is_equivalent(const Primitive& other) const {
+  auto* o = dynamic_cast<const QuantizedAttention*>(&other);
+  return o && o->scale_ == scale_ && o->has_mask_ == has_mask_ && o->group_size_ == group_size_ && o->bits_ == bits_;
+}
+
+namespace {
+void refuse_attention_argnums(const std::vector<int>& argnums) {
+  for (int a : argnums) {
+    if (a == 1 || a == 4) refuse_int_argnum("quantized_scaled_dot_product_attention", argnums, a);
+    if (a == 7) {
+      throw std::invalid_argument("[quantized_scaled_dot_product_attention] the mask has no gradient");
+    }
+  }
+}
+}  // namespace
+
+std::vector<array> QuantizedAttention::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                           const std::vector<int>& argnums, const std::vector<array>&) {
+  refuse_attention_argnums(argnums);
+  return ember::vjp(restricted(fallback(), primals, argnums), pick(primals, argnums), cotangents).second;
+}
+
+std::vector<array> QuantizedAttention::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                                           const std::vector<int>& argnums) {
+  refuse_attention_argnums(argnums);
+  return ember::jvp(restricted(fallback(), primals, argnums), pick(primals, argnums), tangents).second;
+}
+
 // ---------------------------------------------------------------- ops
 
 std::tuple<array, array, array> quantize(const array& w, int group_size, int bits, StreamOrDevice s) {
@@ -392,6 +426,80 @@ array gather_qmm(const array& x, const array& wq, const array& scales, const arr
   if (use_fallback(*prim)) return reshape(fallback(inputs)[0], shape, s);
   Shape flat = prim->output_shapes(inputs)[0];
   return reshape(array(flat, t, prim, std::move(inputs)), shape, s);
+}
+
+array quantized_scaled_dot_product_attention(const array& q, const array& k_wq, const array& k_scales,
+                                             const array& k_biases, const array& v_wq, const array& v_scales,
+                                             const array& v_biases, float scale, const std::optional<array>& mask,
+                                             int group_size, int bits, StreamOrDevice s) {
+  const char* op = "quantized_scaled_dot_product_attention";
+  check_params(op, group_size, bits);
+  check_float(op, "q", q);
+  if (q.ndim() != 4 || k_wq.ndim() != 4 || v_wq.ndim() != 4) {
+    throw std::invalid_argument(
+        "[quantized_scaled_dot_product_attention] q and the keys' and values' wq must be 4-D "
+        "(B, H, T, .), got shapes " +
+        shape_to_string(q.shape()) + ", " + shape_to_string(k_wq.shape()) + ", " + shape_to_string(v_wq.shape()));
+  }
+  Dtype st = check_packed(op, k_wq, k_scales, k_biases, group_size, bits);
+  check_packed(op, v_wq, v_scales, v_biases, group_size, bits);
+  const int B = q.shape(0), Hq = q.shape(1), Tq = q.shape(2), D = q.shape(3);
+  const int Hkv = k_wq.shape(1), Tk = k_wq.shape(2);
+  const int64_t Dk = static_cast<int64_t>(k_wq.shape(3)) * 32 / bits,
+                Dv = static_cast<int64_t>(v_wq.shape(3)) * 32 / bits;
+  if (k_wq.shape(0) != B || v_wq.shape(0) != B || v_wq.shape(1) != Hkv || v_wq.shape(2) != Tk || Dk != D) {
+    throw std::invalid_argument(
+        "[quantized_scaled_dot_product_attention] the keys must be (B, Hkv, Tk, D) and the values (B, Hkv, Tk, Dv) "
+        "for q (B, Hq, Tq, D) = " +
+        shape_to_string(q.shape()) + "; got keys of " + std::to_string(Dk) + " and values of " + std::to_string(Dv) +
+        " per position, wq shapes " + shape_to_string(k_wq.shape()) + " and " + shape_to_string(v_wq.shape()));
+  }
+  if (Hkv == 0 || Hq % Hkv != 0) {
+    throw std::invalid_argument("[quantized_scaled_dot_product_attention] the query heads (" + std::to_string(Hq) +
+                                ") must be a multiple of the key/value heads (" + std::to_string(Hkv) + ")");
+  }
+  std::vector<array> inputs{astype(q, float32, s),   k_wq, astype(k_scales, st, s),
+                            astype(k_biases, st, s), v_wq, astype(v_scales, st, s),
+                            astype(v_biases, st, s)};
+  const Shape full{B, Hq, Tq, Tk};
+  if (mask) {
+    if (mask->dtype() != bool_) {
+      throw std::invalid_argument("[quantized_scaled_dot_product_attention] the mask must be boolean, got " +
+                                  dtype_name(mask->dtype()));
+    }
+    bool fits = mask->ndim() <= 4;
+    for (size_t i = 0; fits && i < mask->ndim(); ++i) {
+      const int m = mask->shape(static_cast<int>(i)), f = full[4 - mask->ndim() + i];
+      fits = m == 1 || m == f;
+    }
+    if (!fits) {
+      throw std::invalid_argument("[quantized_scaled_dot_product_attention] the mask of shape " +
+                                  shape_to_string(mask->shape()) +
+                                  " does not broadcast to (B, Hq, Tq, Tk) = " + shape_to_string(full));
+    }
+    inputs.push_back(broadcast_to(*mask, full, s));
+  }
+  const int rep = Hq / Hkv;
+  // The rep query heads of a key head are rows of one product with its matrices.
+  MultiFn fallback = [scale, group_size, bits, rep, s](const std::vector<array>& in) {
+    const int B = in[0].shape(0), Hq = in[0].shape(1), Tq = in[0].shape(2), D = in[0].shape(3);
+    const int Hkv = in[1].shape(1), Tk = in[1].shape(2);
+    auto mats = [&](const array& a) { return reshape(a, {B * Hkv, Tk, a.shape(3)}, s); };
+    array qs = reshape(multiply(in[0], array(scale), s), {B * Hkv, rep * Tq, D}, s);
+    array sc =
+        gather_qmm(qs, mats(in[1]), mats(in[2]), mats(in[3]), std::nullopt, std::nullopt, true, group_size, bits, s);
+    if (in.size() > 7) {
+      sc = where(reshape(in[7], {B * Hkv, rep * Tq, Tk}, s), sc, array(std::numeric_limits<float>::lowest()), s);
+    }
+    array p = softmax(sc, -1, true, s);
+    array o =
+        gather_qmm(p, mats(in[4]), mats(in[5]), mats(in[6]), std::nullopt, std::nullopt, false, group_size, bits, s);
+    return std::vector<array>{reshape(o, {B, Hq, Tq, o.shape(2)}, s)};
+  };
+  auto prim = std::make_shared<QuantizedAttention>(to_stream(s), fallback, scale, mask.has_value(), group_size, bits);
+  const bool kernel_shape = rep * Tq <= QuantizedAttention::kMaxRows && Tk > 0;
+  if (!kernel_shape || use_fallback(*prim, false)) return astype(fallback(inputs)[0], q.dtype(), s);
+  return astype(array(Shape{B, Hq, Tq, static_cast<int>(Dv)}, float32, prim, std::move(inputs)), q.dtype(), s);
 }
 
 }  // namespace ember

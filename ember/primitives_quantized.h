@@ -97,4 +97,32 @@ class GatherQMM : public Fused {
   int group_size_, bits_;
 };
 
+/// quantized_scaled_dot_product_attention. Inputs: q (B, Hq, Tq, D) float32; the keys' wq
+/// (B, Hkv, Tk, W) uint32, scales and biases (B, Hkv, Tk, G) of one float dtype; the values'
+/// three likewise; then, when has_mask, a boolean (B, Hq, Tq, Tk) (a broadcast view). Output
+/// float32 (B, Hq, Tq, Dv). The planes are read in place where each matrix's rows are
+/// contiguous (a KV cache's views of its buffers).
+class QuantizedAttention : public Fused {
+ public:
+  QuantizedAttention(Stream s, MultiFn fallback, float scale, bool has_mask, int group_size, int bits)
+      : Fused(s, std::move(fallback)), scale_(scale), has_mask_(has_mask), group_size_(group_size), bits_(bits) {}
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
+  std::vector<array> jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                         const std::vector<int>& argnums) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
+  bool is_equivalent(const Primitive& other) const override;
+  const char* name() const override { return "QuantizedAttention"; }
+
+  /// Query rows per key head (Tq times the query heads sharing it) up to which the CPU kernel
+  /// runs (decoding); more build the fallback, whose products run as matrix products.
+  static constexpr int kMaxRows = 32;
+
+ private:
+  float scale_;
+  bool has_mask_;
+  int group_size_, bits_;
+};
+
 }  // namespace ember

@@ -62,4 +62,18 @@ array gather_qmm(const array& x, const array& wq, const array& scales, const arr
                  const std::optional<array>& rhs_indices = std::nullopt, bool transpose = true, int group_size = 64,
                  int bits = 4, StreamOrDevice s = {});
 
+/// Attention over keys and values kept quantized (a quantized KV cache), without
+/// dequantizing them: softmax(scale * q @ k.T, masked) @ v for q (B, Hq, Tq, D) and the keys'
+/// and values' quantized planes (B, Hkv, Tk, .) as quantize makes them along the head axis
+/// (Hq a multiple of Hkv: grouped-query attention). mask: boolean, broadcast to
+/// (B, Hq, Tq, Tk), true where a query sees a key. The CPU kernel (up to 32 query rows per key
+/// head) unpacks the codes in registers as quantized_matmul does; otherwise, and on a GPU,
+/// gather_qmm products. Returns (B, Hq, Tq, Dv) in q's dtype. Differentiable in q, the scales
+/// and the biases.
+array quantized_scaled_dot_product_attention(const array& q, const array& k_wq, const array& k_scales,
+                                             const array& k_biases, const array& v_wq, const array& v_scales,
+                                             const array& v_biases, float scale,
+                                             const std::optional<array>& mask = std::nullopt, int group_size = 64,
+                                             int bits = 4, StreamOrDevice s = {});
+
 }  // namespace ember

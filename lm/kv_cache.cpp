@@ -40,7 +40,7 @@ array in_plane(const array& a, int cap, int used) {
 
 }  // namespace
 
-std::pair<array, array> KVCache::update_and_fetch(const array& k, const array& v) {
+std::pair<int, int> KVCache::store(const array& k, const array& v) {
   // k: (B, Hkv, T, D), v: (B, Hkv, T, Dv)
   if (k.ndim() != 4 || v.ndim() != 4 || k.shape(2) != v.shape(2)) {
     throw std::invalid_argument("[KVCache] expects k, v of shape (B, Hkv, T, D), got " + shape_to_string(k.shape()) +
@@ -105,12 +105,24 @@ std::pair<array, array> KVCache::update_and_fetch(const array& k, const array& v
   // A window needs no key older than the first new query can see.
   const int first = window_ > 0 ? std::max(0, used - T - (window_ - 1)) : 0;
   fetched_start_ = start_ + first;
+  return {first, used};
+}
+
+std::pair<array, array> KVCache::update_and_fetch(const array& k, const array& v) {
+  const auto [first, used] = store(k, v);
   if (bits_ == 0) return {positions(planes_[0], first, used), positions(planes_[1], first, used)};
   auto restore = [&](int i) {
     return dequantize(positions(planes_[i], first, used), astype(positions(planes_[i + 1], first, used), float32),
                       astype(positions(planes_[i + 2], first, used), float32), group_size_, bits_);
   };
   return {astype(restore(0), k.dtype()), astype(restore(3), v.dtype())};
+}
+
+std::array<array, 6> KVCache::update_and_fetch_quantized(const array& k, const array& v) {
+  if (bits_ == 0) throw std::invalid_argument("[KVCache] update_and_fetch_quantized needs a quantized cache");
+  const auto [first, used] = store(k, v);
+  auto at = [&](int i) { return positions(planes_[i], first, used); };
+  return {at(0), at(1), at(2), at(3), at(4), at(5)};
 }
 
 size_t KVCache::nbytes() const {

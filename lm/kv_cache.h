@@ -1,6 +1,8 @@
 // Per-layer key/value caches for incremental decoding.
 #pragma once
 
+#include <array>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -24,6 +26,12 @@ class KVCache {
   /// Appends k, v (B, Hkv, T, D) at positions [offset(), offset() + T) and returns the keys and
   /// values to attend to: views of positions [start(), offset()) after the append.
   std::pair<array, array> update_and_fetch(const array& k, const array& v);
+  /// For a quantized cache: appends as update_and_fetch does and returns what is stored for the
+  /// positions to attend to, without dequantizing: (wq, scales, biases) of the keys, then of
+  /// the values, each a (B, Hkv, T, .) view (for quantized_scaled_dot_product_attention).
+  std::array<array, 6> update_and_fetch_quantized(const array& k, const array& v);
+  /// Group size of the quantized planes (0 before the first append, or without quantization).
+  int group_size() const { return group_size_; }
   /// Positions seen so far (the next token's position).
   int offset() const { return offset_; }
   /// Absolute position of the first key update_and_fetch returned.
@@ -46,6 +54,8 @@ class KVCache {
   void assign(const array& keys, const array& values, int offset);
 
  private:
+  // Appends k, v; returns the slots [first, used) of the positions to attend to.
+  std::pair<int, int> store(const array& k, const array& v);
   int window_, step_;
   int offset_ = 0;  // absolute positions seen
   int start_ = 0;   // absolute position of buffer slot 0

@@ -289,18 +289,12 @@ array Transformer::attention(const Block& b, const array& x, const std::vector<K
   const ModelConfig& c = config_;
   int B = x.shape(0), T = x.shape(1), D = c.head_dim;
   auto [q, k, v] = project_qkv(b, x);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   if (caches.size() > 1) {
     // Each row its own sequence at its own position: rope, cache and attention per row.
     std::vector<array> rows;
     for (int i = 0; i < B; ++i) {
       auto row = [&](const array& y) { return slice(y, {i, 0, 0, 0}, {i + 1, y.shape(1), 1, D}); };
-      KVCache& ci = *caches[i];
-      const int off = ci.offset();
-      array qi = fast::rope(row(q), D, c.rope_traditional, rope_base_, rope_scale_, off, rope_freqs_);
-      array ki = fast::rope(row(k), D, c.rope_traditional, rope_base_, rope_scale_, off, rope_freqs_);
-      auto [keys, values] = ci.update_and_fetch(ki, row(v));
-      rows.push_back(fast::scaled_dot_product_attention(qi, keys, values, scale));
+      rows.push_back(attend(row(q), row(k), row(v), *caches[i]));
     }
     array o = concatenate(rows, 0);
     return b.attn.o(reshape(transpose(o, {0, 2, 1, 3}), {B, T, c.num_heads * D}));
@@ -315,6 +309,16 @@ array Transformer::attend(array q, array k, const array& v, KVCache& cache) cons
   const int offset = cache.offset();
   q = fast::rope(q, D, c.rope_traditional, rope_base_, rope_scale_, offset, rope_freqs_);
   k = fast::rope(k, D, c.rope_traditional, rope_base_, rope_scale_, offset, rope_freqs_);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  if (cache.bits() != 0 && T <= 4) {
+    // Decoding over a quantized cache reads it as stored, never dequantized whole. (A prefill's
+    // many queries run faster as the fused attention over the dequantized positions.)
+    std::array<array, 6> kv = cache.update_and_fetch_quantized(k, v);
+    std::optional<array> mask;
+    if (T > 1) mask = visible(offset, T, cache.start(), kv[0].shape(2));
+    return quantized_scaled_dot_product_attention(q, kv[0], kv[1], kv[2], kv[3], kv[4], kv[5], scale, mask,
+                                                  cache.group_size(), cache.bits());
+  }
   auto [keys, values] = cache.update_and_fetch(k, v);
   int Tk = keys.shape(2), first = cache.start();
   std::string mode;
@@ -324,13 +328,20 @@ array Transformer::attend(array q, array k, const array& v, KVCache& cache) cons
     if (!window_cuts) {
       mode = "causal";
     } else {
-      // Query at position offset + i sees key position p when p <= offset + i < p + window.
-      array qpos = reshape(arange(offset, offset + T), {T, 1});
-      array kpos = reshape(arange(first, first + Tk), {1, Tk});
-      mask = logical_and(less_equal(kpos, qpos), less(subtract(qpos, kpos), array(c.sliding_window)));
+      mask = visible(offset, T, first, Tk);
     }
   }
-  return fast::scaled_dot_product_attention(q, keys, values, 1.0f / std::sqrt(static_cast<float>(D)), mode, mask);
+  return fast::scaled_dot_product_attention(q, keys, values, scale, mode, mask);
+}
+
+array Transformer::visible(int offset, int T, int first, int Tk) const {
+  // Query at position offset + i sees key position p when p <= offset + i (and, with a
+  // sliding window, offset + i < p + window).
+  array qpos = reshape(arange(offset, offset + T), {T, 1});
+  array kpos = reshape(arange(first, first + Tk), {1, Tk});
+  array seen = less_equal(kpos, qpos);
+  const int window = config_.sliding_window;
+  return window > 0 ? logical_and(seen, less(subtract(qpos, kpos), array(window))) : seen;
 }
 
 array Transformer::mlp(const Block& b, const array& x) const {

@@ -93,6 +93,9 @@ class Transformer {
   // Attention of q, k, v (B, heads, T, head_dim) with rope at the cache's position, appending
   // k and v to the cache: (B, heads, T, head_dim).
   array attend(array q, array k, const array& v, KVCache& cache) const;
+  // Boolean (T, Tk): which of the keys at positions [first, first + Tk) the queries at
+  // positions [offset, offset + T) see (causal, and within the sliding window if any).
+  array visible(int offset, int T, int first, int Tk) const;
   // q, k, v of x (B, T, hidden) as (B, heads, T, head_dim), after the q/k norms.
   std::tuple<array, array, array> project_qkv(const Block& b, const array& x) const;
   array mlp(const Block& b, const array& x) const;

@@ -63,7 +63,7 @@ const std::vector<std::string>& all_primitive_names() {
       // Fused transformer ops (primitives_fast.h)
       "RMSNorm", "LayerNorm", "RoPE", "ScaledDotProductAttention",
       // Affine group quantization (primitives_quantized.h)
-      "Quantize", "Dequantize", "QuantizedMatmul", "GatherQMM",
+      "Quantize", "Dequantize", "QuantizedMatmul", "GatherQMM", "QuantizedAttention",
       // compile's fused regions (primitives_compiled.h)
       "Compiled",
       // custom_function / checkpoint (checked by hand in test_transforms_cases.cpp)

@@ -26,7 +26,7 @@ const std::set<std::string> kKnownClasses = {
     "Gather",       "Scatter",     "Scan",      "RandomBits",   "FFT",        "Hadamard",
     "Convolution",  "Inverse",     "Cholesky",  "QRF",          "SVD",        "LUF",
     "Eig",          "Eigh",        "RMSNorm",   "LayerNorm",    "RoPE",       "ScaledDotProductAttention",
-    "Quantize",     "Dequantize",  "QuantizedMatmul", "GatherQMM", "Compiled",
+    "Quantize",     "Dequantize",  "QuantizedMatmul", "GatherQMM", "QuantizedAttention", "Compiled",
 };
 // clang-format on
 

@@ -464,6 +464,193 @@ TEST(Quantized, GatherQmmMatchesEachGatheredProductInFloat64) {
   }
 }
 
+TEST(Quantized, GatherQmmStacksThePairsOfOneMatrix) {
+  // Tokens routed to experts (a mixture-of-experts layer): 45 single-row products over 3
+  // experts, so each expert's pairs run as one product of up to ~20 rows (the matvec) and,
+  // with 3 rows per token, of ~45 (dequantized tiles); and the attention shape x @ w (w
+  // quantized along N) with a long K. Each result equals its own pair's product.
+  uint64_t seed = 3100;
+  for (bool transpose : {true, false}) {
+    for (int bits : {4, 8, 6}) {
+      for (int M : {1, 3}) {
+        const int E = 3, L = 45, N = transpose ? 24 : 64, K = transpose ? 128 : 300, gs = 64;
+        array w = rnd(transpose ? Shape{E, N, K} : Shape{E, K, N}, float16, seed++);
+        auto [wq, sc, bi] = quantize(w, gs, bits);
+        const int rows = transpose ? N : K, cols = transpose ? K : N;
+        std::vector<std::vector<double>> wd;
+        for (int e = 0; e < E; ++e) {
+          wd.push_back(dequant_ref(take(wq, e, 0), take(sc, e, 0), take(bi, e, 0), rows, cols, gs, bits));
+        }
+        array x = rnd({L, M, K}, float32, seed++);
+        array rhs = random::randint(0, E, {L}, int32, random::key(seed++));
+        std::vector<double> xv = values(x), rv = values(rhs),
+                            got = values(gather_qmm(x, wq, sc, bi, arange(L), rhs, transpose, gs, bits));
+        ASSERT_EQ(got.size(), static_cast<size_t>(L * M * N));
+        for (int l = 0; l < L; ++l) {
+          const int e = static_cast<int>(rv[l]);
+          for (int m = 0; m < M; ++m) {
+            for (int n = 0; n < N; ++n) {
+              double acc = 0, mag = 0;
+              for (int k = 0; k < K; ++k) {
+                const double wkn = transpose ? wd[e][n * K + k] : wd[e][k * N + n];
+                acc += xv[(l * M + m) * K + k] * wkn;
+                mag += std::abs(xv[(l * M + m) * K + k] * wkn);
+              }
+              ASSERT_NEAR(got[(l * M + m) * N + n], acc, 2e-5 * (1 + mag))
+                  << "transpose " << transpose << ", " << bits << " bits, M " << M << ", pair " << l << " (expert " << e
+                  << ")";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Quantized, AttentionMatchesFloat64OverTheDequantizedPlanes) {
+  // softmax(scale * q @ k.T, masked) @ v in float64 from the planes' dequantized values, for
+  // the CPU kernel (up to 32 query rows per key head: SIMD where chunks fit, scalar for 3
+  // bits) and the gather_qmm fallback (more rows); grouped and plain heads; no mask, a (Tq, Tk)
+  // mask and a full random one; planes sliced from longer buffers (a cache's views).
+  uint64_t seed = 3300;
+  struct Case {
+    int bits, gs, Hq, Hkv, Tq, Tk, D, Dv, mask;  // mask: 0 none, 1 (Tq, Tk) causal, 2 (B, Hq, Tq, Tk) random
+  };
+  const std::vector<Case> cases = {
+      {4, 64, 6, 2, 1, 37, 64, 64, 0}, {8, 32, 6, 2, 3, 40, 64, 32, 1},  {4, 32, 4, 4, 2, 9, 32, 64, 2},
+      {3, 32, 4, 2, 1, 12, 64, 32, 0}, {4, 64, 8, 2, 20, 30, 64, 64, 1}, {8, 64, 8, 1, 1, 1, 128, 64, 0},
+      {6, 64, 2, 1, 2, 17, 64, 64, 2},
+  };
+  const int B = 2;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << c.bits << " bits, group " << c.gs << ", heads " << c.Hq << "/" << c.Hkv
+                                      << ", Tq " << c.Tq << ", Tk " << c.Tk << ", D " << c.D << "/" << c.Dv << ", mask "
+                                      << c.mask);
+    // Positions [2, 2 + Tk) of buffers of Tk + 5 positions.
+    array kf = rnd({B, c.Hkv, c.Tk + 5, c.D}, float16, seed++), vf = rnd({B, c.Hkv, c.Tk + 5, c.Dv}, float16, seed++);
+    auto [kq, ks, kb] = quantize(kf, c.gs, c.bits);
+    auto [vq, vs, vb] = quantize(vf, c.gs, c.bits);
+    auto part = [&](const array& a) { return slice(a, {0, 0, 2, 0}, {B, c.Hkv, 2 + c.Tk, a.shape(3)}); };
+    array q = rnd({B, c.Hq, c.Tq, c.D}, float32, seed++);
+    std::vector<char> seen(static_cast<size_t>(B) * c.Hq * c.Tq * c.Tk, 1);
+    std::optional<array> mask;
+    if (c.mask == 1) {
+      for (int i = 0; i < c.Tq; ++i) {
+        for (int j = 0; j < c.Tk; ++j) seen[i * c.Tk + j] = j <= c.Tk - c.Tq + i;
+      }
+      mask = array(reinterpret_cast<const bool*>(seen.data()), {c.Tq, c.Tk}, bool_);
+      for (size_t i = static_cast<size_t>(c.Tq) * c.Tk; i < seen.size(); ++i) seen[i] = seen[i % (c.Tq * c.Tk)];
+    } else if (c.mask == 2) {
+      std::vector<double> u = values(random::uniform({B, c.Hq, c.Tq, c.Tk}, float32, random::key(seed++)));
+      for (size_t i = 0; i < seen.size(); ++i) seen[i] = u[i] < 0.7 || i % c.Tk == 0;  // a key for every query
+      mask = array(reinterpret_cast<const bool*>(seen.data()), {B, c.Hq, c.Tq, c.Tk}, bool_);
+    }
+    const float scale = 0.125f;
+    array y = quantized_scaled_dot_product_attention(q, part(kq), part(ks), part(kb), part(vq), part(vs), part(vb),
+                                                     scale, mask, c.gs, c.bits);
+    ASSERT_EQ(y.shape(), (Shape{B, c.Hq, c.Tq, c.Dv}));
+    ASSERT_EQ(y.dtype(), float32);
+    const bool kernel = c.Hq / c.Hkv * c.Tq <= 32;
+    array node = y;
+    while (node.has_primitive() && std::string(node.primitive().name()) == "AsType") node = node.inputs()[0];
+    EXPECT_EQ(node.has_primitive() && std::string(node.primitive().name()) == "QuantizedAttention", kernel);
+    const int rows = B * c.Hkv * c.Tk;
+    std::vector<double> kd = dequant_ref(part(kq), part(ks), part(kb), rows, c.D, c.gs, c.bits);
+    std::vector<double> vd = dequant_ref(part(vq), part(vs), part(vb), rows, c.Dv, c.gs, c.bits);
+    std::vector<double> qv = values(q), got = values(y);
+    const int rep = c.Hq / c.Hkv;
+    for (int b = 0; b < B; ++b) {
+      for (int h = 0; h < c.Hq; ++h) {
+        const int hk = b * c.Hkv + h / rep;
+        for (int i = 0; i < c.Tq; ++i) {
+          const char* vis = seen.data() + ((b * c.Hq + h) * c.Tq + i) * c.Tk;
+          std::vector<double> p(c.Tk, 0.0);
+          double top = -1e300, z = 0;
+          for (int j = 0; j < c.Tk; ++j) {
+            double d = 0;
+            for (int e = 0; e < c.D; ++e)
+              d += qv[((b * c.Hq + h) * c.Tq + i) * c.D + e] * kd[(hk * c.Tk + j) * c.D + e];
+            p[j] = d * scale;
+            if (vis[j]) top = std::max(top, p[j]);
+          }
+          for (int j = 0; j < c.Tk; ++j) z += p[j] = vis[j] ? std::exp(p[j] - top) : 0.0;
+          for (int e = 0; e < c.Dv; ++e) {
+            double want = 0;
+            for (int j = 0; j < c.Tk; ++j) want += p[j] / z * vd[(hk * c.Tk + j) * c.Dv + e];
+            ASSERT_NEAR(got[((b * c.Hq + h) * c.Tq + i) * c.Dv + e], want, 1e-4 * (1 + std::abs(want)))
+                << "sequence " << b << ", head " << h << ", query " << i << ", element " << e;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Quantized, AttentionRefusesBadArguments) {
+  array k = rnd({1, 2, 5, 64}, float32, 3400), v = rnd({1, 2, 5, 32}, float32, 3401);
+  auto [kq, ks, kb] = quantize(k, 32, 4);
+  auto [vq, vs, vb] = quantize(v, 32, 4);
+  auto attend = [&](const array& q, const std::optional<array>& mask = std::nullopt) {
+    return quantized_scaled_dot_product_attention(q, kq, ks, kb, vq, vs, vb, 0.5f, mask, 32, 4);
+  };
+  expect_error<std::invalid_argument>(
+      [&] {
+        attend(zeros({1, 3, 1, 64}));
+      },
+      "the query heads (3) must be a multiple of the key/value heads (2)");
+  expect_error<std::invalid_argument>(
+      [&] {
+        attend(zeros({1, 2, 1, 32}));
+      },
+      "the keys must be (B, Hkv, Tk, D) and the values (B, Hkv, Tk, Dv) for q");
+  expect_error<std::invalid_argument>([&] { attend(zeros({2, 1, 64})); }, "must be 4-D");
+  expect_error<std::invalid_argument>(
+      [&] {
+        attend(zeros({1, 2, 1, 64}), zeros({1, 5}));
+      },
+      "the mask must be boolean, got float32");
+  expect_error<std::invalid_argument>(
+      [&] {
+        attend(zeros({1, 2, 1, 64}), full({1, 4}, array(true)));
+      },
+      "does not broadcast to (B, Hq, Tq, Tk) = (1, 2, 1, 5)");
+  expect_error<std::invalid_argument>(
+      [&] {
+        quantized_scaled_dot_product_attention(zeros({1, 2, 1, 64}), kq, ks, kb, vq, vs, vb, 0.5f, {}, 64, 4);
+      },
+      "scales and biases must have shape (1, 2, 5, 1)");
+  expect_error<std::invalid_argument>([&] { attend(zeros({1, 2, 1, 64}, int32)); }, "q");
+  // The codes and the mask have no gradient.
+  array y = attend(rnd({1, 2, 2, 64}, float32, 3402), full({2, 5}, array(true)));
+  ASSERT_EQ(std::string(y.primitive().name()), "QuantizedAttention");
+  for (int argnum : {1, 4, 7}) {
+    expect_error<std::invalid_argument>(
+        [&] { y.primitive().vjp(y.inputs(), {ones(y.shape())}, {argnum}, {y}); },
+        argnum == 7 ? "the mask has no gradient" : "gradients with respect to the quantized weights");
+  }
+}
+
+TEST(GradQuantized, AttentionDifferentiatesThroughItsFallback) {
+  // In q and in the keys' and values' scales and biases; through the softmax, so small steps.
+  grad_check::Options o;
+  o.eps = 1e-2;
+  o.rtol = 2e-2;
+  o.atol = 1e-3;
+  o.vmap_tol = 1e-4;
+  for (bool masked : {false, true}) {
+    grad_check::check(
+        [masked](const std::vector<array>& a) {
+          auto [kq, ks, kb] = quantize(astype(a[1], float32), 32, 4);
+          auto [vq, vs, vb] = quantize(astype(a[2], float32), 32, 4);
+          std::optional<array> mask;
+          if (masked) mask = array({true, false, true, true, true, true, true, false, true, true}, {2, 5}, bool_);
+          return quantized_scaled_dot_product_attention(astype(a[0], float32), kq, ks, kb, vq, vs, vb, 0.5f, mask, 32,
+                                                        4);
+        },
+        {{1, 4, 2, 32}, {1, 2, 5, 32}, {1, 2, 5, 32}}, o);
+  }
+}
+
 TEST(GradQuantized, GatherQmmGradientOfXMatchesTheGatheredDequantizedMatmul) {
   // y[l] = x[lhs[l]] @ W[rhs[l]]^T: dx[i] = sum over l with lhs[l] = i of u[l] @ W[rhs[l]].
   array w = rnd({3, 6, 64}, float32, 910);

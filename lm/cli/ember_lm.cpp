@@ -268,8 +268,9 @@ int run_info(const Common& c) {
 }
 
 // llama-bench's pp/tg: a prompt of n_prompt random ids processed in one prefill, then n_gen
-// tokens generated one at a time from an empty cache; the median of `runs` after a warm-up.
-int run_bench(const Common& c, int n_prompt, int n_gen, int batch, int runs, bool json) {
+// tokens generated one at a time from an empty cache, or after `depth` positions of context
+// (llama-bench's -d); the median of `runs` after a warm-up.
+int run_bench(const Common& c, int n_prompt, int n_gen, int depth, int batch, int runs, bool json) {
   Model m = load(c);
   const Transformer& tf = *m.transformer;
   std::mt19937 rng(0);
@@ -293,6 +294,11 @@ int run_bench(const Common& c, int n_prompt, int n_gen, int batch, int runs, boo
     }
     if (n_gen > 0 && batch == 1) {
       std::vector<KVCache> cache = tf.make_cache();
+      if (depth > 0) {
+        std::vector<int32_t> context(depth);
+        for (auto& t : context) t = pick(rng);
+        tf.forward(array(context.data(), {1, depth}, int32), cache, true).eval();
+      }
       int32_t tok = prompt.empty() ? 0 : prompt[0];
       auto t0 = Clock::now();
       for (int i = 0; i < n_gen; ++i) {
@@ -335,13 +341,17 @@ int run_bench(const Common& c, int n_prompt, int n_gen, int batch, int runs, boo
   if (json) {
     nlohmann::json j = {{"model", m.path},      {"threads", ember::scheduler::num_threads()},
                         {"n_prompt", n_prompt}, {"n_gen", n_gen},
-                        {"batch", batch},       {"runs", runs},
-                        {"pp_tps", pp_tps},     {"tg_tps", tg_tps}};
+                        {"n_depth", depth},     {"batch", batch},
+                        {"runs", runs},         {"pp_tps", pp_tps},
+                        {"tg_tps", tg_tps}};
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("| model | test | tokens/s (median of %d) |\n|---|---|---|\n", runs);
     if (n_prompt) std::printf("| %s | pp%d | %.2f |\n", m.path.c_str(), n_prompt, pp_tps);
-    if (n_gen && batch == 1) std::printf("| %s | tg%d | %.2f |\n", m.path.c_str(), n_gen, tg_tps);
+    if (n_gen && batch == 1 && depth == 0) std::printf("| %s | tg%d | %.2f |\n", m.path.c_str(), n_gen, tg_tps);
+    if (n_gen && batch == 1 && depth > 0) {
+      std::printf("| %s | tg%d @ d%d | %.2f |\n", m.path.c_str(), n_gen, depth, tg_tps);
+    }
     if (n_gen && batch > 1) std::printf("| %s | tg%d x%d | %.2f |\n", m.path.c_str(), n_gen, batch, tg_tps);
   }
   return 0;
@@ -376,10 +386,15 @@ int main(int argc, char** argv) {
   CLI::App* bench =
       app.add_subcommand("bench", "Prompt processing (pp) and generation (tg) tokens/s, llama-bench style");
   add_common(bench, common);
-  int n_prompt = 512, n_gen = 128, batch = 1, runs = 5;
+  int n_prompt = 512, n_gen = 128, depth = 0, batch = 1, runs = 5;
   bool json = false;
   bench->add_option("--n-prompt,-p", n_prompt, "Prompt tokens processed in one prefill")->capture_default_str();
   bench->add_option("--n-gen,-n", n_gen, "Tokens generated one at a time")->capture_default_str();
+  bench
+      ->add_option("--n-depth,-d", depth,
+                   "Positions of context (random ids, prefilled untimed) before the generated tokens; with "
+                   "--batch, each sequence's context is its --n-prompt prompt")
+      ->capture_default_str();
   bench
       ->add_option("--batch,-b", batch,
                    "Sequences generated together, each after its own prompt of --n-prompt tokens (tg reports "
@@ -444,11 +459,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (bench->parsed()) {
-      if (n_prompt < 0 || n_gen < 0 || runs < 1)
+      if (n_prompt < 0 || n_gen < 0 || depth < 0 || runs < 1)
         throw std::invalid_argument("[bench] sizes must be >= 0 and runs >= 1");
       if (batch < 1 || batch > 256)
         throw std::invalid_argument("[bench] --batch must be in [1, 256], got " + std::to_string(batch));
-      return run_bench(common, n_prompt, n_gen, batch, runs, json);
+      return run_bench(common, n_prompt, n_gen, depth, batch, runs, json);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ember-lm: %s\n", e.what());

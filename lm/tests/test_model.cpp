@@ -638,6 +638,68 @@ TEST(LmKVCache, QuantizedCacheKeepsItsPositionsWithinHalfAStep) {
   EXPECT_THROW(odd.update_and_fetch(zeros({1, 1, 1, 24}), zeros({1, 1, 1, 24})), std::invalid_argument);
 }
 
+TEST(LmKVCache, QuantizedAttentionOverTheCacheMatchesFloat64) {
+  // Attention over the cache's quantized planes as stored (views into its buffers, read in
+  // place); the reference dequantizes the same planes and computes attention in float64:
+  // 2 sequences, 6 query heads over 2 key heads, head sizes 64 (keys) and 32 (values), a
+  // window of 6, chunks of 1 to 5 queries with the causal window as mask.
+  for (int bits : {8, 4}) {
+    SCOPED_TRACE("bits " + std::to_string(bits));
+    const int B = 2, Hq = 6, Hkv = 2, D = 64, Dv = 32, window = 6;
+    KVCache cache(window, 4, bits);
+    uint64_t seed = 70 + bits;
+    for (int n : {5, 1, 1, 3, 1, 2}) {
+      const int offset = cache.offset();
+      array q = random::normal({B, Hq, n, D}, float32, 0.0, 1.0, random::key(seed++));
+      array k = random::normal({B, Hkv, n, D}, float32, 0.0, 1.0, random::key(seed++));
+      array v = random::normal({B, Hkv, n, Dv}, float32, 0.0, 1.0, random::key(seed++));
+      std::array<array, 6> kv = cache.update_and_fetch_quantized(k, v);
+      const int Tk = kv[0].shape(2), first = cache.start(), gs = cache.group_size();
+      ASSERT_EQ(cache.offset(), offset + n);
+      // Query i (position offset + i) sees key j (position first + j) inside the window.
+      std::vector<char> seen(n * Tk);
+      for (int i = 0; i < n; ++i) {
+        for (int j = 0; j < Tk; ++j) seen[i * Tk + j] = first + j <= offset + i && offset + i - (first + j) < window;
+      }
+      std::optional<array> mask;
+      if (n > 1) mask = array(reinterpret_cast<const bool*>(seen.data()), {n, Tk}, bool_);
+      const float scale = 0.125f;
+      std::vector<float> got = host(
+          quantized_scaled_dot_product_attention(q, kv[0], kv[1], kv[2], kv[3], kv[4], kv[5], scale, mask, gs, bits));
+      ASSERT_EQ(got.size(), static_cast<size_t>(B * Hq * n * Dv));
+      auto restore = [&](int i) {  // float32 scales and biases, so nothing rounds to float16
+        return host(dequantize(kv[i], astype(kv[i + 1], float32), astype(kv[i + 2], float32), gs, bits));
+      };
+      std::vector<float> qs = host(q), ks = restore(0), vs = restore(3);
+      for (int b = 0; b < B; ++b) {
+        for (int h = 0; h < Hq; ++h) {
+          const int hk = b * Hkv + h / (Hq / Hkv);
+          for (int i = 0; i < n; ++i) {
+            std::vector<double> p(Tk, 0.0);
+            double top = -1e300, z = 0;
+            for (int j = 0; j < Tk; ++j) {
+              if (!seen[i * Tk + j]) continue;
+              double d = 0;
+              for (int e = 0; e < D; ++e) d += double(qs[((b * Hq + h) * n + i) * D + e]) * ks[(hk * Tk + j) * D + e];
+              p[j] = d * scale;
+              top = std::max(top, p[j]);
+            }
+            for (int j = 0; j < Tk; ++j) z += p[j] = seen[i * Tk + j] ? std::exp(p[j] - top) : 0.0;
+            for (int e = 0; e < Dv; ++e) {
+              double want = 0;
+              for (int j = 0; j < Tk; ++j) want += p[j] / z * vs[(hk * Tk + j) * Dv + e];
+              ASSERT_NEAR(got[((b * Hq + h) * n + i) * Dv + e], want, 1e-4 * (1 + std::abs(want)))
+                  << "sequence " << b << ", head " << h << ", query " << i << " of " << n << ", element " << e;
+            }
+          }
+        }
+      }
+    }
+  }
+  KVCache plain;
+  EXPECT_THROW(plain.update_and_fetch_quantized(zeros({1, 1, 1, 16}), zeros({1, 1, 1, 16})), std::invalid_argument);
+}
+
 TEST(LmModel, QuantizedKVCacheStaysCloseToTheFloatCache) {
   // The random Llama (head size 16: groups of 16) through prefill and a few decode steps with
   // the cache in float32, 8 bits and 4 bits: the logits move by a documented fraction of

@@ -14,11 +14,14 @@
 //     two), so only an |x| below ~1e-29 (subnormal after scaling) loses precision.
 //   M > 32 (prefill): tiles of rows of w are dequantized to float32 and multiplied with
 //     cblas_sgemm: the tile is reused M times, so unpacking costs little against the FLOPs.
-// transpose = false (wq (K, N * bits / 32)): tiles of K rows dequantized, sgemm accumulates.
+// transpose = false (wq (K, N * bits / 32)): M <= 32 with 4 or 8 bits, each row of w read
+//   once and its codes (unpacked in registers) added into y with weight x[m, k] * scale;
+//   otherwise tiles of K rows dequantized, sgemm accumulates.
 // quantized_matmul_int8_activations, transpose, 4 or 8 bits, groups of 32 or more, any M:
 //   x rounded to int8 per block of 32 and the integer kernels of quantized_i8.h, the same
 //   driver as the matvec (x in blocks of 64 rows when M is large).
-// gather_qmm runs the same driver on views of each gathered pair of matrices.
+// gather_qmm runs the same driver once per matrix of w, over the stacked rows of x of the pairs
+// that gather it.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ember/backend/cpu/quantized.cpp"
 #include <hwy/foreach_target.h>  // must come before highway.h
@@ -172,6 +175,127 @@ void QdotRows(int bits, int64_t C, int M, int R, const uint32_t* w, int64_t wstr
   return qdot_bits(hn::CappedTag<float, 8>(), bits, M, R, w, wstride, nw, wpg, sc, sstride, bi, xsum, G, xp, K, out);
 }
 
+// QdotRows over all n rows of w in one call (four at a time, then one by one), results
+// stored to y[m * ystride + r]: short rows (a key cache's head size) would otherwise pay a
+// call's cost for every four rows. sc and bi: (n, G), readable C floats past the last.
+template <class D>
+void qdot_many(D d, int bits, int M, const uint32_t* w, int64_t wstride, int64_t n, int64_t nw, int64_t wpg,
+               const float* sc, const float* bi, const float* xsum, int64_t G, const float* xp, int64_t K, float* y,
+               int64_t ystride) {
+  for (int64_t r = 0; r < n;) {
+    const int R = n - r >= 4 ? 4 : 1;
+    float part[16] = {};
+    qdot_bits(d, bits, M, R, w + r * wstride, wstride, nw, wpg, sc + r * G, G, bi + r * G, xsum, G, xp, K, part);
+    for (int i = 0; i < R; ++i) {
+      for (int m = 0; m < M; ++m) y[m * ystride + r + i] = part[i * 4 + m];
+    }
+    r += R;
+  }
+}
+
+void QdotMany(int bits, int64_t C, int M, const uint32_t* w, int64_t wstride, int64_t n, int64_t nw, int64_t wpg,
+              const float* sc, const float* bi, const float* xsum, int64_t G, const float* xp, int64_t K, float* y,
+              int64_t ystride) {
+  const hn::ScalableTag<float> full;
+  if (C == static_cast<int64_t>(hn::Lanes(full))) {
+    return qdot_many(full, bits, M, w, wstride, n, nw, wpg, sc, bi, xsum, G, xp, K, y, ystride);
+  }
+  return qdot_many(hn::CappedTag<float, 8>(), bits, M, w, wstride, n, nw, wpg, sc, bi, xsum, G, xp, K, y, ystride);
+}
+
+// x @ w for w quantized along its rows (K, N): y (M, N) = sum_k (x[m, k] * scale[k, g]) *
+// q[k, .] over columns [c0, c1) of every row of w (the bias term is the caller's). A block of L
+// code bytes is promoted to L int32 lanes: 8 bits hold L columns in order; 4 bits hold 2L,
+// the low nibbles the even columns and the high nibbles the odd ones, so y is written per
+// block as [even | odd] and the caller interleaves it. A block never spans two groups. Each
+// block's sums stay in registers over all K rows (summing in memory stalled on store-to-load
+// forwarding of the 64-byte stores, 20x slower).
+template <int M, class D>
+HWY_INLINE void qaxpy(D df, int bits, const uint32_t* w, int64_t W, int64_t K, int64_t N, int64_t gs, const float* sc,
+                      const float* x, int64_t c0, int64_t c1, float* y) {
+  const hn::RebindToUnsigned<D> du;
+  const hn::RebindToSigned<D> di;
+  const hn::Rebind<uint8_t, D> d8;
+  using V = hn::Vec<D>;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df)), G = N / gs, per = bits == 4 ? 2 * L : L;
+  const auto* base = reinterpret_cast<const uint8_t*>(w);
+  const int64_t row_bytes = W * 4;
+  for (int64_t c = c0; c < c1; c += per) {
+    V lo_acc[M], hi_acc[M];
+    for (int m = 0; m < M; ++m) lo_acc[m] = hi_acc[m] = hn::Zero(df);
+    const uint8_t* p = base + c * bits / 8;
+    const float* sk = sc + c / gs;
+    for (int64_t k = 0; k < K; ++k, p += row_bytes, sk += G) {
+      const auto bytes = hn::PromoteTo(du, hn::LoadU(d8, p));
+      const float s = *sk;
+      if (bits == 4) {
+        const V lo = hn::ConvertTo(df, hn::BitCast(di, hn::And(bytes, hn::Set(du, 15u))));
+        const V hi = hn::ConvertTo(df, hn::BitCast(di, hn::ShiftRight<4>(bytes)));
+        for (int m = 0; m < M; ++m) {
+          const V f = hn::Set(df, x[m * K + k] * s);
+          lo_acc[m] = hn::MulAdd(f, lo, lo_acc[m]);
+          hi_acc[m] = hn::MulAdd(f, hi, hi_acc[m]);
+        }
+      } else {
+        const V q = hn::ConvertTo(df, hn::BitCast(di, bytes));
+        for (int m = 0; m < M; ++m) lo_acc[m] = hn::MulAdd(hn::Set(df, x[m * K + k] * s), q, lo_acc[m]);
+      }
+    }
+    for (int m = 0; m < M; ++m) {
+      hn::StoreU(lo_acc[m], df, y + m * N + c);
+      if (bits == 4) hn::StoreU(hi_acc[m], df, y + m * N + c + L);
+    }
+  }
+}
+
+template <class D>
+void qaxpy_m(D d, int M, int bits, const uint32_t* w, int64_t W, int64_t K, int64_t N, int64_t gs, const float* sc,
+             const float* x, int64_t c0, int64_t c1, float* y) {
+  // Rows of x eight at a time (a grouped-query head's queries at once): each pass reads w once
+  // more, from cache.
+  for (int m0 = 0; m0 < M; m0 += 8) {
+    const float* xm = x + m0 * K;
+    float* ym = y + m0 * N;
+    switch (std::min(8, M - m0)) {
+#define EMBER_QAXPY_CASE(R)                                \
+  case R:                                                  \
+    qaxpy<R>(d, bits, w, W, K, N, gs, sc, xm, c0, c1, ym); \
+    break;
+      EMBER_QAXPY_CASE(1)
+      EMBER_QAXPY_CASE(2)
+      EMBER_QAXPY_CASE(3)
+      EMBER_QAXPY_CASE(4)
+      EMBER_QAXPY_CASE(5)
+      EMBER_QAXPY_CASE(6)
+      EMBER_QAXPY_CASE(7)
+      default:
+        qaxpy<8>(d, bits, w, W, K, N, gs, sc, xm, c0, c1, ym);
+#undef EMBER_QAXPY_CASE
+    }
+  }
+}
+
+// The columns per block qaxpy takes for these bits, N and group size: the widest vectors whose
+// block divides both N and gs, at least 4 lanes; 0 where none does (and for widths other
+// than 4 and 8 bits).
+int64_t AxpyColumns(int bits, int64_t N, int64_t gs) {
+  if (bits != 4 && bits != 8) return 0;
+  for (int64_t L = static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>())); L >= 4; L /= 2) {
+    const int64_t per = bits == 4 ? 2 * L : L;
+    if (N % per == 0 && gs % per == 0) return per;
+  }
+  return 0;
+}
+
+void QaxpyRows(int64_t per, int M, int bits, const uint32_t* w, int64_t W, int64_t K, int64_t N, int64_t gs,
+               const float* sc, const float* x, int64_t c0, int64_t c1, float* y) {
+  const int64_t L = bits == 4 ? per / 2 : per;
+  const hn::ScalableTag<float> full;
+  if (L == static_cast<int64_t>(hn::Lanes(full))) return qaxpy_m(full, M, bits, w, W, K, N, gs, sc, x, c0, c1, y);
+  if (L == 8) return qaxpy_m(hn::CappedTag<float, 8>(), M, bits, w, W, K, N, gs, sc, x, c0, c1, y);
+  return qaxpy_m(hn::CappedTag<float, 4>(), M, bits, w, W, K, N, gs, sc, x, c0, c1, y);
+}
+
 }  // namespace ember::cpu::quant::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -179,7 +303,10 @@ HWY_AFTER_NAMESPACE();
 #include <cblas.h>
 #include <hwy/targets.h>
 
+#include <array>
 #include <cmath>
+#include <limits>
+#include <numeric>
 #include <vector>
 
 #include "ember/allocator.h"
@@ -195,6 +322,9 @@ namespace cpu::quant {
 
 HWY_EXPORT(ChunkWords);
 HWY_EXPORT(QdotRows);
+HWY_EXPORT(QdotMany);
+HWY_EXPORT(AxpyColumns);
+HWY_EXPORT(QaxpyRows);
 
 /// Words per vector chunk of the SIMD matvec for `bits` and rows of W words; 0: no SIMD path
 /// (3, 5, 6 bits).
@@ -209,6 +339,28 @@ void qdot_rows(int bits, int64_t C, int M, int R, const uint32_t* w, int64_t wst
                const float* sc, int64_t sstride, const float* bi, const float* xsum, int64_t G, const float* xp,
                int64_t K, float* out) {
   HWY_DYNAMIC_DISPATCH(QdotRows)(bits, C, M, R, w, wstride, nw, wpg, sc, sstride, bi, xsum, G, xp, K, out);
+}
+
+/// qdot_rows over n rows of w (all of each row in whole chunks: nw words), M <= 4 rows of x,
+/// in one call: y[m * ystride + r] = the dot product of row m of x and row r of w plus its
+/// bias term. sc, bi: (n, G) float32, readable 16 floats past the last.
+void qdot_many(int bits, int64_t C, int M, const uint32_t* w, int64_t wstride, int64_t n, int64_t nw, int64_t wpg,
+               const float* sc, const float* bi, const float* xsum, int64_t G, const float* xp, int64_t K, float* y,
+               int64_t ystride) {
+  HWY_DYNAMIC_DISPATCH(QdotMany)(bits, C, M, w, wstride, n, nw, wpg, sc, bi, xsum, G, xp, K, y, ystride);
+}
+
+/// Columns per block of the non-transposed matvec (qaxpy_rows) for these bits, N and group
+/// size; 0: no SIMD path.
+int64_t axpy_columns(int bits, int64_t N, int64_t gs) { return HWY_DYNAMIC_DISPATCH(AxpyColumns)(bits, N, gs); }
+
+/// y (M, N) = x (M, K) @ (scale * codes) of w quantized (K, N) along N (wq row stride W
+/// words, float32 scales (K, N / gs)), over columns [c0, c1) (multiples of per =
+/// axpy_columns(...)); the bias term is not added. 4 bits: y holds each block of per columns
+/// as its even columns, then its odd ones.
+void qaxpy_rows(int64_t per, int M, int bits, const uint32_t* w, int64_t W, int64_t K, int64_t N, int64_t gs,
+                const float* sc, const float* x, int64_t c0, int64_t c1, float* y) {
+  HWY_DYNAMIC_DISPATCH(QaxpyRows)(per, M, bits, w, W, K, N, gs, sc, x, c0, c1, y);
 }
 
 }  // namespace cpu::quant
@@ -286,6 +438,40 @@ void biases_f32(const array* bi, const array& sc, int bits, int64_t offset, int6
   to_f32(sc, offset, n, out);
   const float o = bias_offset(bits);
   for (int64_t i = 0; i < n; ++i) out[i] *= o;
+}
+
+// The first n elements (whole chunks of C words) of M rows of x (row stride K) permuted and
+// prescaled as qdot reads them: out[m * K + e0 + k * C + i] = x[m * K + e0 + i * EPW + k] *
+// 2^(-bits * k) per chunk at e0 (the top code, shifted down, takes x as is).
+void permute_x(int bits, int64_t C, int64_t M, int64_t K, int64_t n, const float* x, float* out) {
+  const int64_t epw = 32 / bits;
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t e0 = 0; e0 < n; e0 += C * epw) {
+      for (int64_t k = 0; k < epw; ++k) {
+        const float f = k == epw - 1 ? 1.0f : std::ldexp(1.0f, static_cast<int>(-bits * k));
+        for (int64_t i = 0; i < C; ++i) out[m * K + e0 + k * C + i] = x[m * K + e0 + i * epw + k] * f;
+      }
+    }
+  }
+}
+
+// y (M, N, row stride ys) from qaxpy_rows' sums `acc` (M, N; 4 bits: blocks of `per` columns
+// as [even | odd]) plus the bias term sum_k x[m, k] * bias[k, g(n)] (x (M, K), bias (K, N / gs)).
+void axpy_finish(int bits, int64_t per, int64_t M, int64_t N, int64_t K, int64_t gs, const float* x, const float* b,
+                 const float* acc, float* y, int64_t ys) {
+  const int64_t G = N / gs, half = bits == 4 ? per / 2 : per;
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t g = 0; g < G; ++g) {
+      float t = 0.0f;
+      for (int64_t k = 0; k < K; ++k) t += x[m * K + k] * b[k * G + g];
+      for (int64_t n = g * gs; n < (g + 1) * gs; ++n) {
+        // 4 bits: column n sits in its block among the even or the odd columns.
+        const int64_t c = n / per * per, i = n - c;
+        const int64_t at = bits == 4 ? c + (i % 2) * half + i / 2 : n;
+        y[m * ys + n] = acc[m * N + at] + t;
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -431,13 +617,21 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
     const int64_t C = n_i8 > 0 ? 0 : cpu::quant::chunk_words(bits, W);
     const int64_t epw = 32 / bits, nw = C > 0 ? W / C * C : 0, n_simd = n_i8 > 0 ? n_i8 : nw * epw;
     std::vector<float> xperm(C > 0 ? M * K : 0);
-    for (int64_t m = 0; m < M && C > 0; ++m) {
-      for (int64_t e0 = 0; e0 < n_simd; e0 += C * epw) {
-        for (int64_t k = 0; k < epw; ++k) {
-          const float f = k == epw - 1 ? 1.0f : std::ldexp(1.0f, static_cast<int>(-bits * k));
-          for (int64_t i = 0; i < C; ++i) xperm[m * K + e0 + k * C + i] = xp[m * K + e0 + i * epw + k] * f;
+    if (C > 0) permute_x(bits, C, M, K, n_simd, xp, xperm.data());
+    if (C > 0 && nw == W && K <= 512) {
+      // Short rows, all in whole chunks (scores against a quantized key cache, K the head
+      // size): each task's rows in one kernel call, scales and biases converted per task.
+      scheduler::parallel_for(N, 64, [&](int64_t n0, int64_t n1) {
+        std::vector<float> s((n1 - n0) * G + 16), b((n1 - n0) * G + 16);
+        to_f32(sc, n0 * G, (n1 - n0) * G, s.data());
+        biases_f32(bi, sc, bits, n0 * G, (n1 - n0) * G, b.data());
+        for (int64_t m0 = 0; m0 < M; m0 += 4) {
+          cpu::quant::qdot_many(bits, C, static_cast<int>(std::min<int64_t>(4, M - m0)), w + n0 * W, W, n1 - n0, nw,
+                                gs / epw, s.data(), b.data(), xsum.data() + m0 * G, G, xperm.data() + m0 * K, K,
+                                y + m0 * N + n0, N);
         }
-      }
+      });
+      return;
     }
     // Rows of w split over the threads, 16 rows (16 * K * bits / 8 bytes) per task at least,
     // taken four at a time.
@@ -545,6 +739,20 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
         }
       });
     }
+  } else if (!transpose && M <= kMatvecRows && cpu::quant::axpy_columns(bits, N, gs) > 0) {
+    // x @ w for few rows of x (attention over a quantized value cache, a decode step): each row
+    // k of w is read once and unpacked in registers, its codes meeting x[m, k] * scale; the
+    // biases enter per group, y[m, n] += sum_k x[m, k] * bias[k, g(n)].
+    const int64_t per = cpu::quant::axpy_columns(bits, N, gs), G = N / gs, W = N * bits / 32;
+    std::vector<float> s(K * G), b(K * G), acc(M * N);
+    to_f32(sc, 0, K * G, s.data());
+    biases_f32(bi, sc, bits, 0, K * G, b.data());
+    // Threads split the columns in blocks of `per`, each task some 64K codes at least.
+    scheduler::parallel_for(N / per, std::max<int64_t>(1, 65536 / (K * per)), [&](int64_t b0, int64_t b1) {
+      cpu::quant::qaxpy_rows(per, static_cast<int>(M), bits, w, W, K, N, gs, s.data(), xp, b0 * per, b1 * per,
+                             acc.data());
+    });
+    axpy_finish(bits, per, M, N, K, gs, xp, b.data(), acc.data(), y, N);
   } else {
     // Tiles of rows of w (transpose: rows n of (N, K); else rows k of (K, N)) dequantized to
     // float32 in parallel, then one sgemm per tile on OpenBLAS's threads. A tile of about
@@ -629,11 +837,142 @@ void GatherQMM::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
                               " is out of range for " + std::to_string(lp[l] >= Bx ? Bx : Bw) +
                               (lp[l] >= Bx ? " matrices of x" : " matrices of w"));
     }
-    const array bl = matrix_at(bi, rp[l], rows, G);
-    qmm(matrix_at(x, lp[l], static_cast<int>(M), static_cast<int>(K)), matrix_at(wq, rp[l], rows, W),
-        matrix_at(sc, rp[l], rows, G), &bl, M, N, transpose_, group_size_, bits_, false, y + l * M * N);
+  }
+  // Pairs that share a matrix of w run as one product over their stacked rows of x (the tokens
+  // routed to one expert of a mixture), so that matrix is read once and a prefill's tokens
+  // make a matrix product rather than one matvec each.
+  std::vector<int64_t> order(static_cast<size_t>(L));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return rp[a] < rp[b]; });
+  for (size_t a = 0; a < order.size();) {
+    size_t e = a + 1;
+    while (e < order.size() && rp[order[e]] == rp[order[a]]) ++e;
+    const uint32_t r = rp[order[a]];
+    const array bl = matrix_at(bi, r, rows, G), wl = matrix_at(wq, r, rows, W), sl = matrix_at(sc, r, rows, G);
+    const int64_t n = static_cast<int64_t>(e - a);
+    if (n == 1) {
+      const int64_t l = order[a];
+      qmm(matrix_at(x, lp[l], static_cast<int>(M), static_cast<int>(K)), wl, sl, &bl, M, N, transpose_, group_size_,
+          bits_, false, y + l * M * N);
+    } else {
+      std::vector<float> xs(static_cast<size_t>(n * M * K)), ys(static_cast<size_t>(n * M * N));
+      const float* xp = x.data<float>();
+      for (int64_t i = 0; i < n; ++i) {
+        std::memcpy(xs.data() + i * M * K, xp + lp[order[a + i]] * M * K, static_cast<size_t>(M * K) * sizeof(float));
+      }
+      qmm(array(xs.data(), {static_cast<int>(n * M), static_cast<int>(K)}, float32), wl, sl, &bl, n * M, N, transpose_,
+          group_size_, bits_, false, ys.data());
+      for (int64_t i = 0; i < n; ++i) {
+        std::memcpy(y + order[a + i] * M * N, ys.data() + i * M * N, static_cast<size_t>(M * N) * sizeof(float));
+      }
+    }
+    a = e;
   }
   if (out.dtype() != float32) convert_elements(y, float32, out.raw_ptr(), out.dtype(), static_cast<size_t>(L * M * N));
+}
+
+void QuantizedAttention::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  // q (B, Hq, Tq, D) float32; keys wq (B, Hkv, Tk, Wk), scales and biases (B, Hkv, Tk, Gk);
+  // values likewise (Wv, Gv); a boolean mask (B, Hq, Tq, Tk), any strides, when has_mask_.
+  array q = cpu::ensure_row_contiguous(inputs[0]);
+  // Each (b, h) matrix needs contiguous rows: a cache's views have them and are read in place.
+  auto rows = [](const array& a) {
+    const bool ok = a.strides()[3] == 1 && (a.shape(2) <= 1 || a.strides()[2] == a.shape(3));
+    return ok ? a : cpu::ensure_row_contiguous(a);
+  };
+  const std::array<array, 6> pl = {rows(inputs[1]), rows(inputs[2]), rows(inputs[3]),
+                                   rows(inputs[4]), rows(inputs[5]), rows(inputs[6])};
+  array& out = outputs[0];
+  out.set_data(allocator::malloc(out.nbytes()));
+  if (out.size() == 0) return;
+  const int64_t B = q.shape(0), Hq = q.shape(1), Tq = q.shape(2), D = q.shape(3);
+  const int64_t Hkv = pl[0].shape(1), Tk = pl[0].shape(2), rep = Hq / Hkv, Mq = rep * Tq;
+  const int64_t Wk = pl[0].shape(3), Gk = pl[1].shape(3), Wv = pl[3].shape(3), Gv = pl[4].shape(3);
+  const int bits = bits_;
+  const int64_t gs = group_size_, epw = 32 / bits, Dv = Wv * 32 / bits;
+  // Scores through the chunked matvec where whole chunks cover a key (else scalar); values
+  // through qaxpy where blocks fit the head (else scalar).
+  const int64_t C = cpu::quant::chunk_words(bits, Wk);
+  const bool simd_keys = C > 0 && Wk % C == 0;
+  const int64_t per = cpu::quant::axpy_columns(bits, Dv, gs);
+  const bool* mp = has_mask_ ? inputs[7].data<bool>() : nullptr;
+  const Strides ms = has_mask_ ? inputs[7].strides() : Strides{};
+  const float* qp = q.data<float>();
+  float* op = out.data<float>();
+  // Element offset of matrix (b, h) in plane i.
+  auto at = [&](int i, int64_t b, int64_t h) { return b * pl[i].strides()[0] + h * pl[i].strides()[1]; };
+  scheduler::parallel_for(B * Hkv, 1, [&](int64_t i0, int64_t i1) {
+    std::vector<float> x(Mq * D), xp(simd_keys ? Mq * D : 0), xsum(Mq * Gk), sk(Tk * Gk + 16), bk(Tk * Gk + 16);
+    std::vector<float> sv(Tk * Gv), bv(Tk * Gv), p(Mq * Tk), acc(Mq * Dv);
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t b = i / Hkv, h = i % Hkv;
+      // The rep heads' Tq rows each: row r = head r / Tq of the group, query r % Tq, contiguous in q.
+      const float* qi = qp + (b * Hq + h * rep) * Tq * D;
+      for (int64_t j = 0; j < Mq * D; ++j) x[j] = qi[j] * scale_;
+      for (int64_t r = 0; r < Mq; ++r) {
+        for (int64_t g = 0; g < Gk; ++g) {
+          float t = 0.0f;
+          for (int64_t e = g * gs; e < (g + 1) * gs; ++e) t += x[r * D + e];
+          xsum[r * Gk + g] = t;
+        }
+      }
+      to_f32(pl[1], at(1, b, h), Tk * Gk, sk.data());
+      to_f32(pl[2], at(2, b, h), Tk * Gk, bk.data());
+      const uint32_t* kw = pl[0].data<uint32_t>() + at(0, b, h);
+      if (simd_keys) {
+        permute_x(bits, C, Mq, D, D, x.data(), xp.data());
+        for (int64_t m0 = 0; m0 < Mq; m0 += 4) {
+          cpu::quant::qdot_many(bits, C, static_cast<int>(std::min<int64_t>(4, Mq - m0)), kw, Wk, Tk, Wk, gs / epw,
+                                sk.data(), bk.data(), xsum.data() + m0 * Gk, Gk, xp.data() + m0 * D, D,
+                                p.data() + m0 * Tk, Tk);
+        }
+      } else {
+        for (int64_t j = 0; j < Tk; ++j) {
+          for (int64_t r = 0; r < Mq; ++r) {
+            float t = 0.0f;
+            for (int64_t e = 0; e < D; ++e) {
+              t += x[r * D + e] *
+                   (sk[j * Gk + e / gs] * static_cast<float>(extract(kw + j * Wk, e, bits)) + bk[j * Gk + e / gs]);
+            }
+            p[r * Tk + j] = t;
+          }
+        }
+      }
+      // Mask, then softmax per row.
+      for (int64_t r = 0; r < Mq; ++r) {
+        float* row = p.data() + r * Tk;
+        if (mp) {
+          const bool* mr = mp + b * ms[0] + (h * rep + r / Tq) * ms[1] + (r % Tq) * ms[2];
+          for (int64_t j = 0; j < Tk; ++j) {
+            if (!mr[j * ms[3]]) row[j] = std::numeric_limits<float>::lowest();
+          }
+        }
+        const float top = cpu::simd::max_f32(row, Tk);
+        for (int64_t j = 0; j < Tk; ++j) row[j] -= top;
+        cpu::simd::exp_f32(row, row, Tk);
+        const float inv = static_cast<float>(1.0 / cpu::simd::sum_f32(row, Tk));
+        for (int64_t j = 0; j < Tk; ++j) row[j] *= inv;
+      }
+      to_f32(pl[4], at(4, b, h), Tk * Gv, sv.data());
+      to_f32(pl[5], at(5, b, h), Tk * Gv, bv.data());
+      const uint32_t* vw = pl[3].data<uint32_t>() + at(3, b, h);
+      float* y = op + (b * Hq + h * rep) * Tq * Dv;  // the same rows, contiguous in the output
+      if (per > 0) {
+        cpu::quant::qaxpy_rows(per, static_cast<int>(Mq), bits, vw, Wv, Tk, Dv, gs, sv.data(), p.data(), 0, Dv,
+                               acc.data());
+        axpy_finish(bits, per, Mq, Dv, Tk, gs, p.data(), bv.data(), acc.data(), y, Dv);
+      } else {
+        std::fill(y, y + Mq * Dv, 0.0f);
+        for (int64_t j = 0; j < Tk; ++j) {
+          for (int64_t e = 0; e < Dv; ++e) {
+            const float v =
+                sv[j * Gv + e / gs] * static_cast<float>(extract(vw + j * Wv, e, bits)) + bv[j * Gv + e / gs];
+            for (int64_t r = 0; r < Mq; ++r) y[r * Dv + e] += p[r * Tk + j] * v;
+          }
+        }
+      }
+    }
+  });
 }
 
 }  // namespace ember
