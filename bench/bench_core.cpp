@@ -358,8 +358,7 @@ void bench_quantized() {
   double read_gbs = nr * 8.0 / t_read / 1e9;
   std::string peer = "read loop " + std::to_string(static_cast<int>(read_gbs)) + " GB/s";
   for (auto [N, K] : {std::pair<int, int>{4096, 4096}, std::pair<int, int>{4096, 11008}}) {
-    for (int bits : {4, 8}) {
-      const int gs = 64;
+    for (auto [bits, gs] : {std::pair{4, 64}, std::pair{8, 64}, std::pair{8, 16}}) {  // g16: GGUF Q6_K's groups
       array w = astype(random_f32({N, K}), float16);
       auto [wq, sc, bi] = quantize(w, gs, bits);
       eval(wq, sc, bi);
@@ -392,8 +391,11 @@ void bench_quantized() {
             },
             50);
         double gbs = (no_biases ? bytes - static_cast<double>(bi.nbytes()) : bytes) / t / 1e9;
-        rows.push_back({"qmv " + std::to_string(bits) + "-bit g64 " + std::to_string(N) + "x" + std::to_string(K) +
-                            (no_biases ? " int8 x, no biases" : int8_x ? " int8 x" : " f32 x"),
+        rows.push_back({"qmv " + std::to_string(bits) + "-bit g" + std::to_string(gs) + " " + std::to_string(N) + "x" +
+                            std::to_string(K) +
+                            (no_biases ? " int8 x, no biases"
+                             : int8_x  ? " int8 x"
+                                       : " f32 x"),
                         gbs, "GB/s", gbs / read_gbs, peer, bits == 4 && int8_x ? ">= 0.7" : ""});
         if (no_biases) std::printf("  %s: %.0f us per product\n", rows.back().name.c_str(), t * 1e6);
       }

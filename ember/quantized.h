@@ -40,7 +40,7 @@ array quantized_matmul(const array& x, const array& wq, const array& scales, con
 
 /// quantized_matmul for LLMs, as llama.cpp computes it: where the CPU has integer dot products
 /// (AVX2 for 4 bits, AVX-512 VNNI for 4 and 8 bits), x @ w.T (transpose, groups of 32 or
-/// more, any number of rows of x) rounds x to int8 per block of 32 values (scale max|x| / 127)
+/// more, or of 16 at 8 bits, any number of rows of x) rounds x to int8 per block of 32 values (scale max|x| / 127)
 /// and sums the codes' products in int32. Each x then carries a rounding error of up to
 /// max|x of its block| / 254; the bias term uses x unrounded (without biases, the codes'
 /// offset is part of the integer sums and meets the rounded x, as in llama.cpp). Elsewhere (other widths, x @ w,
