@@ -39,15 +39,19 @@ array quantized_matmul(const array& x, const array& wq, const array& scales, con
                        bool transpose = true, int group_size = 64, int bits = 4, StreamOrDevice s = {});
 
 /// quantized_matmul for LLMs, as llama.cpp computes it: where the CPU has integer dot products
-/// (AVX2 for 4 bits, AVX-512 VNNI for 4 and 8 bits), x @ w.T (transpose, groups of 32 or
-/// more, or of 16 at 8 bits, any number of rows of x) rounds x to int8 per block of 32 values (scale max|x| / 127)
-/// and sums the codes' products in int32. Each x then carries a rounding error of up to
-/// max|x of its block| / 254; the bias term uses x unrounded (without biases, the codes'
-/// offset is part of the integer sums and meets the rounded x, as in llama.cpp). Elsewhere (other widths, x @ w,
-/// other CPUs, the GPU) it equals quantized_matmul. Gradients are quantized_matmul's.
+/// (AVX2 for 4 bits, AVX-512 VNNI for 4, 6 and 8 bits), x @ w.T (transpose, groups of 32 or
+/// more, or of 16 at 6 and 8 bits, any number of rows of x) rounds x to int8 per block of 32 values (scale max|x| /
+/// 127) and sums the codes' products in int32. Each x then carries a rounding error of up to max|x of its block| / 254;
+/// the bias term uses x unrounded (without biases, the codes' offset is part of the integer sums and meets the rounded
+/// x, as in llama.cpp). Elsewhere (other widths, x @ w, other CPUs, the GPU) it equals quantized_matmul. Gradients are
+/// quantized_matmul's.
 array quantized_matmul_int8_activations(const array& x, const array& wq, const array& scales,
                                         const std::optional<array>& biases, bool transpose = true, int group_size = 64,
                                         int bits = 4, StreamOrDevice s = {});
+
+/// Whether quantized_matmul_int8_activations has integer kernels for these bits and group
+/// size on this machine's CPU (elsewhere it computes as quantized_matmul does).
+bool int8_activation_kernels(int bits, int group_size);
 
 /// quantized_matmul with a gather of matrices, for mixtures of experts (MLX's gather_qmm):
 /// x (..., M, K) and the quantized w (..., N, K * bits / 32) with transpose (else

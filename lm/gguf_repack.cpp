@@ -1,5 +1,6 @@
 #include "lm/gguf_repack.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -154,16 +155,19 @@ void q6_k(const uint8_t* b, uint8_t* q, float* s, float* m) {
   }
 }
 
-// 5- and 6-bit codes are kept as 8-bit ones: the 8-bit matvec unpacks with SIMD, the 5- and
-// 6-bit one with a scalar loop that is several times slower than memory.
-const Format* format(const std::string& type) {
+// 6-bit codes stay 6-bit where the int8 matvec unpacks them with SIMD (six_bit), else become
+// 8-bit ones; 5-bit codes are kept as 8-bit ones, which the 8-bit matvec unpacks with SIMD
+// (the 5-bit one is a scalar loop, several times slower than memory).
+const Format* format(const std::string& type, bool six_bit) {
   static const std::pair<const char*, Format> formats[] = {
-      {"Q4_0", {32, 18, 32, 4, q4_0, 0}},    {"Q4_1", {32, 20, 32, 4, q4_1}},
+      {"Q4_0", {32, 18, 32, 4, q4_0, 0}},   {"Q4_1", {32, 20, 32, 4, q4_1}},
       {"Q5_0", {32, 22, 32, 8, q5_0, 112}},  // q - 16 = (q + 112) - 128
-      {"Q5_1", {32, 24, 32, 8, q5_1}},       {"Q8_0", {32, 34, 32, 8, q8_0, 0}},
-      {"Q4_K", {256, 144, 32, 4, q4_k}},     {"Q5_K", {256, 176, 32, 8, q5_k}},
-      {"Q6_K", {256, 210, 16, 8, q6_k, 96}},  // q - 32 = (q + 96) - 128
+      {"Q5_1", {32, 24, 32, 8, q5_1}},      {"Q8_0", {32, 34, 32, 8, q8_0, 0}},
+      {"Q4_K", {256, 144, 32, 4, q4_k}},    {"Q5_K", {256, 176, 32, 8, q5_k}},
+      {"Q6_K", {256, 210, 16, 6, q6_k, 0}},  // q - 32: codes centered on 2^5
   };
+  static const Format q6_k_as_8 = {256, 210, 16, 8, q6_k, 96};  // q - 32 = (q + 96) - 128
+  if (type == "Q6_K" && !six_bit) return &q6_k_as_8;
   for (const auto& [name, f] : formats) {
     if (type == name) return &f;
   }
@@ -172,8 +176,8 @@ const Format* format(const std::string& type) {
 
 }  // namespace
 
-std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t) {
-  const Format* f = format(t.type);
+std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t, bool six_bit) {
+  const Format* f = format(t.type, six_bit);
   if (!f) return std::nullopt;
   const int rows = t.blocks.shape(0), row_bytes = t.blocks.shape(1);
   if (row_bytes % f->block_bytes != 0) {
@@ -181,7 +185,7 @@ std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t) {
                              " bytes are not whole blocks of " + std::to_string(f->block_bytes));
   }
   const int blocks = row_bytes / f->block_bytes, cols = blocks * f->block, groups = cols / f->group;
-  const int words = cols * f->bits / 32, per_word = 32 / f->bits, gpb = f->block / f->group;
+  const int words = cols * f->bits / 32, gpb = f->block / f->group;
   // Leading axes of the logical shape stay; the last becomes the packed words / the groups.
   Shape ws = t.shape, ss = t.shape;
   ws.back() = words;
@@ -209,13 +213,15 @@ std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t) {
         const size_t g0 = static_cast<size_t>(r) * groups + static_cast<size_t>(blk) * gpb;
         f->codes(base + static_cast<size_t>(r) * row_bytes + static_cast<size_t>(blk) * f->block_bytes, q.data(),
                  scales + g0, biases + g0);
-        uint32_t* out = wq + static_cast<size_t>(r) * words + static_cast<size_t>(blk) * f->block / per_word;
-        for (int w = 0; w < f->block / per_word; ++w) {
-          uint32_t word = 0;
-          for (int k = 0; k < per_word; ++k) {
-            word |= static_cast<uint32_t>(q[w * per_word + k] + shift) << (f->bits * k);
-          }
-          out[w] = word;
+        // A block's codes as an LSB-first bitstream (the words of 4- and 8-bit codes hold whole
+        // codes; 6-bit ones straddle words).
+        uint32_t* out = wq + static_cast<size_t>(r) * words + static_cast<size_t>(blk) * f->block * f->bits / 32;
+        std::fill(out, out + f->block * f->bits / 32, 0u);
+        for (int j = 0; j < f->block; ++j) {
+          const uint32_t code = q[j] + shift;
+          const int bit = j * f->bits, at = bit / 32, sh = bit % 32;
+          out[at] |= code << sh;
+          if (sh + f->bits > 32) out[at + 1] |= code >> (32 - sh);
         }
       }
     }

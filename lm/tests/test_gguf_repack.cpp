@@ -30,7 +30,7 @@ struct BlockType {
 const std::vector<BlockType> kTypes = {
     {"Q4_0", 32, 18, {0}, 4, 32},      {"Q4_1", 32, 20, {0, 2}, 4, 32},  {"Q5_0", 32, 22, {0}, 8, 32},
     {"Q5_1", 32, 24, {0, 2}, 8, 32},   {"Q8_0", 32, 34, {0}, 8, 32},     {"Q4_K", 256, 144, {0, 2}, 4, 32},
-    {"Q5_K", 256, 176, {0, 2}, 8, 32}, {"Q6_K", 256, 210, {208}, 8, 16},
+    {"Q5_K", 256, 176, {0, 2}, 8, 32}, {"Q6_K", 256, 210, {208}, 6, 16},
 };
 
 // Random bytes, with each float16 scale a random value in (-0.05, 0.05) (random bits could be
@@ -63,12 +63,17 @@ std::vector<double> values(const array& a) {
 
 TEST(GgufRepack, EveryBlockTypeDequantizesAsTheLoaderDoes) {
   uint32_t seed = 1;
-  for (const BlockType& t : kTypes) {
-    SCOPED_TRACE(t.name);
+  std::vector<std::pair<BlockType, bool>> types;
+  for (const BlockType& t : kTypes) types.push_back({t, true});
+  BlockType q6_as_8 = kTypes.back();  // Q6_K as 8-bit codes (six_bit false)
+  q6_as_8.bits = 8;
+  types.push_back({q6_as_8, false});
+  for (const auto& [t, six_bit] : types) {
+    SCOPED_TRACE(std::string(t.name) + (six_bit ? "" : " as 8-bit codes"));
     for (int blocks : {1, 3}) {
       const int rows = 5;
       GGUFQuantized q = random_tensor(t, rows, blocks, seed++);
-      std::optional<QuantizedWeight> w = repack_gguf(q);
+      std::optional<QuantizedWeight> w = repack_gguf(q, six_bit);
       ASSERT_TRUE(w.has_value());
       EXPECT_EQ(w->bits, t.bits);
       EXPECT_EQ(w->group_size, t.group);
@@ -87,8 +92,8 @@ TEST(GgufRepack, EveryBlockTypeDequantizesAsTheLoaderDoes) {
       std::vector<double> want = values(dequantize_gguf(q));
       ASSERT_EQ(got.size(), want.size());
       // Every type but Q6_K computes the loader's float expression exactly; Q6_K's
-      // scale * (q - 32) becomes scale * (q + 96) - 128 * scale, two roundings of values below
-      // 0.05 * 127 * 159.
+      // scale * (q - 32) becomes scale * q - 32 * scale (as 8-bit codes scale * (q + 96) -
+      // 128 * scale), two roundings of values below 0.05 * 127 * 159.
       const double tol = std::string(t.name) == "Q6_K" ? 1e-4 : 0.0;
       for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], tol) << "element " << i;
     }

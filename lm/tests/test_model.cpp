@@ -180,8 +180,9 @@ TEST(LmModel, GgufConversionsMatchTheReferenceLogits) {
 
 // The largest logit error, relative to the largest logit, that rounding x to int8 per block of
 // 32 (LoadOptions::float_activations false, the default) may add on the random test models:
-// measured up to 0.037 on them.
-constexpr double kInt8ActivationTol = 5e-2;
+// measured up to 0.037 on them, and 0.052 on the K-quant one since its Q6_K matrices (attn_v
+// and the head, groups of 16) take int8 x too, as in llama.cpp.
+constexpr double kInt8ActivationTol = 6e-2;
 
 TEST(LmModel, QuantizedGgufsRunQuantizedAndMatchTheReference) {
   // Q4_0 / Q4_1 / Q8_0 GGUFs written by the gguf package; transformers' logits on the same
@@ -233,7 +234,7 @@ TEST(LmModel, KQuantGgufRunsQuantizedAndMatchesTheReference) {
     opt.float_activations = float_x;
     Model m = load_model((dir / "model-Q4_K_M.gguf").string(), opt);
     EXPECT_EQ(m.weight_types.find("dequantized"), std::string::npos) << m.weight_types;
-    // attn_v (Q6_K: 8-bit codes, groups of 16) cannot stack with q and k (4-bit), so each
+    // attn_v (Q6_K: 6-bit codes, groups of 16) cannot stack with q and k (4-bit), so each
     // layer has q, k, v, o, gate+up and down; plus the embedding and the head.
     EXPECT_EQ(m.transformer->quantized_count(), 2 + 6 * m.config.num_layers) << m.weight_types;
     std::vector<KVCache> cache = m.transformer->make_cache();

@@ -17,8 +17,8 @@
 // transpose = false (wq (K, N * bits / 32)): M <= 32 with 4 or 8 bits, each row of w read
 //   once and its codes (unpacked in registers) added into y with weight x[m, k] * scale;
 //   otherwise tiles of K rows dequantized, sgemm accumulates.
-// quantized_matmul_int8_activations, transpose, 4 or 8 bits, groups of 32 or more (8 bits: also
-//   16, Q6_K's), any M:
+// quantized_matmul_int8_activations, transpose, 4, 6 or 8 bits, groups of 32 or more (6 and 8
+//   bits: also 16, Q6_K's), any M:
 //   x rounded to int8 per block of 32 and the integer kernels of quantized_i8.h, the same
 //   driver as the matvec (x in blocks of 64 rows when M is large).
 // gather_qmm runs the same driver once per matrix of w, over the stacked rows of x of the pairs
@@ -551,11 +551,16 @@ void Dequantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& 
 }
 
 // The elements of each row of x that the integer path covers (whole chunks), or 0 where it
-// does not run: quantized_matmul without int8 activations, groups under 32 (but 16 at 8 bits), no kernel for
+// does not run: quantized_matmul without int8 activations, groups under 32 (but 16 at 6 and 8 bits), no kernel for
 // `bits` on this CPU, rows shorter than a chunk.
 int64_t i8_rows(bool int8_x, int bits, int64_t gs, int64_t K) {
-  const int64_t chunk = int8_x && (gs >= 32 || (gs == 16 && bits == 8)) ? cpu::quant::i8_chunk(bits) : 0;
+  const int64_t chunk = int8_x && (gs >= 32 || (gs == 16 && bits >= 6)) ? cpu::quant::i8_chunk(bits) : 0;
   return chunk > 0 ? K / chunk * chunk : 0;
+}
+
+bool int8_activation_kernels(int bits, int group_size) {
+  const int64_t chunk = cpu::quant::i8_chunk(bits);
+  return chunk > 0 && i8_rows(true, bits, group_size, chunk) > 0;
 }
 
 // Up to this many rows of x, transpose runs the register-blocked matvec (four rows of x per

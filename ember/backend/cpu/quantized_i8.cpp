@@ -91,7 +91,7 @@ bool i8_select(const std::string& name) {
 int64_t i8_chunk(int bits) {
   const Isa i = isa();
   if (bits == 4 && i != Isa::none) return 64;
-  if (bits == 8 && i == Isa::vnni) return 32;
+  if ((bits == 8 || bits == 6) && i == Isa::vnni) return 32;
   return 0;
 }
 

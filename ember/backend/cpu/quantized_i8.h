@@ -11,8 +11,8 @@
 namespace ember::cpu::quant {
 
 /// Elements per chunk of the integer matvec for `bits` on this CPU: 64 (4 bits: AVX2 or
-/// AVX-512 VNNI), 32 (8 bits: AVX-512 VNNI only, since vpmaddubsw would saturate), or 0 (no
-/// integer path: other widths, other CPUs).
+/// AVX-512 VNNI), 32 (8 and 6 bits: AVX-512 VNNI only), or 0 (no integer path: other widths,
+/// other CPUs).
 int64_t i8_chunk(int bits);
 
 /// Picks the kernels: "vnni", "avx2" (both when this CPU has them) or "none" (the float
@@ -23,7 +23,7 @@ bool i8_select(const std::string& name);
 /// Rounds the first n elements (a multiple of 32) of M rows of x (row stride K) to int8 per
 /// block of 32: dx[m * n / 32 + b] = max|x| / 127 over block b, xq = round(x / dx). xq is laid
 /// out as i8_dot reads it: for 4 bits each chunk of 64 holds its 32 even elements, then its 32
-/// odd ones (the low and high nibbles of 32 packed bytes); for 8 bits the natural order.
+/// odd ones (the low and high nibbles of 32 packed bytes); for 8 and 6 bits the natural order.
 void i8_quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t n, int8_t* xq, float* dx);
 
 /// out[r * 4 + m] += sum_j sc[r * sstride + j / gs] * q[r, j] * dx[m, j / 32] * xq[m, j] over
