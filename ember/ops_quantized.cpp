@@ -324,10 +324,24 @@ array quantized_matmul_impl(const char* op, const array& x, const array& wq, con
   check_params(op, group_size, bits);
   check_float(op, "x", x);
   if (x.ndim() < 1) throw std::invalid_argument("[quantized_matmul] x must have at least 1 axis");
-  if (wq.ndim() != 2) {
-    throw std::invalid_argument("[quantized_matmul] wq must be 2-D, got shape " + shape_to_string(wq.shape()));
+  if (wq.ndim() < 2) {
+    throw std::invalid_argument("[quantized_matmul] wq must have at least 2 axes, got shape " +
+                                shape_to_string(wq.shape()));
   }
   Dtype st = check_packed(op, wq, scales, biases, group_size, bits);
+  if (wq.ndim() > 2) {
+    // A batch of matrices (MLX: a quantized KV cache's keys): the batch axes of x and w
+    // broadcast, as gather_qmm's default indices do; a 1-D x is a row.
+    array x2 = x.ndim() == 1 ? reshape(x, {1, x.shape(0)}, s) : x;
+    array b = biases ? *biases : multiply(scales, array(-static_cast<float>(1 << (bits - 1)), scales.dtype()), s);
+    array y = gather_qmm(x2, wq, scales, b, std::nullopt, std::nullopt, transpose, group_size, bits, s);
+    if (x.ndim() == 1) {
+      Shape shape = y.shape();
+      shape.erase(shape.end() - 2);
+      y = reshape(y, shape, s);
+    }
+    return y;
+  }
   int64_t unpacked = static_cast<int64_t>(wq.shape(1)) * 32 / bits;
   int64_t K = transpose ? unpacked : wq.shape(0);
   if (x.shape(-1) != K) {

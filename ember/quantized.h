@@ -34,6 +34,8 @@ array dequantize(const array& wq, const array& scales, const std::optional<array
 /// x @ dequantize(w) (w quantized (K, N) along N). x is float16, bfloat16 or float32; scales
 /// and biases may have any of those dtypes independently of x; the result has
 /// promote_types(x, scales)'s dtype and accumulates in float32. No biases: as dequantize.
+/// w may be a batch of matrices (..., N, K) (scales and biases alike): its batch axes and x's
+/// broadcast, as in MLX (x (..., M, K); a 1-D x is one row), through gather_qmm.
 /// Differentiable in x (and through the fallback in scales and biases), never in wq.
 array quantized_matmul(const array& x, const array& wq, const array& scales, const std::optional<array>& biases,
                        bool transpose = true, int group_size = 64, int bits = 4, StreamOrDevice s = {});
@@ -43,8 +45,8 @@ array quantized_matmul(const array& x, const array& wq, const array& scales, con
 /// more, or of 16 at 6 and 8 bits, any number of rows of x) rounds x to int8 per block of 32 values (scale max|x| /
 /// 127) and sums the codes' products in int32. Each x then carries a rounding error of up to max|x of its block| / 254;
 /// the bias term uses x unrounded (without biases, the codes' offset is part of the integer sums and meets the rounded
-/// x, as in llama.cpp). Elsewhere (other widths, x @ w, other CPUs, the GPU) it equals quantized_matmul. Gradients are
-/// quantized_matmul's.
+/// x, as in llama.cpp). Elsewhere (other widths, x @ w, other CPUs, the GPU, a batch of w) it equals quantized_matmul.
+/// Gradients are quantized_matmul's.
 array quantized_matmul_int8_activations(const array& x, const array& wq, const array& scales,
                                         const std::optional<array>& biases, bool transpose = true, int group_size = 64,
                                         int bits = 4, StreamOrDevice s = {});

@@ -464,6 +464,48 @@ TEST(Quantized, GatherQmmMatchesEachGatheredProductInFloat64) {
   }
 }
 
+TEST(Quantized, MatmulWithABatchOfWBroadcastsAsMlx) {
+  // w (..., N, K): batch axes broadcast against x's, as mlx-lm's quantized attention uses it
+  // (queries (B, H, r, L, D) against keys (B, H, 1, S, D)); with and without biases, both
+  // orientations, and a 1-D x against a batch of w.
+  uint64_t seed = 3500;
+  for (bool transpose : {true, false}) {
+    for (bool no_biases : {false, true}) {
+      const int K = 64, N = 32, gs = 32, bits = 4;
+      array w = rnd(transpose ? Shape{2, 3, 1, N, K} : Shape{2, 3, 1, K, N}, float32, seed++);
+      auto [wq, sc, bi] = quantize(w, gs, bits);
+      const array b = no_biases ? multiply(sc, array(-8.0f)) : bi;
+      array x = rnd({2, 3, 4, 5, K}, float32, seed++);
+      array y = quantized_matmul(x, wq, sc, no_biases ? std::nullopt : std::optional(bi), transpose, gs, bits);
+      ASSERT_EQ(y.shape(), (Shape{2, 3, 4, 5, N}));
+      const int rows = transpose ? N : K, cols = transpose ? K : N;
+      std::vector<double> wd = dequant_ref(wq, sc, b, 6 * rows, cols, gs, bits), xv = values(x), got = values(y);
+      for (int m = 0; m < 6; ++m) {  // matrix m of w meets the 4 x 5 rows of x at batch m
+        for (int r = 0; r < 20; ++r) {
+          for (int n = 0; n < N; ++n) {
+            double acc = 0, mag = 0;
+            for (int k = 0; k < K; ++k) {
+              const double wkn = transpose ? wd[(m * N + n) * K + k] : wd[(m * K + k) * N + n];
+              acc += xv[(m * 20 + r) * K + k] * wkn;
+              mag += std::abs(xv[(m * 20 + r) * K + k] * wkn);
+            }
+            ASSERT_NEAR(got[(m * 20 + r) * N + n], acc, 2e-5 * (1 + mag))
+                << "transpose " << transpose << ", no biases " << no_biases << ", matrix " << m << ", row " << r;
+          }
+        }
+      }
+      // A 1-D x is one row against every matrix: (2, 3, 1, N).
+      array x1 = rnd({K}, float32, seed++);
+      array y1 = quantized_matmul(x1, wq, sc, no_biases ? std::nullopt : std::optional(bi), transpose, gs, bits);
+      ASSERT_EQ(y1.shape(), (Shape{2, 3, 1, N}));
+      std::vector<double> want1 = values(
+          matmul(x1, transpose ? swapaxes(dequantize(wq, sc, b, gs, bits), -1, -2) : dequantize(wq, sc, b, gs, bits)));
+      std::vector<double> got1 = values(y1);
+      for (size_t i = 0; i < got1.size(); ++i) ASSERT_NEAR(got1[i], want1[i], 1e-4 * (1 + std::abs(want1[i]))) << i;
+    }
+  }
+}
+
 TEST(Quantized, GatherQmmStacksThePairsOfOneMatrix) {
   // Tokens routed to experts (a mixture-of-experts layer): 45 single-row products over 3
   // experts, so each expert's pairs run as one product of up to ~20 rows (the matvec) and,
@@ -790,9 +832,15 @@ TEST(Quantized, BadArgumentsNameTheOpAndValues) {
       "[quantized_matmul] bits must be 2, 3, 4, 5, 6 or 8, got 1");
   expect_error<std::invalid_argument>(
       [&] {
-        quantized_matmul(zeros({1, 128}), reshape(wq, {1, 4, 16}), reshape(sc, {1, 4, 2}), reshape(bi, {1, 4, 2}));
+        quantized_matmul(zeros({1, 128}), reshape(wq, {64}), sc, bi);
       },
-      "[quantized_matmul] wq must be 2-D");
+      "[quantized_matmul] wq must have at least 2 axes, got shape (64,)");
+  expect_error<std::invalid_argument>(
+      [&] {
+        quantized_matmul(zeros({3, 1, 128}), reshape(wq, {2, 2, 16}), reshape(sc, {2, 2, 2}), reshape(bi, {2, 2, 2}))
+            .eval();
+      },
+      "broadcast");
   // The packed weights are integers: no gradient flows into them.
   array y = quantized_matmul(zeros({1, 128}), wq, sc, bi);
   expect_error<std::invalid_argument>(

@@ -83,6 +83,28 @@ def test_half_scales_promote_and_gradient_of_x():
     np.testing.assert_allclose(np.array(g), np.ones((3, 8)) @ wd, rtol=1e-5, atol=1e-5)
 
 
+def test_quantized_matmul_batched_w_as_mlx_lm_attention():
+    """mlx-lm's quantized KV-cache attention: queries (B, H, r, L, D) against cached keys
+    (B, H, 1, S, D) quantized along D, scores = quantized_matmul(q, *keys, transpose=True), then
+    the probabilities against the values with transpose=False; batch axes broadcast."""
+    rng = np.random.default_rng(7)
+    B, H, r, L, S, D = 1, 2, 3, 2, 9, 64
+    q = rng.normal(size=(B, H, r, L, D)).astype(np.float32)
+    k = rng.normal(size=(B, H, 1, S, D)).astype(np.float32)
+    v = rng.normal(size=(B, H, 1, S, D)).astype(np.float32)
+    kq = mx.quantize(mx.array(k), 64, 8)
+    vq = mx.quantize(mx.array(v), 64, 8)
+    scores = mx.quantized_matmul(mx.array(q), *kq, transpose=True, group_size=64, bits=8)
+    assert scores.shape == (B, H, r, L, S)
+    kd = reference_dequantize(*kq, 64, 8)
+    np.testing.assert_allclose(np.array(scores), q.astype(np.float64) @ np.swapaxes(kd, -1, -2), rtol=1e-4, atol=1e-4)
+    p = mx.softmax(scores, axis=-1)
+    out = mx.quantized_matmul(p, *vq, transpose=False, group_size=64, bits=8)
+    assert out.shape == (B, H, r, L, D)
+    vd = reference_dequantize(*vq, 64, 8)
+    np.testing.assert_allclose(np.array(out), np.array(p).astype(np.float64) @ vd, rtol=1e-4, atol=1e-4)
+
+
 def test_bad_arguments_raise_value_error():
     w = mx.zeros((4, 128))
     with pytest.raises(ValueError, match=r"\[quantize\] group_size must be 16, 32, 64 or 128, got 48"):
