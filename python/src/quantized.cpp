@@ -37,7 +37,8 @@ void init_quantized(nb::module_& m) {
       "quantized_matmul(x, w, scales, biases=None, transpose=True, group_size=64, bits=4, *, stream=None)\n\n"
       "x @ dequantize(w).T when transpose (w quantized (N, K)), else x @ dequantize(w) (w quantized "
       "(K, N) along N), without materializing the float weights; accumulates in float32 and "
-      "returns promote_types(x.dtype, scales.dtype). biases=None: as dequantize. Differentiable in x.");
+      "returns promote_types(x.dtype, scales.dtype). w may be a batch of matrices (..., N, K) whose "
+      "batch axes broadcast with x's, as in MLX. biases=None: as dequantize. Differentiable in x.");
   m.def(
       "gather_qmm",
       [opt](const ArrayLike& x, const ArrayLike& w, const ArrayLike& scales, const ArrayLike& biases,
@@ -53,6 +54,7 @@ void init_quantized(nb::module_& m) {
       "quantized_matmul over gathered matrices (mixtures of experts): lhs_indices and rhs_indices "
       "hold flat indices into the batch axes of x (..., M, K) and of the quantized w; each defaults "
       "to every matrix in order. The result has shape broadcast(lhs_indices, rhs_indices) + (M, N). "
+      "Pairs that gather the same matrix of w run as one product over their rows of x, so "
       "sorted_indices is accepted for MLX compatibility and changes nothing. Differentiable in x.");
 }
 
