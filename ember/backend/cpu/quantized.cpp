@@ -559,8 +559,8 @@ int64_t i8_rows(bool int8_x, int bits, int64_t gs, int64_t K) {
 }
 
 bool int8_activation_kernels(int bits, int group_size) {
-  const int64_t chunk = cpu::quant::i8_chunk(bits);
-  return chunk > 0 && i8_rows(true, bits, group_size, chunk) > 0;
+  // Rows of 64 elements are whole chunks (of 64 or 32) wherever the integer path runs.
+  return i8_rows(true, bits, group_size, 64) > 0;
 }
 
 // Up to this many rows of x, transpose runs the register-blocked matvec (four rows of x per
@@ -861,13 +861,16 @@ void GatherQMM::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
       qmm(matrix_at(x, lp[l], static_cast<int>(M), static_cast<int>(K)), wl, sl, &bl, M, N, transpose_, group_size_,
           bits_, false, y + l * M * N);
     } else {
-      std::vector<float> xs(static_cast<size_t>(n * M * K)), ys(static_cast<size_t>(n * M * N));
+      // The pairs' rows of x gathered straight into the buffer qmm reads.
+      array xs = array::placeholder({static_cast<int>(n * M), static_cast<int>(K)}, float32);
+      xs.set_data(allocator::malloc(xs.nbytes()));
+      std::vector<float> ys(static_cast<size_t>(n * M * N));
       const float* xp = x.data<float>();
       for (int64_t i = 0; i < n; ++i) {
-        std::memcpy(xs.data() + i * M * K, xp + lp[order[a + i]] * M * K, static_cast<size_t>(M * K) * sizeof(float));
+        std::memcpy(xs.data<float>() + i * M * K, xp + lp[order[a + i]] * M * K,
+                    static_cast<size_t>(M * K) * sizeof(float));
       }
-      qmm(array(xs.data(), {static_cast<int>(n * M), static_cast<int>(K)}, float32), wl, sl, &bl, n * M, N, transpose_,
-          group_size_, bits_, false, ys.data());
+      qmm(xs, wl, sl, &bl, n * M, N, transpose_, group_size_, bits_, false, ys.data());
       for (int64_t i = 0; i < n; ++i) {
         std::memcpy(y + order[a + i] * M * N, ys.data() + i * M * N, static_cast<size_t>(M * N) * sizeof(float));
       }
