@@ -722,6 +722,71 @@ void bench_attention(cudaStream_t stream) {
   }
 }
 
+// ---------------------------------------------------------------- compile
+
+// Issue 9's rows on the GPU: gelu (tanh approximation) and a 5-op chain on 2^24 float32,
+// compiled (one fused NVRTC kernel) against eager (a kernel per op). The ratio is eager time
+// over compiled time; the fused kernel's bandwidth (inputs read once, output written once) is
+// printed against the copy's. The first call's time includes the trace and, with an empty
+// kernel cache, the NVRTC build.
+void bench_compile(cudaStream_t stream) {
+  const int n = g_quick ? (1 << 22) : (1 << 24);
+  const double copy_bw = copy_bandwidth(size_t(n) * 4, stream);
+  std::printf("compile: fused elementwise kernels on %d float32\n", n);
+  auto gelu = [](const std::vector<array>& in) -> std::vector<array> {
+    const array& x = in[0];
+    array cube = multiply(multiply(multiply(x, x, kGpu), x, kGpu), array(0.044715f), kGpu);
+    array inner = multiply(add(x, cube, kGpu), array(0.7978845608028654f), kGpu);
+    return {multiply(multiply(x, array(0.5f), kGpu), add(tanh(inner, kGpu), array(1.0f), kGpu), kGpu)};
+  };
+  auto chain = [](const std::vector<array>& in) -> std::vector<array> {
+    // subtract, multiply, maximum, multiply, add
+    array z = maximum(multiply(subtract(in[0], array(1.5f), kGpu), in[1], kGpu), array(0.0f), kGpu);
+    return {add(multiply(z, z, kGpu), in[0], kGpu)};
+  };
+  std::vector<array> inputs = {rand_gpu({n}, float32, 60), rand_gpu({n}, float32, 61)};
+  struct Case {
+    const char* name;
+    MultiFn fn;
+    int arity;
+  };
+  for (const Case& c : {Case{"gelu (tanh)", gelu, 1}, Case{"5-op chain", chain, 2}}) {
+    std::vector<array> in(inputs.begin(), inputs.begin() + c.arity);
+    MultiFn compiled = compile(c.fn);
+    const auto before = detail::compile_stats();
+    auto t0 = Clock::now();
+    array first = compiled(in)[0];
+    first.eval();
+    const double t_first = std::chrono::duration<double>(Clock::now() - t0).count();
+    const auto after = detail::compile_stats();
+    // The fused result against eager's on the same inputs: a wrong kernel must not be timed.
+    array err = max(abs(subtract(first, c.fn(in)[0], kGpu), kGpu), false, kGpu);
+    const float max_err = err.item<float>();
+    const int reps = g_quick ? 5 : 20, per = 16;
+    const double tc = time_ember([&] { return compiled(in)[0]; }, 3, reps);
+    const double te = time_ember([&] { return c.fn(in)[0]; }, 3, reps);
+    // 16 calls per eval (the GPU's time, host work overlapped), then the same with inputs one
+    // element off 16-byte alignment (the fused kernel's scalar form), then the host's cost per
+    // call on 1024 elements.
+    const double tm = time_ember_many([&] { return compiled(in)[0]; }, per, 2, reps);
+    std::vector<array> off;
+    for (int i = 0; i < c.arity; ++i) off.push_back(slice(rand_gpu({n + 1}, float32, 62 + i), {1}, {n + 1}, kGpu));
+    const double to = time_ember_many([&] { return compiled(off)[0]; }, per, 2, reps);
+    std::vector<array> tiny;
+    for (int i = 0; i < c.arity; ++i) tiny.push_back(rand_gpu({1024}, float32, 64 + i));
+    const double tt = time_ember_many([&] { return compiled(tiny)[0]; }, 64, 2, reps);
+    const double bytes = (c.arity + 1.0) * n * 4;
+    add_row({std::string("compiled ") + c.name + " vs eager", fmt("%.1f us", tc * 1e6), fmt("%.1f us", te * 1e6),
+             te / tc, 0.0});
+    std::printf(
+        "    %d per eval: %.1f us, %.0f GB/s (copy %.0f GB/s); misaligned inputs %.1f us; 1024 elements "
+        "%.2f us per call\n",
+        per, tm * 1e6, bytes / tm / 1e9, copy_bw, to * 1e6, tt * 1e6);
+    std::printf("    %llu fused kernel(s) traced, first call %.1f ms, max |compiled - eager| %.3g\n",
+                static_cast<unsigned long long>(after.fused_kernels - before.fused_kernels), t_first * 1e3, max_err);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -752,6 +817,7 @@ int main(int argc, char** argv) {
   if (run("quantized")) bench_quantized(stream);
   if (run("attention")) bench_attention(stream);
   if (run("gemv")) bench_gemv_kernels(stream);
+  if (run("compile")) bench_compile(stream);
   CUDA_OK(cudaStreamDestroy(stream));
 
   std::printf("\n== summary (%s, %.0f s; ratio = ember / peer in throughput, >= target is good)\n", prop.name,

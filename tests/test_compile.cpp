@@ -295,6 +295,23 @@ TEST(Compile, FusedKernelsRunOnTheGpu) {
       EXPECT_TRUE(agree(got, want, t == float16 ? 4e-3 : 2e-5)) << dtype_name(t) << (strided ? " strided" : "");
     }
   }
+  // Dense inputs: aligned (vector loads, a length with a tail) and one element off alignment
+  // (the scalar kernel).
+  auto g = [](const std::vector<array>& in) { return std::vector<array>{gelu_tanh(in[0]) * in[1] - in[0]}; };
+  auto cg = compile(g);
+  for (int offset : {0, 1}) {
+    for (int n : {4096, 1003}) {
+      array a = slice(random::normal({n + 1}), {offset}, {offset + n}), b = random::normal({n});
+      Device old = default_device();
+      set_default_device(Device::gpu);
+      array got = cg({a, b})[0];
+      set_default_device(old);
+      ASSERT_NE(compiled_of(got), nullptr);
+      got.eval();
+      EXPECT_TRUE(got.data_shared_ptr()->device_valid) << "the fused kernel declined";
+      EXPECT_TRUE(agree(got, g({a, b})[0], 2e-5)) << "offset " << offset << ", n " << n;
+    }
+  }
 }
 
 // The Compiled primitive's vjp, jvp and vmap (through the region rebuilt from its ops)

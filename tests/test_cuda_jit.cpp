@@ -102,10 +102,18 @@ TEST(CudaJit, FusedKernelsCompileToPtx) {
     std::vector<bool> scalar(c->input_dtypes().size(), false);
     scalar.back() = true;
     for (auto p : {ew::Pattern::Contig, ew::Pattern::Strided32, ew::Pattern::Strided64}) {
-      std::string name = "fused_test" + std::to_string(k++);
-      std::string ptx =
-          gpu::jit::compile(*ew::fused_source(*c, p, scalar, name, ew::Target::Device), name, "compute_90");
-      EXPECT_NE(ptx.find(".entry " + name + "("), std::string::npos) << c->signature();
+      for (int width : {1, ew::fused_vector_width(*c)}) {
+        if (width > 1 && p != ew::Pattern::Contig) continue;
+        std::string name = "fused_test" + std::to_string(k++);
+        std::string ptx =
+            gpu::jit::compile(*ew::fused_source(*c, p, scalar, name, ew::Target::Device, width), name, "compute_90");
+        EXPECT_NE(ptx.find(".entry " + name + "("), std::string::npos) << c->signature();
+        // The vector form loads and stores whole vectors.
+        if (width > 1) {
+          EXPECT_NE(ptx.find("ld.global.v"), std::string::npos) << c->signature();
+          EXPECT_NE(ptx.find("st.global.v"), std::string::npos) << c->signature();
+        }
+      }
     }
   }
 }

@@ -60,26 +60,38 @@ bool compiled_kernel(Primitive& p, const std::vector<array>& inputs, std::vector
     constexpr int64_t kLimit = int64_t{1} << 30;
     pattern = static_cast<int64_t>(n) < kLimit && reach_max < kLimit ? Pattern::Strided32 : Pattern::Strided64;
   }
-  std::string key = c.signature() + "|" + std::to_string(static_cast<int>(pattern)) + "|";
-  for (bool s : scalar) key += s ? '1' : '0';
-  const uint64_t h = fnv1a(key);
-  const std::string name = "fused_" + std::to_string(h);  // built only on the first launch
   if (!ew::fused_supported(c)) return false;
-  const jit::Kernel& k = jit::cached_kernel(jit::kCompiledKernels, h, [&] {
-    return jit::KernelSpec{*ew::fused_source(c, pattern, scalar, name), name};
-  });
-
   void* o = alloc_output(out, stream);
   if (n == 0) return true;
   std::vector<const void*> ptrs;
   for (auto& in : inputs) ptrs.push_back(device_ptr(in, stream));
+  // A dense launch reads and writes whole vectors when every dense pointer is aligned to one.
+  int width = 1;
+  if (pattern == Pattern::Contig) {
+    width = ew::fused_vector_width(c);
+    auto aligned = [&](const void* ptr, size_t itemsize) {
+      return reinterpret_cast<uintptr_t>(ptr) % (itemsize * width) == 0;
+    };
+    bool ok = aligned(o, out.itemsize());
+    for (size_t i = 0; i < n_in; ++i) ok &= scalar[i] || aligned(ptrs[i], inputs[i].itemsize());
+    if (!ok) width = 1;
+  }
+  std::string key = c.signature() + "|" + std::to_string(static_cast<int>(pattern)) + "|" + std::to_string(width) + "|";
+  for (bool s : scalar) key += s ? '1' : '0';
+  const uint64_t h = fnv1a(key);
+  const std::string name = "fused_" + std::to_string(h);  // built only on the first launch
+  const jit::Kernel& k = jit::cached_kernel(jit::kCompiledKernels, h, [&] {
+    return jit::KernelSpec{*ew::fused_source(c, pattern, scalar, name, ew::kBackendTarget, width), name};
+  });
+
   int64_t n64 = static_cast<int64_t>(n);
   std::vector<void*> args;
   for (auto& ptr : ptrs) args.push_back(&ptr);
   args.push_back(&o);
   args.push_back(&n64);
   if (pattern != Pattern::Contig) args.push_back(sargs.data());
-  size_t blocks = std::min<size_t>(kMaxBlocks, std::max<size_t>(1, (n + kBlock - 1) / kBlock));
+  const size_t per_block = size_t{kBlock} * width;
+  size_t blocks = std::min<size_t>(kMaxBlocks, std::max<size_t>(1, (n + per_block - 1) / per_block));
   jit::launch(k, dim3(static_cast<unsigned>(blocks)), dim3(kBlock), args.data(), 0, stream);
   return true;
 }

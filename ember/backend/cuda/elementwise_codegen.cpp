@@ -1,6 +1,7 @@
 #include "ember/backend/cuda/elementwise_codegen.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "ember/backend/cuda/jit.h"
 
@@ -848,18 +849,25 @@ bool fused_supported(const Compiled& c) {
   return true;
 }
 
+int fused_vector_width(const Compiled& c) {
+  size_t widest = 1;
+  for (Dtype t : c.input_dtypes()) widest = std::max(widest, t.size());
+  widest = std::max(widest, c.ops().back().dtype.size());
+  return static_cast<int>(std::max<size_t>(1, 16 / widest));
+}
+
 std::optional<std::string> fused_source(const Compiled& c, Pattern p, const std::vector<bool>& scalar,
-                                        const std::string& name, Target target) {
+                                        const std::string& name, Target target, int width) {
   if (!fused_supported(c)) return std::nullopt;
   const int n_in = static_cast<int>(c.input_dtypes().size());
+  const int n_ops = static_cast<int>(c.ops().size());
   auto v = [](int a) { return "v" + std::to_string(a); };
-  std::string body;
-  for (int i = 0; i < n_in; ++i) {
-    std::string idx = p == Pattern::Contig ? (scalar[i] ? "0" : "i") : "loc[" + std::to_string(i) + "]";
-    body += "    const " + std::string(type_name(c.input_dtypes()[i])) + " " + v(i) + " = in" + std::to_string(i) +
-            "[" + idx + "];\n";
-  }
-  for (size_t k = 0; k < c.ops().size(); ++k) {
+  auto in_type = [&](int i) { return std::string(type_name(c.input_dtypes()[i])); };
+  const std::string out_type = type_name(c.ops().back().dtype);
+  // The region's arithmetic on one element: v0.. are the inputs (read by `load`), the last
+  // value is the result.
+  std::string ops;
+  for (int k = 0; k < n_ops; ++k) {
     const auto& op = c.ops()[k];
     const Primitive* prim = op.primitive.get();
     const std::string U = type_name(op.dtype);
@@ -878,24 +886,54 @@ std::optional<std::string> fused_source(const Compiled& c, Pattern p, const std:
     } else {
       return std::nullopt;
     }
-    body += "    const " + U + " " + v(n_in + static_cast<int>(k)) + " = " + expr + ";\n";
+    ops += "    const " + U + " " + v(n_in + k) + " = " + expr + ";\n";
   }
-  body += "    out[i] = " + v(n_in + static_cast<int>(c.ops().size()) - 1) + ";\n";
+  const std::string result = v(n_in + n_ops - 1);
+  auto element = [&](const std::function<std::string(int)>& load, const std::string& store) {
+    std::string b;
+    for (int i = 0; i < n_in; ++i) b += "    const " + in_type(i) + " " + v(i) + " = " + load(i) + ";\n";
+    return b + ops + "    " + store + " = " + result + ";\n";
+  };
 
   std::string s = target == Target::Device ? jit::prelude() : jit::emulator_prelude();
   s += kKernels;
   s += "// " + c.signature() + "\nextern \"C\" __global__ void " + name + "(";
-  for (int i = 0; i < n_in; ++i)
-    s += "const " + std::string(type_name(c.input_dtypes()[i])) + "* in" + std::to_string(i) + ", ";
-  s += std::string(type_name(c.ops().back().dtype)) + "* out, int64_t n";
+  for (int i = 0; i < n_in; ++i) s += "const " + in_type(i) + "* in" + std::to_string(i) + ", ";
+  s += out_type + "* out, int64_t n";
   const std::string N = std::to_string(n_in);
-  if (p == Pattern::Contig) {
-    s += ") {\n  for (int64_t i = ember::global_thread(); i < n; i += ember::grid_threads()) {\n" + body + "  }\n}\n";
+  auto at = [&](const std::string& idx) {
+    return [&, idx](int i) { return "in" + std::to_string(i) + "[" + (scalar[i] ? "0" : idx) + "]"; };
+  };
+  if (p == Pattern::Contig && width > 1) {
+    // Each thread takes W consecutive elements: one vector load per dense input and one vector
+    // store (the host checks that every pointer is aligned to its vector), then a scalar tail.
+    const std::string W = std::to_string(width);
+    std::string loads;
+    for (int i = 0; i < n_in; ++i) {
+      if (scalar[i]) continue;
+      const std::string vec = "ember::Vec<" + in_type(i) + ", " + W + ">";
+      loads += "      const " + vec + " x" + std::to_string(i) + " = *reinterpret_cast<const " + vec + "*>(in" +
+               std::to_string(i) + " + i);\n";
+    }
+    const std::string lane =
+        element([&](int i) { return scalar[i] ? "in" + std::to_string(i) + "[0]" : "x" + std::to_string(i) + ".v[k]"; },
+                "y.v[k]");
+    s += ") {\n  for (int64_t i = ember::global_thread() * " + W + "; i < n; i += ember::grid_threads() * " + W +
+         ") {\n    if (i + " + W + " <= n) {\n" + loads + "      ember::Vec<" + out_type + ", " + W +
+         "> y;\n#pragma unroll\n      for (int k = 0; k < " + W + "; ++k) {\n" + lane +
+         "      }\n      *reinterpret_cast<ember::Vec<" + out_type + ", " + W +
+         ">*>(out + i) = y;\n    } else {\n      for (int64_t j = i; j < n; ++j) {\n" + element(at("j"), "out[j]") +
+         "      }\n    }\n  }\n}\n";
+  } else if (p == Pattern::Contig) {
+    s += ") {\n  for (int64_t i = ember::global_thread(); i < n; i += ember::grid_threads()) {\n" +
+         element(at("i"), "out[i]") + "  }\n}\n";
   } else {
     std::string I = p == Pattern::Strided32 ? "int32_t" : "int64_t";
     s += ", ember::StridedArgs<" + N + "> args) {\n  for (" + I + " i = static_cast<" + I +
          ">(ember::global_thread()); i < n; i += static_cast<" + I + ">(ember::grid_threads())) {\n    " + I + " loc[" +
-         N + "];\n    ember::elem_to_locs<" + I + ">(i, args, loc);\n" + body + "  }\n}\n";
+         N + "];\n    ember::elem_to_locs<" + I + ">(i, args, loc);\n" +
+         element([](int i) { return "in" + std::to_string(i) + "[loc[" + std::to_string(i) + "]]"; }, "out[i]") +
+         "  }\n}\n";
   }
   if (target == Target::Emulator) s += "EMBER_EMU_ENTRY(" + name + ")\n";
   return s;

@@ -83,11 +83,14 @@ const char* device_library();
 bool fused_supported(const Compiled& c);
 /// compile's fused kernel `name` for region `c` (backend/cuda/compiled.cpp): a complete
 /// program, or nullopt when an op of the region has no GPU form. Pattern::Contig reads input i
-/// at the element's index, or its one value where scalar[i]; Strided32/64 take a
-/// StridedArgs<number of inputs>. Arguments: the inputs' pointers, the output's, n (int64),
-/// then the StridedArgs.
+/// at the element's index, or its one value where scalar[i]; with `width` > 1 each thread
+/// reads `width` consecutive elements of each dense input as one vector (every pointer
+/// aligned to its vector). Strided32/64 take a StridedArgs<number of inputs>. Arguments: the
+/// inputs' pointers, the output's, n (int64), then the StridedArgs.
 std::optional<std::string> fused_source(const Compiled& c, Pattern p, const std::vector<bool>& scalar,
-                                        const std::string& name, Target target = kBackendTarget);
+                                        const std::string& name, Target target = kBackendTarget, int width = 1);
+/// The vector width of a dense fused kernel over these dtypes: 16 bytes of the widest.
+int fused_vector_width(const Compiled& c);
 
 /// jit::compile of program_source(variants) (PTX for "compute_XY", a cubin for "sm_XY");
 /// throws with NVRTC's log on a compile error. Needs no GPU.
