@@ -322,6 +322,14 @@ void bench_matmul(cudaStream_t stream) {
         double tg = time_ember_many(rotating, per, 2, reps);
         unsetenv("EMBER_CUDA_GEMV");
         add_row({"  same, EMBER_CUDA_GEMV=0", fmt("%.1f us", tg * 1e6), pv, tp / tg, 0.0});
+        if (!c.bt && gpu::gemv_columns_limit() < int64_t(c.K) * c.N * int64_t(isz)) {
+          // Over the size limit of the columns kernel: the same products through it.
+          const int64_t limit = gpu::gemv_columns_limit();
+          gpu::set_gemv_columns_limit(INT64_MAX);
+          double tk = time_ember_many(rotating, per, 2, reps);
+          gpu::set_gemv_columns_limit(limit);
+          add_row({"  same, columns kernel", fmt("%.1f us", tk * 1e6), pv, tp / tk, 0.0});
+        }
         // Bandwidth view: the weights dominate the bytes.
         double bytes = (double(c.K) * c.N + c.K + c.N) * isz;
         std::printf("    weights+io %.1f MB: cuBLASLt %.0f GB/s, ember %.0f GB/s, ember through cuBLASLt %.0f GB/s\n",

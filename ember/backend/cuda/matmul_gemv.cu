@@ -18,6 +18,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -239,6 +240,13 @@ namespace {
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 }  // namespace
 
+namespace {
+std::atomic<int64_t> g_columns_limit{int64_t{32} << 20};
+}  // namespace
+
+void set_gemv_columns_limit(int64_t bytes) { g_columns_limit.store(bytes, std::memory_order_relaxed); }
+int64_t gemv_columns_limit() { return g_columns_limit.load(std::memory_order_relaxed); }
+
 bool try_gemv(const array& a, const array& b, array& out, cudaStream_t stream) {
   GemvType t;
   switch (out.dtype().val) {
@@ -296,12 +304,12 @@ bool try_gemv(const array& a, const array& b, array& out, cudaStream_t stream) {
   }
   const int64_t cols = M == 1 ? N : M;  // outputs of the columns kernel
   if (rows_kernel ? K % V != 0 : cols % V != 0) return false;
-  // On an H100 the columns kernel streams a 32 MB matrix about 10% slower than cuBLASLt's
-  // kernel (16.5 against 15.0 us), the rows kernel a little faster (14.5 us); below about 16 MB
-  // a cuBLASLt call's host cost (6 to 8 us) outweighs that. Larger column-layout products go to
-  // cuBLASLt. (The columns kernel at every size was measured too: 1x4096x4096 float16 took 20.7
-  // us end to end against 18.2 through cuBLASLt.)
-  if (!rows_kernel && cols * K * isz > (int64_t{16} << 20)) return false;
+  // Column-layout products over gemv_columns_limit() (32 MiB) go to cuBLASLt. Measured end to
+  // end, 32 products per eval, 1x4096x4096 float16 (32 MiB): on an H200 the columns kernel took
+  // 17.8 us against 22.4 through cuBLASLt (whose call costs the host several microseconds more
+  // than a launch); on an H100, 20.7 against 19.9. A float32 4096x4096 (64 MiB) took the same
+  // time both ways on the H200 (24.2 against 24.0 us), so it stays with cuBLASLt.
+  if (!rows_kernel && cols * K * isz > gemv_columns_limit()) return false;
   if ((ld * isz) % 16 != 0) return false;
   const void* mp = device_ptr(*mat, stream);
   const void* vp = device_ptr(*vec, stream);

@@ -33,6 +33,11 @@ int gemv_cols_splits(int64_t N, int64_t K, int elem_bytes, int sm_count);
 /// At least `n` zeroed counters for gemv_cols launches on `stream`.
 unsigned* gemv_counters(size_t n, cudaStream_t stream);
 
+/// The largest matrix (bytes) the columns kernel takes; larger column-layout products go to
+/// cuBLASLt. Default 32 MiB; benchmarks set it to compare both paths in one process.
+void set_gemv_columns_limit(int64_t bytes);
+int64_t gemv_columns_limit();
+
 /// out (1, N) = a (1, K) @ b (K, N) or out (M, 1) = a (M, K) @ b (K, 1), no batch, float32,
 /// float16 or bfloat16, through the kernels above when the layouts and alignments fit their
 /// 16-byte loads. False (nothing queued): the caller runs the product another way.
