@@ -782,6 +782,62 @@ TEST(Softmax, LargeValuesAndOverloads) {
   EXPECT_EQ(softmax(zeros({0, 3}), 1).shape(), (Shape{0, 3}));
 }
 
+// Many short rows (a classifier's logits), which take the block path: lengths around its
+// limit, enough rows to split over threads, and rows with nan, inf and -inf, against a
+// float64 reference computed here.
+TEST(Softmax, ShortRowsMatchReference) {
+  std::mt19937 rng(29);
+  std::uniform_real_distribution<float> u(-20.0f, 20.0f);
+  for (int n : {1, 3, 10, 31, 32, 33}) {
+    const int rows = 3001;
+    std::vector<float> v(static_cast<size_t>(rows) * n);
+    for (auto& e : v) e = u(rng);
+    v[0] = NAN;                         // row 0: nan
+    v[static_cast<size_t>(n)] = kInf;   // row 1: +inf
+    for (int i = 0; i < n; ++i) v[2 * n + i] = -kInf;  // row 2: all -inf
+    v[3 * n] = -kInf;                   // row 3: one -inf
+    for (int i = 0; i < n; ++i) v[4 * n + i] = 80.0f + i;  // row 4: large values
+    for (Dtype t : {float32, float16, bfloat16}) {
+      SCOPED_TRACE(dtype_name(t) + " n=" + std::to_string(n));
+      array x = astype(array(v.data(), {rows, n}), t);
+      std::vector<double> xs = values(x);  // the values as rounded to t
+      std::vector<double> lse = values(logsumexp(x, 1)), sm = values(softmax(x, 1)), lsm = values(log_softmax(x, 1));
+      const double tol = t == float32 ? 1e-5 : 1e-2;
+      for (int r = 0; r < rows; ++r) {
+        const double* xr = xs.data() + static_cast<size_t>(r) * n;
+        double m = -kInf;
+        bool nan = false;
+        for (int i = 0; i < n; ++i) {
+          nan |= std::isnan(xr[i]);
+          m = std::max(m, xr[i]);
+        }
+        if (nan) {
+          EXPECT_TRUE(std::isnan(lse[r])) << "row " << r;
+          EXPECT_TRUE(std::isnan(sm[static_cast<size_t>(r) * n])) << "row " << r;
+          continue;
+        }
+        if (std::isinf(m)) {
+          EXPECT_EQ(lse[r], m) << "row " << r;
+          continue;
+        }
+        double s = 0.0;
+        for (int i = 0; i < n; ++i) s += std::exp(xr[i] - m);
+        EXPECT_NEAR(lse[r], m + std::log(s), tol * std::max(1.0, std::abs(m))) << "row " << r;
+        for (int i = 0; i < n; ++i) {
+          const size_t k = static_cast<size_t>(r) * n + i;
+          const double want = xr[i] - m - std::log(s);
+          EXPECT_NEAR(sm[k], std::exp(want), tol) << "row " << r << ", " << i;
+          if (std::isinf(want)) {
+            EXPECT_EQ(lsm[k], want) << "row " << r << ", " << i;
+          } else {
+            EXPECT_NEAR(lsm[k], want, tol * std::max(1.0, std::abs(want))) << "row " << r << ", " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- errors
 
 TEST(ReduceErrors, MessagesNameOpAndValues) {

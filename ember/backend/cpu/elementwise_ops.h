@@ -109,7 +109,6 @@ T round_half_even(T x) {
     }                                                      \
   };
 
-EMBER_REAL_FN(Exp, exp)
 EMBER_REAL_FN(Expm1, expm1)
 EMBER_REAL_FN(Log, log)
 EMBER_REAL_FN(Log1p, log1p)
@@ -132,16 +131,50 @@ EMBER_REAL_FN(Floor, floor)
 EMBER_REAL_FN(Ceil, ceil)
 #undef EMBER_REAL_FN
 
-// float32 tanh without a library call per element, so compilers vectorize the loops that
-// use it (eager and fused alike): Cephes' tanhf, an odd polynomial below |x| = 0.625 and
-// 1 - 2 / (exp(2|x|) + 1) above, with exp from its polynomial on [0, 88] (2^n built from
-// the bits). Within 2 ulp of the exact value; branch-free.
 // c ? a : b through bit masks: both sides are computed, so loops using it stay
 // branch-free and vectorize (GCC sinks the work of a ?: into branches it cannot vectorize).
 inline float select_bits(bool c, float a, float b) {
   const uint32_t m = 0u - static_cast<uint32_t>(c);
   return std::bit_cast<float>((std::bit_cast<uint32_t>(a) & m) | (std::bit_cast<uint32_t>(b) & ~m));
 }
+
+// float32 exp without a library call per element, so the loops of compile's fused kernels
+// (and eager strided ones) vectorize: x = n ln2 + r with |r| <= ln2 / 2, Cephes' expf
+// polynomial for e^r, then 2^n applied as two normal powers of two so that results in the
+// subnormal range round once. Above ln(FLT_MAX) it gives inf, below -103.98 zero, nan stays
+// nan. Branch-free.
+inline float exp_f32(float x) {
+  const float c = std::fmin(std::fmax(x, -103.98f), 88.7228394f);  // nan -> -103.98 (fixed below)
+  const float nf = std::floor(c * 1.44269504088896341f + 0.5f);
+  const float r = c - nf * 0.693359375f + nf * 2.12194440e-4f;
+  const float p =
+      (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
+        1.6666665459e-1f) *
+           r +
+       5.0000001201e-1f) *
+          (r * r) +
+      r + 1.0f;
+  const int32_t n = static_cast<int32_t>(nf);  // in [-150, 128]
+  const int32_t h = n >> 1;
+  const float e = p * std::bit_cast<float>((h + 127) << 23) * std::bit_cast<float>((n - h + 127) << 23);
+  return select_bits(x != x, x, e);
+}
+
+struct Exp {
+  template <class T>
+  auto operator()(T x) const -> decltype(std::exp(x)) {
+    if constexpr (std::is_same_v<T, float>) {
+      return exp_f32(x);
+    } else {
+      return std::exp(x);
+    }
+  }
+};
+
+// float32 tanh without a library call per element, so compilers vectorize the loops that
+// use it (eager and fused alike): Cephes' tanhf, an odd polynomial below |x| = 0.625 and
+// 1 - 2 / (exp(2|x|) + 1) above, with exp from its polynomial on [0, 88] (2^n built from
+// the bits). Within 2 ulp of the exact value; branch-free.
 
 inline float tanh_f32(float x) {
   const float a = std::fabs(x), z = x * x;

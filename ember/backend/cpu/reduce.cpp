@@ -760,6 +760,75 @@ T logsumexp_row(const T* x, int64_t n) {
   }
 }
 
+// Rows shorter than this (a classifier's logits, say) take the block paths below: one exp
+// call over a block of rows, since a call per row of a few elements costs more than its
+// arithmetic.
+constexpr int64_t kShortRow = 32;
+
+// For rows [0, rows) of x (n each, rows * n <= kChunk): m[r] = the row's max (nan if any is
+// nan) and buf = x - m, row by row; then buf = exp(buf).
+template <class T>
+void exp_shifted_rows(const T* x, int64_t rows, int64_t n, float* m, float* buf) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * n;
+    float mr = -std::numeric_limits<float>::infinity();
+    bool nan = false;
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = static_cast<float>(xr[i]);
+      nan |= v != v;
+      mr = std::max(mr, v);
+    }
+    m[r] = nan ? std::numeric_limits<float>::quiet_NaN() : mr;
+    for (int64_t i = 0; i < n; ++i) buf[r * n + i] = static_cast<float>(xr[i]) - m[r];
+  }
+  simd::exp_f32(buf, buf, rows * n);
+}
+
+// Runs f(first row, row count) over blocks of rows of n (< kShortRow) elements, on the pool.
+template <class F>
+void for_row_blocks(int64_t rows, int64_t n, F&& f) {
+  const int64_t per = kChunk / n;
+  for_chunks(rows, split_count(rows, n), [&](int64_t, int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; r += per) f(r, std::min(per, e - r));
+  });
+}
+
+// logsumexp_row over rows shorter than kShortRow (float32 and halves).
+template <class T>
+void logsumexp_short_rows(const T* src, T* dst, int64_t rows, int64_t n) {
+  for_row_blocks(rows, n, [&](int64_t r0, int64_t count) {
+    float buf[kChunk], m[kChunk];
+    exp_shifted_rows(src + r0 * n, count, n, m, buf);
+    for (int64_t r = 0; r < count; ++r) {
+      double sum = 0.0;
+      for (int64_t i = 0; i < n; ++i) sum += buf[r * n + i];
+      dst[r0 + r] = std::isfinite(m[r]) ? T(static_cast<float>(m[r] + std::log(sum))) : T(m[r]);
+    }
+  });
+}
+
+// softmax_row over rows shorter than kShortRow (float32 and halves).
+template <class T>
+void softmax_short_rows(const T* src, T* dst, int64_t rows, int64_t n, bool log) {
+  for_row_blocks(rows, n, [&](int64_t r0, int64_t count) {
+    float buf[kChunk], m[kChunk];
+    exp_shifted_rows(src + r0 * n, count, n, m, buf);
+    for (int64_t r = 0; r < count; ++r) {
+      double sum = 0.0;
+      for (int64_t i = 0; i < n; ++i) sum += buf[r * n + i];
+      const T* x = src + (r0 + r) * n;
+      T* y = dst + (r0 + r) * n;
+      if (log) {
+        const float ls = static_cast<float>(std::log(sum));
+        for (int64_t i = 0; i < n; ++i) y[i] = T((static_cast<float>(x[i]) - m[r]) - ls);
+      } else {
+        const float inv = static_cast<float>(1.0 / sum);
+        for (int64_t i = 0; i < n; ++i) y[i] = T(buf[r * n + i] * inv);
+      }
+    }
+  });
+}
+
 template <class F>
 void for_rows(int64_t rows, int64_t n, F&& f) {
   for_chunks(rows, split_count(rows, std::max<int64_t>(n, 1)), [&](int64_t, int64_t b, int64_t e) {
@@ -875,6 +944,9 @@ void Softmax::eval_cpu(const std::vector<array>& inputs, array& out) {
     const T* src = in.data<T>();
     T* dst = out.data<T>();
     bool log = log_;
+    if constexpr (!std::is_same_v<T, double>) {
+      if (n < kShortRow) return softmax_short_rows(src, dst, rows, n, log);
+    }
     for_rows(rows, n, [&](int64_t r) { softmax_row(src + r * n, dst + r * n, n, log); });
   });
 }
@@ -891,6 +963,9 @@ void LogSumExp::eval_cpu(const std::vector<array>& inputs, array& out) {
     using T = decltype(t);
     const T* src = in.data<T>();
     T* dst = out.data<T>();
+    if constexpr (!std::is_same_v<T, double>) {
+      if (n > 0 && n < kShortRow) return logsumexp_short_rows(src, dst, rows, n);
+    }
     for_rows(rows, n, [&](int64_t r) { dst[r] = logsumexp_row(src + r * n, n); });
   });
 }
