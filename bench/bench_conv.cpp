@@ -6,7 +6,6 @@
 // Also timed: Ember's own im2col + sgemm kernel (EMBER_CONV_DNNL=0; the route of
 // builds without oneDNN) and, when built with oneDNN (EMBER_BENCH_DNNL), oneDNN's
 // convolution called directly, which Ember's float32 kernel uses when available.
-#include <cblas.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,7 +16,9 @@
 #include <vector>
 
 #include <ember/ember.h>
+
 #include <ember/scheduler.h>
+#include "ember/backend/cpu/blas.h"
 
 #ifdef EMBER_BENCH_DNNL
 #include <dnnl.hpp>

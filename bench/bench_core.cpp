@@ -1,7 +1,6 @@
 // Core benchmark: Ember's CPU kernels against peers measured in the same run
 // (STREAM-style loops on the same threads, cblas_sgemm called directly).
 // Prints one table of ratios; timings alone mean little on a shared machine.
-#include <cblas.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,7 +13,9 @@
 #include <vector>
 
 #include <ember/ember.h>
+
 #include <ember/scheduler.h>
+#include "ember/backend/cpu/blas.h"
 
 using namespace ember;
 using Clock = std::chrono::steady_clock;

@@ -26,7 +26,6 @@
 // gradients of strided ones) to its deconvolution_forward (~4x: im2col would
 // multiply the inserted zeros); primitives are cached by shape and parameters.
 // EMBER_CONV_DNNL=0 turns that off.
-#include <cblas.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -44,6 +43,7 @@
 #endif
 
 #include "ember/allocator.h"
+#include "ember/backend/cpu/blas.h"
 #include "ember/backend/cpu/copy.h"
 #include "ember/backend/cpu/elementwise.h"
 #include "ember/primitives_conv.h"

@@ -1,6 +1,5 @@
 // CPU kernels of the fused transformer ops (ember/fast.h). Half inputs compute in float32,
 // float64 in float64, like the fallbacks in ops_fast.cpp that the tests hold them to.
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "ember/allocator.h"
+#include "ember/backend/cpu/blas.h"
 #include "ember/backend/cpu/copy.h"
 #include "ember/backend/cpu/elementwise.h"
 #include "ember/backend/cpu/simd.h"

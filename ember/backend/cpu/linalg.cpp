@@ -9,7 +9,6 @@
 // so the batch is split across the thread pool; a LAPACK failure (singular,
 // not positive definite, no convergence) is recorded per matrix and thrown as
 // std::runtime_error naming the first failing matrix after the loop.
-#include <lapacke.h>
 
 #include <algorithm>
 #include <cstring>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "ember/allocator.h"
+#include "ember/backend/cpu/blas.h"
 #include "ember/backend/cpu/copy.h"
 #include "ember/primitives_linalg.h"
 #include "ember/scheduler.h"

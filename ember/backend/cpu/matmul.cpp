@@ -7,7 +7,6 @@
 // row- or column-major with a leading dimension BLAS accepts (including
 // transposed views) goes to BLAS as is, with CblasTrans for column-major; any
 // other layout is gathered into a scratch block first.
-#include <cblas.h>
 
 #include <algorithm>
 #include <climits>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "ember/backend/common/utils.h"
+#include "ember/backend/cpu/blas.h"
 #include "ember/backend/cpu/copy.h"
 #include "ember/primitives.h"
 #include "ember/scheduler.h"

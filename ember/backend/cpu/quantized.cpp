@@ -301,7 +301,6 @@ void QaxpyRows(int64_t per, int M, int bits, const uint32_t* w, int64_t W, int64
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-#include <cblas.h>
 #include <hwy/targets.h>
 
 #include <array>
@@ -311,6 +310,7 @@ HWY_AFTER_NAMESPACE();
 #include <vector>
 
 #include "ember/allocator.h"
+#include "ember/backend/cpu/blas.h"
 #include "ember/backend/cpu/copy.h"
 #include "ember/backend/cpu/quantized_i8.h"
 #include "ember/backend/cpu/simd.h"

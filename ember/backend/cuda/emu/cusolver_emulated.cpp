@@ -5,12 +5,13 @@
 // query is CUSOLVER_STATUS_INVALID_VALUE), so a glue bug in workspace sizing shows up here
 // too. info follows cuSOLVER (and LAPACK): 0, -i for a bad argument i, or i > 0.
 #include <cusolverDn.h>
-#include <lapacke.h>
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <vector>
+
+#include "ember/backend/cpu/blas.h"
 
 struct cusolverDnContext {
   cudaStream_t stream = nullptr;
