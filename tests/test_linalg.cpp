@@ -208,6 +208,9 @@ TEST(Linalg, MatmulLargerFloat32) {
   check_matmul({130, 70}, {70, 90}, float32, Layout::transposed, Layout::transposed, rng);
   check_matmul({64, 300}, {300, 40}, bfloat16, Layout::transposed, Layout::contiguous, rng);
   check_matmul({64, 300}, {300, 40}, float16, Layout::strided, Layout::transposed, rng);
+  // Under backend/cpu/matmul.cpp's kPoolGemmMacs: row blocks on the pool, an odd row count.
+  check_matmul({1437, 64}, {64, 128}, float32, Layout::transposed, Layout::contiguous, rng);
+  check_matmul({1437, 10}, {10, 128}, float64, Layout::contiguous, Layout::transposed, rng);
 }
 
 TEST(Linalg, MatmulBatchedBroadcast) {

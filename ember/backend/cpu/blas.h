@@ -51,4 +51,5 @@
 #define cblas_dgemm scipy_cblas_dgemm
 #define cblas_sgemm scipy_cblas_sgemm
 #define openblas_set_num_threads scipy_openblas_set_num_threads
+#define openblas_get_num_threads scipy_openblas_get_num_threads
 #endif
