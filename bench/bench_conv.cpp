@@ -133,7 +133,13 @@ int main() {
 
   std::vector<float> col(static_cast<size_t>(kN) * kH * kW * kK * kK * kC), y(static_cast<size_t>(kN) * kH * kW * kOC);
   std::vector<std::function<void()>> fs = {
-      [&] { im2col_sgemm(xv.data(), wv.data(), col.data(), y.data()); },
+      [&] {
+        // The baseline's sgemm with OpenBLAS's own threads (Ember keeps it on one and splits
+        // products itself).
+        openblas_set_num_threads(scheduler::num_threads());
+        im2col_sgemm(xv.data(), wv.data(), col.data(), y.data());
+        openblas_set_num_threads(1);
+      },
       [&] {
         conv2d(x, w, {1, 1}, {kPad, kPad}).eval();
       },

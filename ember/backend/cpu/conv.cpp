@@ -43,9 +43,9 @@
 #endif
 
 #include "ember/allocator.h"
-#include "ember/backend/cpu/blas.h"
 #include "ember/backend/cpu/copy.h"
 #include "ember/backend/cpu/elementwise.h"
+#include "ember/backend/cpu/gemm.h"
 #include "ember/primitives_conv.h"
 #include "ember/scheduler.h"
 
@@ -114,11 +114,7 @@ template <class C>
 void gemm_nt(int64_t m, int64_t n, int64_t k, const C* a, int64_t lda, const C* b, int64_t ldb, C* c, int64_t ldc,
              C beta) {
   // c (m, n) = a (m, k) x b (n, k)^T + beta * c
-  if constexpr (std::is_same_v<C, float>) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
-  } else {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
-  }
+  cpu::gemm<C>(false, true, m, n, k, C(1), a, lda, b, ldb, beta, c, ldc);
 }
 
 // Writes the columns of kernel taps [t0, t1) (flat over K0 x K1 x K2) of output rows

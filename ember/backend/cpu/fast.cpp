@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "ember/allocator.h"
-#include "ember/backend/cpu/blas.h"
 #include "ember/backend/cpu/copy.h"
 #include "ember/backend/cpu/elementwise.h"
+#include "ember/backend/cpu/gemm.h"
 #include "ember/backend/cpu/simd.h"
 #include "ember/primitives_fast.h"
 #include "ember/scheduler.h"
@@ -174,13 +174,7 @@ namespace {
 // C = alpha * A @ op(B) for row-major blocks, in float or double.
 template <class C>
 void gemm(bool trans_b, int M, int N, int K, C alpha, const C* A, int lda, const C* B, int ldb, C* out, int ldc) {
-  auto tb = trans_b ? CblasTrans : CblasNoTrans;
-  scheduler::quiet_helpers();  // OpenBLAS's threads get the cores
-  if constexpr (std::is_same_v<C, double>) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, tb, M, N, K, alpha, A, lda, B, ldb, 0.0, out, ldc);
-  } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, M, N, K, alpha, A, lda, B, ldb, 0.0f, out, ldc);
-  }
+  cpu::gemm<C>(false, trans_b, M, N, K, alpha, A, lda, B, ldb, C(0), out, ldc);
 }
 
 // softmax of one row of scores in place.

@@ -9,15 +9,14 @@
 // other layout is gathered into a scratch block first.
 
 #include <algorithm>
-#include <atomic>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "ember/backend/common/utils.h"
-#include "ember/backend/cpu/blas.h"
 #include "ember/backend/cpu/copy.h"
+#include "ember/backend/cpu/gemm.h"
 #include "ember/primitives.h"
 #include "ember/scheduler.h"
 
@@ -108,46 +107,9 @@ void gather_matrix(const S* src, int64_t rows, int64_t cols, int64_t rs, int64_t
 }
 
 template <class T>
-void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B,
-               int ldb, T beta, T* C) {
-  if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
-  } else if constexpr (std::is_same_v<T, double>) {
-    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
-  } else {
-    static_assert(std::is_same_v<T, complex64_t>);
-    cblas_cgemm(CblasRowMajor, ta, tb, M, N, K, &alpha, A, lda, B, ldb, &beta, C, N);
-  }
-}
-
-// Products under this many multiply-adds run as row blocks on Ember's pool, each block a
-// single-threaded BLAS call. OpenBLAS's own threads, woken for a small product, spin for a
-// long while after it and take the cores from the elementwise ops that follow (a training
-// step's gradient ops ran at half speed beside them). OpenBLAS's thread count is global: it
-// is 1 while any such product runs (only the speed of a concurrent larger product changes).
-constexpr double kPoolGemmMacs = 64.0 * 1024 * 1024;
-std::atomic<int> g_pool_gemms{0};
-
-template <class T>
 void gemm(const BlasLayout& la, const BlasLayout& lb, int M, int N, int K, T alpha, const T* A, const T* B, T beta,
           T* C) {
-  auto ta = la.trans ? CblasTrans : CblasNoTrans;
-  auto tb = lb.trans ? CblasTrans : CblasNoTrans;
-  const int threads = scheduler::num_threads();
-  if (threads > 1 && M >= 2 * threads && double(M) * N * K < kPoolGemmMacs) {
-    static const int blas_threads = openblas_get_num_threads();
-    if (g_pool_gemms.fetch_add(1) == 0) openblas_set_num_threads(1);
-    // Row r of op(A) starts at A + r * lda (row-major) or A + r (column-major).
-    const int64_t row_step = la.trans ? 1 : la.ld;
-    scheduler::parallel_for(M, std::max(1, M / threads), [&](int64_t b, int64_t e) {
-      blas_gemm<T>(ta, tb, static_cast<int>(e - b), N, K, alpha, A + b * row_step, la.ld, B, lb.ld, beta,
-                   C + b * int64_t{N});
-    });
-    if (g_pool_gemms.fetch_sub(1) == 1) openblas_set_num_threads(blas_threads);
-    return;
-  }
-  scheduler::quiet_helpers();  // OpenBLAS's threads get the cores
-  blas_gemm<T>(ta, tb, M, N, K, alpha, A, la.ld, B, lb.ld, beta, C);
+  cpu::gemm<T>(la.trans, lb.trans, M, N, K, alpha, A, la.ld, B, lb.ld, beta, C, N);
 }
 
 // One operand's matrices, handed to BLAS directly or through a scratch block
@@ -248,18 +210,6 @@ void matmul_cpu(const array& a, const array& b, array& out, float alpha, float b
   }
 }
 
-}  // namespace
-
-namespace {
-// EMBER_NUM_THREADS caps OpenBLAS's threads too (matmul, the im2col convolutions and
-// LAPACK use them); read once when the library loads, before any BLAS call.
-const bool kBlasThreadsSet = [] {
-  if (const char* env = std::getenv("EMBER_NUM_THREADS")) {
-    int n = std::atoi(env);
-    if (n > 0) openblas_set_num_threads(n);
-  }
-  return true;
-}();
 }  // namespace
 
 void Matmul::eval_cpu(const std::vector<array>& inputs, array& out) {

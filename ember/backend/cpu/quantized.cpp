@@ -310,8 +310,8 @@ HWY_AFTER_NAMESPACE();
 #include <vector>
 
 #include "ember/allocator.h"
-#include "ember/backend/cpu/blas.h"
 #include "ember/backend/cpu/copy.h"
+#include "ember/backend/cpu/gemm.h"
 #include "ember/backend/cpu/quantized_i8.h"
 #include "ember/backend/cpu/simd.h"
 #include "ember/primitives_quantized.h"
@@ -776,17 +776,12 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
           dequant_row_f32(w + (r0 + r) * W, len, bits, gs, s.data(), b.data(), tile.data() + r * len);
         }
       });
-      scheduler::quiet_helpers();  // OpenBLAS's threads get the cores
       if (transpose) {
         // y[:, r0:r0+nr] = x (M, K) @ tile (nr, K)^T
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(nr),
-                    static_cast<int>(K), 1.0f, xp, static_cast<int>(K), tile.data(), static_cast<int>(K), 0.0f, y + r0,
-                    static_cast<int>(N));
+        cpu::gemm<float>(false, true, M, nr, K, 1.0f, xp, K, tile.data(), K, 0.0f, y + r0, N);
       } else {
         // y += x[:, r0:r0+nr] (M, nr) @ tile (nr, N)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
-                    static_cast<int>(nr), 1.0f, xp + r0, static_cast<int>(K), tile.data(), static_cast<int>(N),
-                    r0 == 0 ? 0.0f : 1.0f, y, static_cast<int>(N));
+        cpu::gemm<float>(false, false, M, N, nr, 1.0f, xp + r0, K, tile.data(), N, r0 == 0 ? 0.0f : 1.0f, y, N);
       }
     }
   }
