@@ -208,9 +208,13 @@ TEST(Linalg, MatmulLargerFloat32) {
   check_matmul({130, 70}, {70, 90}, float32, Layout::transposed, Layout::transposed, rng);
   check_matmul({64, 300}, {300, 40}, bfloat16, Layout::transposed, Layout::contiguous, rng);
   check_matmul({64, 300}, {300, 40}, float16, Layout::strided, Layout::transposed, rng);
-  // Under backend/cpu/matmul.cpp's kPoolGemmMacs: row blocks on the pool, an odd row count.
+  // backend/cpu/gemm.cpp splits these over the pool: row blocks (an odd row count), then
+  // column blocks (few rows against a wide b), with both layouts of each operand.
   check_matmul({1437, 64}, {64, 128}, float32, Layout::transposed, Layout::contiguous, rng);
   check_matmul({1437, 10}, {10, 128}, float64, Layout::contiguous, Layout::transposed, rng);
+  check_matmul({4, 256}, {256, 301}, float32, Layout::transposed, Layout::transposed, rng);
+  check_matmul({6, 200}, {200, 517}, float32, Layout::contiguous, Layout::contiguous, rng);
+  check_matmul({3, 130}, {130, 400}, complex64, Layout::contiguous, Layout::transposed, rng);
 }
 
 TEST(Linalg, MatmulBatchedBroadcast) {

@@ -43,7 +43,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   (void)kBlasSingleThreaded;
   const int64_t threads = scheduler::num_threads();
   if (threads > 1 && double(M) * N * K >= kSplitMacs) {
-    if (M >= 2 * threads) {
+    // Each block reads the whole of the other operand: split the longer side (a few rows
+    // against a large matrix, as in batched decoding, go as column blocks).
+    const bool rows_fit = M >= 2 * threads, cols_fit = N >= 16 * threads;
+    if (rows_fit && (M >= N || !cols_fit)) {
       // Row r of op(A) starts at A + r * lda (stored row-major) or A + r (column-major).
       const int64_t step = trans_a ? 1 : lda;
       scheduler::parallel_for(M, M / threads, [&](int64_t b, int64_t e) {
@@ -51,7 +54,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
       });
       return;
     }
-    if (N >= 16 * threads) {
+    if (cols_fit) {
       // Column c of op(B) starts at B + c (stored row-major) or B + c * ldb (column-major).
       const int64_t step = trans_b ? ldb : 1;
       scheduler::parallel_for(N, N / threads, [&](int64_t b, int64_t e) {
