@@ -272,7 +272,8 @@ namespace {
 template <class S, class D>
 void convert_loop(const S* s, D* d, size_t n) {
   if constexpr (std::is_same_v<S, bool> && std::is_arithmetic_v<D> && !std::is_same_v<D, bool>) {
-    // From bool through its bytes as a select: GCC vectorizes that, not a bool conversion.
+    // Bools loaded from memory through their bytes: GCC vectorizes a select on a byte, not
+    // one on a loaded bool (convert_value's select covers computed ones).
     const auto* u = reinterpret_cast<const uint8_t*>(s);
     for (size_t i = 0; i < n; ++i) d[i] = u[i] != 0 ? D(1) : D(0);
   } else {

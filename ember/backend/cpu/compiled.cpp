@@ -100,13 +100,7 @@ std::string op_expr(const Compiled& c, size_t k) {
   const std::string U = cxx_type(op.dtype);
   const Primitive* p = op.primitive.get();
   if (dynamic_cast<const Broadcast*>(p)) return arg(0);
-  if (dynamic_cast<const AsType*>(p)) {
-    // From bool as a select: GCC vectorizes that, not a bool-to-number conversion.
-    if (dtype_of_arg(op.args[0]) == bool_ && op.dtype != bool_ && !is_complex(op.dtype)) {
-      return "(" + arg(0) + " ? static_cast<" + U + ">(1.0f) : static_cast<" + U + ">(0.0f))";
-    }
-    return "convert_value<" + U + ">(" + arg(0) + ")";
-  }
+  if (dynamic_cast<const AsType*>(p)) return "convert_value<" + U + ">(" + arg(0) + ")";
   if (dynamic_cast<const Select*>(p)) return arg(0) + " ? " + arg(1) + " : " + arg(2);
   if (auto* u = dynamic_cast<const Unary*>(p)) {
     return "static_cast<" + U + ">(" + unary_op_name(u->op()) + "{}(" + in(0) + "))";

@@ -50,6 +50,10 @@ D convert_value(S s) {
     return D(static_cast<float>(s), 0.0f);
   } else if constexpr (std::is_same_v<D, bool>) {
     return static_cast<float>(s) != 0.0f || static_cast<bool>(s);
+  } else if constexpr (std::is_same_v<S, bool>) {
+    // A select, not a conversion: GCC vectorizes it where the bool comes from a comparison
+    // (a fused kernel's relu gradient, say).
+    return s ? static_cast<D>(1.0f) : static_cast<D>(0.0f);
   } else if constexpr (std::is_same_v<S, float16_t> || std::is_same_v<S, bfloat16_t>) {
     return static_cast<D>(static_cast<float>(s));
   } else {
@@ -138,6 +142,16 @@ inline float select_bits(bool c, float a, float b) {
   return std::bit_cast<float>((std::bit_cast<uint32_t>(a) & m) | (std::bit_cast<uint32_t>(b) & ~m));
 }
 
+// e^r for |r| <= ln 2 / 2 (after x = n ln2 + r): Cephes' expf polynomial.
+inline float exp_reduced(float r) {
+  return (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
+           1.6666665459e-1f) *
+              r +
+          5.0000001201e-1f) *
+             (r * r) +
+         r + 1.0f;
+}
+
 // float32 exp without a library call per element, so the loops of compile's fused kernels
 // (and eager strided ones) vectorize: x = n ln2 + r with |r| <= ln2 / 2, Cephes' expf
 // polynomial for e^r, then 2^n applied as two normal powers of two so that results in the
@@ -147,13 +161,7 @@ inline float exp_f32(float x) {
   const float c = std::fmin(std::fmax(x, -103.98f), 88.7228394f);  // nan -> -103.98 (fixed below)
   const float nf = std::floor(c * 1.44269504088896341f + 0.5f);
   const float r = c - nf * 0.693359375f + nf * 2.12194440e-4f;
-  const float p =
-      (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
-        1.6666665459e-1f) *
-           r +
-       5.0000001201e-1f) *
-          (r * r) +
-      r + 1.0f;
+  const float p = exp_reduced(r);
   const int32_t n = static_cast<int32_t>(nf);  // in [-150, 128]
   const int32_t h = n >> 1;
   const float e = p * std::bit_cast<float>((h + 127) << 23) * std::bit_cast<float>((n - h + 127) << 23);
@@ -175,7 +183,6 @@ struct Exp {
 // use it (eager and fused alike): Cephes' tanhf, an odd polynomial below |x| = 0.625 and
 // 1 - 2 / (exp(2|x|) + 1) above, with exp from its polynomial on [0, 88] (2^n built from
 // the bits). Within 2 ulp of the exact value; branch-free.
-
 inline float tanh_f32(float x) {
   const float a = std::fabs(x), z = x * x;
   const float q = (((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z -
@@ -186,12 +193,7 @@ inline float tanh_f32(float x) {
   const int32_t n = static_cast<int32_t>(t * 1.44269504088896341f + 0.5f);  // round, as t >= 0
   const float nf = static_cast<float>(n);
   const float r = t - nf * 0.693359375f + nf * 2.12194440e-4f;
-  const float p = (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
-                    1.6666665459e-1f) *
-                       r +
-                   5.0000001201e-1f) *
-                      (r * r) +
-                  r + 1.0f;
+  const float p = exp_reduced(r);
   const float e = p * std::bit_cast<float>((n + 127) << 23);
   const float big = std::copysign(1.0f - 2.0f / (e + 1.0f), x);
   return select_bits(a < 0.625f, small, select_bits(x != x, x, big));

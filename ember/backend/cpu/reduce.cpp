@@ -766,9 +766,9 @@ T logsumexp_row(const T* x, int64_t n) {
 constexpr int64_t kShortRow = 32;
 
 // For rows [0, rows) of x (n each, rows * n <= kChunk): m[r] = the row's max (nan if any is
-// nan) and buf = x - m, row by row; then buf = exp(buf).
+// nan), buf = exp(x - m) row by row, sum[r] = the row's sum of buf.
 template <class T>
-void exp_shifted_rows(const T* x, int64_t rows, int64_t n, float* m, float* buf) {
+void exp_shifted_rows(const T* x, int64_t rows, int64_t n, float* m, float* buf, double* sum) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * n;
     float mr = -std::numeric_limits<float>::infinity();
@@ -782,6 +782,10 @@ void exp_shifted_rows(const T* x, int64_t rows, int64_t n, float* m, float* buf)
     for (int64_t i = 0; i < n; ++i) buf[r * n + i] = static_cast<float>(xr[i]) - m[r];
   }
   simd::exp_f32(buf, buf, rows * n);
+  for (int64_t r = 0; r < rows; ++r) {
+    sum[r] = 0.0;
+    for (int64_t i = 0; i < n; ++i) sum[r] += buf[r * n + i];
+  }
 }
 
 // Runs f(first row, row count) over blocks of rows of n (< kShortRow) elements, on the pool.
@@ -798,11 +802,10 @@ template <class T>
 void logsumexp_short_rows(const T* src, T* dst, int64_t rows, int64_t n) {
   for_row_blocks(rows, n, [&](int64_t r0, int64_t count) {
     float buf[kChunk], m[kChunk];
-    exp_shifted_rows(src + r0 * n, count, n, m, buf);
+    double sum[kChunk];
+    exp_shifted_rows(src + r0 * n, count, n, m, buf, sum);
     for (int64_t r = 0; r < count; ++r) {
-      double sum = 0.0;
-      for (int64_t i = 0; i < n; ++i) sum += buf[r * n + i];
-      dst[r0 + r] = std::isfinite(m[r]) ? T(static_cast<float>(m[r] + std::log(sum))) : T(m[r]);
+      dst[r0 + r] = std::isfinite(m[r]) ? T(static_cast<float>(m[r] + std::log(sum[r]))) : T(m[r]);
     }
   });
 }
@@ -812,17 +815,16 @@ template <class T>
 void softmax_short_rows(const T* src, T* dst, int64_t rows, int64_t n, bool log) {
   for_row_blocks(rows, n, [&](int64_t r0, int64_t count) {
     float buf[kChunk], m[kChunk];
-    exp_shifted_rows(src + r0 * n, count, n, m, buf);
+    double sum[kChunk];
+    exp_shifted_rows(src + r0 * n, count, n, m, buf, sum);
     for (int64_t r = 0; r < count; ++r) {
-      double sum = 0.0;
-      for (int64_t i = 0; i < n; ++i) sum += buf[r * n + i];
       const T* x = src + (r0 + r) * n;
       T* y = dst + (r0 + r) * n;
       if (log) {
-        const float ls = static_cast<float>(std::log(sum));
+        const float ls = static_cast<float>(std::log(sum[r]));
         for (int64_t i = 0; i < n; ++i) y[i] = T((static_cast<float>(x[i]) - m[r]) - ls);
       } else {
-        const float inv = static_cast<float>(1.0 / sum);
+        const float inv = static_cast<float>(1.0 / sum[r]);
         for (int64_t i = 0; i < n; ++i) y[i] = T(buf[r * n + i] * inv);
       }
     }
