@@ -553,15 +553,19 @@ TEST(Quantized, AttentionMatchesFloat64OverTheDequantizedPlanes) {
   // softmax(scale * q @ k.T, masked) @ v in float64 from the planes' dequantized values, for
   // the CPU kernel (up to 32 query rows per key head: SIMD where chunks fit, scalar for 3
   // bits) and the gather_qmm fallback (more rows); grouped and plain heads; no mask, a (Tq, Tk)
-  // mask and a full random one; planes sliced from longer buffers (a cache's views).
+  // mask and a full random one; planes sliced from longer buffers (a cache's views). Long
+  // caches (700 to 1500 keys) are split into blocks of keys whose softmax is merged at the end,
+  // including blocks that see no key (mask 3: only the first five keys and the last).
   uint64_t seed = 3300;
   struct Case {
-    int bits, gs, Hq, Hkv, Tq, Tk, D, Dv, mask;  // mask: 0 none, 1 (Tq, Tk) causal, 2 (B, Hq, Tq, Tk) random
+    // mask: 0 none, 1 (Tq, Tk) causal, 2 (B, Hq, Tq, Tk) random, 3 (Tq, Tk) the first five and the last
+    int bits, gs, Hq, Hkv, Tq, Tk, D, Dv, mask;
   };
   const std::vector<Case> cases = {
-      {4, 64, 6, 2, 1, 37, 64, 64, 0}, {8, 32, 6, 2, 3, 40, 64, 32, 1},  {4, 32, 4, 4, 2, 9, 32, 64, 2},
-      {3, 32, 4, 2, 1, 12, 64, 32, 0}, {4, 64, 8, 2, 20, 30, 64, 64, 1}, {8, 64, 8, 1, 1, 1, 128, 64, 0},
-      {6, 64, 2, 1, 2, 17, 64, 64, 2},
+      {4, 64, 6, 2, 1, 37, 64, 64, 0},   {8, 32, 6, 2, 3, 40, 64, 32, 1},  {4, 32, 4, 4, 2, 9, 32, 64, 2},
+      {3, 32, 4, 2, 1, 12, 64, 32, 0},   {4, 64, 8, 2, 20, 30, 64, 64, 1}, {8, 64, 8, 1, 1, 1, 128, 64, 0},
+      {6, 64, 2, 1, 2, 17, 64, 64, 2},   {4, 32, 6, 2, 1, 700, 64, 64, 1}, {8, 64, 4, 1, 2, 1500, 64, 64, 3},
+      {4, 64, 3, 3, 1, 1100, 64, 64, 2}, {3, 32, 2, 1, 1, 600, 64, 32, 0},
   };
   const int B = 2;
   for (const Case& c : cases) {
@@ -586,6 +590,9 @@ TEST(Quantized, AttentionMatchesFloat64OverTheDequantizedPlanes) {
       std::vector<double> u = values(random::uniform({B, c.Hq, c.Tq, c.Tk}, float32, random::key(seed++)));
       for (size_t i = 0; i < seen.size(); ++i) seen[i] = u[i] < 0.7 || i % c.Tk == 0;  // a key for every query
       mask = array(reinterpret_cast<const bool*>(seen.data()), {B, c.Hq, c.Tq, c.Tk}, bool_);
+    } else if (c.mask == 3) {
+      for (size_t i = 0; i < seen.size(); ++i) seen[i] = i % c.Tk < 5 || i % c.Tk == static_cast<size_t>(c.Tk - 1);
+      mask = array(reinterpret_cast<const bool*>(seen.data()), {c.Tq, c.Tk}, bool_);
     }
     const float scale = 0.125f;
     array y = quantized_scaled_dot_product_attention(q, part(kq), part(ks), part(kb), part(vq), part(vs), part(vb),

@@ -905,11 +905,22 @@ void QuantizedAttention::eval_cpu(const std::vector<array>& inputs, std::vector<
   float* op = out.data<float>();
   // Element offset of matrix (b, h) in plane i.
   auto at = [&](int i, int64_t b, int64_t h) { return b * pl[i].strides()[0] + h * pl[i].strides()[1]; };
-  scheduler::parallel_for(B * Hkv, 1, [&](int64_t i0, int64_t i1) {
-    std::vector<float> x(Mq * D), xp(simd_keys ? Mq * D : 0), xsum(Mq * Gk), sk(Tk * Gk + 16), bk(Tk * Gk + 16);
-    std::vector<float> sv(Tk * Gv), bv(Tk * Gv), p(Mq * Tk), acc(Mq * Dv);
+  // Work units are (b, h, block of keys): a decode step has B * Hkv matrices (3 for SmolLM2),
+  // too few to keep the threads busy, so long caches are split into blocks of at least kMinKeys
+  // keys, each block's softmax kept unnormalized beside its row maxima and sums, and the blocks
+  // merged per row at the end (flash-decoding's split).
+  constexpr int64_t kMinKeys = 256;
+  const int64_t mats = B * Hkv, want = 4 * scheduler::num_threads();
+  const int64_t splits =
+      mats >= want ? 1 : std::clamp<int64_t>((want + mats - 1) / mats, 1, std::max<int64_t>(1, Tk / kMinKeys));
+  const int64_t Tb = (Tk + splits - 1) / splits, S = (Tk + Tb - 1) / Tb;
+  // Per unit and row: the block's maximum score, its sum of exponentials and its weighted values.
+  std::vector<float> part_max(mats * S * Mq), part_sum(mats * S * Mq), part_y(mats * S * Mq * Dv);
+  scheduler::parallel_for(mats * S, 1, [&](int64_t i0, int64_t i1) {
+    std::vector<float> x(Mq * D), xp(simd_keys ? Mq * D : 0), xsum(Mq * Gk), sk(Tb * Gk + 16), bk(Tb * Gk + 16);
+    std::vector<float> sv(Tb * Gv), bv(Tb * Gv), p(Mq * Tb), acc(Mq * Dv);
     for (int64_t i = i0; i < i1; ++i) {
-      const int64_t b = i / Hkv, h = i % Hkv;
+      const int64_t b = i / S / Hkv, h = i / S % Hkv, t0 = i % S * Tb, T = std::min(Tk, t0 + Tb) - t0;
       // The rep heads' Tq rows each: row r = head r / Tq of the group, query r % Tq, contiguous in q.
       const float* qi = qp + (b * Hq + h * rep) * Tq * D;
       for (int64_t j = 0; j < Mq * D; ++j) x[j] = qi[j] * scale_;
@@ -920,60 +931,84 @@ void QuantizedAttention::eval_cpu(const std::vector<array>& inputs, std::vector<
           xsum[r * Gk + g] = t;
         }
       }
-      to_f32(pl[1], at(1, b, h), Tk * Gk, sk.data());
-      to_f32(pl[2], at(2, b, h), Tk * Gk, bk.data());
-      const uint32_t* kw = pl[0].data<uint32_t>() + at(0, b, h);
+      to_f32(pl[1], at(1, b, h) + t0 * Gk, T * Gk, sk.data());
+      to_f32(pl[2], at(2, b, h) + t0 * Gk, T * Gk, bk.data());
+      const uint32_t* kw = pl[0].data<uint32_t>() + at(0, b, h) + t0 * Wk;
       if (simd_keys) {
         permute_x(bits, C, Mq, D, D, x.data(), xp.data());
         for (int64_t m0 = 0; m0 < Mq; m0 += 4) {
-          cpu::quant::qdot_many(bits, C, static_cast<int>(std::min<int64_t>(4, Mq - m0)), kw, Wk, Tk, Wk, gs / epw,
+          cpu::quant::qdot_many(bits, C, static_cast<int>(std::min<int64_t>(4, Mq - m0)), kw, Wk, T, Wk, gs / epw,
                                 sk.data(), bk.data(), xsum.data() + m0 * Gk, Gk, xp.data() + m0 * D, D,
-                                p.data() + m0 * Tk, Tk);
+                                p.data() + m0 * T, T);
         }
       } else {
-        for (int64_t j = 0; j < Tk; ++j) {
+        for (int64_t j = 0; j < T; ++j) {
           for (int64_t r = 0; r < Mq; ++r) {
             float t = 0.0f;
             for (int64_t e = 0; e < D; ++e) {
               t += x[r * D + e] *
                    (sk[j * Gk + e / gs] * static_cast<float>(extract(kw + j * Wk, e, bits)) + bk[j * Gk + e / gs]);
             }
-            p[r * Tk + j] = t;
+            p[r * T + j] = t;
           }
         }
       }
-      // Mask, then softmax per row.
+      // Mask, then the block's exponentials against its row maxima (a row with no key seen
+      // here has maximum `lowest`, which the merge weighs by zero unless no block saw one).
+      float* pm = part_max.data() + i * Mq;
+      float* ps = part_sum.data() + i * Mq;
       for (int64_t r = 0; r < Mq; ++r) {
-        float* row = p.data() + r * Tk;
+        float* row = p.data() + r * T;
         if (mp) {
-          const bool* mr = mp + b * ms[0] + (h * rep + r / Tq) * ms[1] + (r % Tq) * ms[2];
-          for (int64_t j = 0; j < Tk; ++j) {
+          const bool* mr = mp + b * ms[0] + (h * rep + r / Tq) * ms[1] + (r % Tq) * ms[2] + t0 * ms[3];
+          for (int64_t j = 0; j < T; ++j) {
             if (!mr[j * ms[3]]) row[j] = std::numeric_limits<float>::lowest();
           }
         }
-        const float top = cpu::simd::max_f32(row, Tk);
-        for (int64_t j = 0; j < Tk; ++j) row[j] -= top;
-        cpu::simd::exp_f32(row, row, Tk);
-        const float inv = static_cast<float>(1.0 / cpu::simd::sum_f32(row, Tk));
-        for (int64_t j = 0; j < Tk; ++j) row[j] *= inv;
+        pm[r] = cpu::simd::max_f32(row, T);
+        for (int64_t j = 0; j < T; ++j) row[j] -= pm[r];
+        cpu::simd::exp_f32(row, row, T);
+        ps[r] = static_cast<float>(cpu::simd::sum_f32(row, T));
       }
-      to_f32(pl[4], at(4, b, h), Tk * Gv, sv.data());
-      to_f32(pl[5], at(5, b, h), Tk * Gv, bv.data());
-      const uint32_t* vw = pl[3].data<uint32_t>() + at(3, b, h);
-      float* y = op + (b * Hq + h * rep) * Tq * Dv;  // the same rows, contiguous in the output
+      to_f32(pl[4], at(4, b, h) + t0 * Gv, T * Gv, sv.data());
+      to_f32(pl[5], at(5, b, h) + t0 * Gv, T * Gv, bv.data());
+      const uint32_t* vw = pl[3].data<uint32_t>() + at(3, b, h) + t0 * Wv;
+      float* y = part_y.data() + i * Mq * Dv;
       if (per > 0) {
-        cpu::quant::qaxpy_rows(per, static_cast<int>(Mq), bits, vw, Wv, Tk, Dv, gs, sv.data(), p.data(), 0, Dv,
+        cpu::quant::qaxpy_rows(per, static_cast<int>(Mq), bits, vw, Wv, T, Dv, gs, sv.data(), p.data(), 0, Dv,
                                acc.data());
-        axpy_finish(bits, per, Mq, Dv, Tk, gs, p.data(), bv.data(), acc.data(), y, Dv);
+        axpy_finish(bits, per, Mq, Dv, T, gs, p.data(), bv.data(), acc.data(), y, Dv);
       } else {
         std::fill(y, y + Mq * Dv, 0.0f);
-        for (int64_t j = 0; j < Tk; ++j) {
+        for (int64_t j = 0; j < T; ++j) {
           for (int64_t e = 0; e < Dv; ++e) {
             const float v =
                 sv[j * Gv + e / gs] * static_cast<float>(extract(vw + j * Wv, e, bits)) + bv[j * Gv + e / gs];
-            for (int64_t r = 0; r < Mq; ++r) y[r * Dv + e] += p[r * Tk + j] * v;
+            for (int64_t r = 0; r < Mq; ++r) y[r * Dv + e] += p[r * T + j] * v;
           }
         }
+      }
+    }
+  });
+  // Each row: its blocks weighed by exp(block maximum - row maximum), over the weighted sum of exponentials.
+  scheduler::parallel_for(mats * Mq, 16, [&](int64_t k0, int64_t k1) {
+    std::vector<float> w(S);
+    for (int64_t k = k0; k < k1; ++k) {
+      const int64_t u = k / Mq, r = k % Mq, b = u / Hkv, h = u % Hkv;
+      float top = std::numeric_limits<float>::lowest();
+      for (int64_t s = 0; s < S; ++s) top = std::max(top, part_max[(u * S + s) * Mq + r]);
+      double z = 0.0;
+      for (int64_t s = 0; s < S; ++s) {
+        w[s] = std::exp(part_max[(u * S + s) * Mq + r] - top);
+        z += static_cast<double>(w[s]) * part_sum[(u * S + s) * Mq + r];
+      }
+      const float inv = static_cast<float>(1.0 / z);
+      // The same rows, contiguous in the output.
+      float* y = op + (b * Hq + h * rep) * Tq * Dv + r * Dv;
+      for (int64_t e = 0; e < Dv; ++e) {
+        float t = 0.0f;
+        for (int64_t s = 0; s < S; ++s) t += w[s] * part_y[((u * S + s) * Mq + r) * Dv + e];
+        y[e] = t * inv;
       }
     }
   });
