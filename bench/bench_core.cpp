@@ -362,8 +362,8 @@ void bench_quantized() {
   double read_gbs = nr * 8.0 / t_read / 1e9;
   std::string peer = "read loop " + std::to_string(static_cast<int>(read_gbs)) + " GB/s";
   for (auto [N, K] : {std::pair<int, int>{4096, 4096}, std::pair<int, int>{4096, 11008}}) {
-    // 6-bit g16: what GGUF Q6_K loads as.
-    for (auto [bits, gs] : {std::pair{4, 64}, std::pair{8, 64}, std::pair{6, 16}}) {
+    // 6-bit g16: what GGUF Q6_K loads as; 5 and 3 bits: MLX's other widths.
+    for (auto [bits, gs] : {std::pair{4, 64}, std::pair{8, 64}, std::pair{6, 16}, std::pair{5, 64}, std::pair{3, 64}}) {
       array w = astype(random_f32({N, K}), float16);
       auto [wq, sc, bi] = quantize(w, gs, bits);
       eval(wq, sc, bi);

@@ -554,7 +554,8 @@ void Dequantize::eval_cpu(const std::vector<array>& inputs, std::vector<array>& 
 // does not run: quantized_matmul without int8 activations, groups under 32 (but 16 at 6 and 8 bits), no kernel for
 // `bits` on this CPU, rows shorter than a chunk.
 int64_t i8_rows(bool int8_x, int bits, int64_t gs, int64_t K) {
-  const int64_t chunk = int8_x && (gs >= 32 || (gs == 16 && bits >= 6)) ? cpu::quant::i8_chunk(bits) : 0;
+  // Groups of 16 (Q6_K's) where a chunk is 32 codes (two groups, lanes 0-3 and 4-7).
+  const int64_t chunk = int8_x && (gs >= 32 || (gs == 16 && bits != 4)) ? cpu::quant::i8_chunk(bits) : 0;
   return chunk > 0 ? K / chunk * chunk : 0;
 }
 
@@ -621,7 +622,10 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
     if (!dxt.empty()) cpu::quant::i8_scales_by_four(dx.data(), Mp, n_i8, dxt.data());
     const float tail_offset = use_xoff ? bias_offset(bits) : 0.0f;
     const int64_t C = n_i8 > 0 ? 0 : cpu::quant::chunk_words(bits, W);
-    const int64_t epw = 32 / bits, nw = C > 0 ? W / C * C : 0, n_simd = n_i8 > 0 ? n_i8 : nw * epw;
+    // 3, 5 and 6 bits with float x: whole chunks of 32 through f32_dot.
+    const int64_t F = n_i8 > 0 || C > 0 ? 0 : cpu::quant::f32_chunk(bits), n_f32 = F > 0 ? K / F * F : 0;
+    const int64_t epw = 32 / bits, nw = C > 0 ? W / C * C : 0;
+    const int64_t n_simd = n_i8 > 0 ? n_i8 : C > 0 ? nw * epw : n_f32;
     std::vector<float> xperm(C > 0 ? M * K : 0);
     if (C > 0) permute_x(bits, C, M, K, n_simd, xp, xperm.data());
     if (C > 0 && nw == W && K <= 512) {
@@ -722,6 +726,7 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
                                  use_xoff ? nullptr : br, xs, G, xq.data() + mb * n_i8, dx.data() + mb * (n_i8 / 32),
                                  nullptr, use_xoff ? xoff.data() + mb * xoff_row : nullptr, part);
             } else {
+              if (n_f32 > 0) cpu::quant::f32_dot(bits, Mb, R, w + n * W, W, n_f32, gs, sr, sstride, xb, K, part);
               for (int r = 0; r < R; ++r) {
                 for (int m = 0; m < Mb; ++m) {
                   for (int64_t g = 0; g < G; ++g) part[r * 4 + m] += br[r * G + g] * xs[m * G + g];

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define EMBER_I8_X86 1
@@ -91,8 +92,20 @@ bool i8_select(const std::string& name) {
 int64_t i8_chunk(int bits) {
   const Isa i = isa();
   if (bits == 4 && i != Isa::none) return 64;
-  if ((bits == 8 || bits == 6) && i == Isa::vnni) return 32;
+  if ((bits == 8 || bits == 6 || bits == 5 || bits == 3) && i == Isa::vnni) return 32;
   return 0;
+}
+
+int64_t f32_chunk(int bits) { return (bits == 3 || bits == 5 || bits == 6) && isa() != Isa::none ? 32 : 0; }
+
+void f32_dot(int bits, int M, int R, const uint32_t* w, int64_t wstride, int64_t n, int64_t gs, const float* sc,
+             int64_t sstride, const float* x, int64_t K, float* out) {
+#ifdef EMBER_I8_X86
+  if (isa() == Isa::vnni) return vnni::fdot_bits(bits, M, R, w, wstride, n, gs, sc, sstride, x, K, out);
+  if (isa() == Isa::avx2) return avx2::fdot_bits(bits, M, R, w, wstride, n, gs, sc, sstride, x, K, out);
+#endif
+  (void)bits, (void)M, (void)R, (void)w, (void)wstride, (void)n, (void)gs, (void)sc, (void)sstride, (void)x, (void)K,
+      (void)out;
 }
 
 void i8_quantize_x(int bits, const float* x, int64_t M, int64_t K, int64_t n, int8_t* xq, float* dx) {

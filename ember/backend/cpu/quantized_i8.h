@@ -11,7 +11,7 @@
 namespace ember::cpu::quant {
 
 /// Elements per chunk of the integer matvec for `bits` on this CPU: 64 (4 bits: AVX2 or
-/// AVX-512 VNNI), 32 (8 and 6 bits: AVX-512 VNNI only), or 0 (no integer path: other widths,
+/// AVX-512 VNNI), 32 (8, 6, 5 and 3 bits: AVX-512 VNNI only), or 0 (no integer path: 2 bits,
 /// other CPUs).
 int64_t i8_chunk(int bits);
 
@@ -19,6 +19,16 @@ int64_t i8_chunk(int bits);
 /// path); false, changing nothing, for a name this CPU cannot run. For tests: the best one
 /// this CPU has is the default. Not thread-safe against running matvecs.
 bool i8_select(const std::string& name);
+
+/// Elements per chunk of the float-x matvec for 3, 5 and 6 bits (f32_dot) on this CPU: 32
+/// (AVX2), or 0 (other widths, which have their own SIMD path, or no AVX2).
+int64_t f32_chunk(int bits);
+
+/// out[r * 4 + m] += sum_j sc[r * sstride + j / gs] * q[r, j] * x[m * K + j] over the first n
+/// elements (a multiple of f32_chunk(bits)) of R rows of w (3, 5 or 6-bit codes, row stride
+/// wstride words) and M <= 4 rows of x, float32 scales; the bias term is not added.
+void f32_dot(int bits, int M, int R, const uint32_t* w, int64_t wstride, int64_t n, int64_t gs, const float* sc,
+             int64_t sstride, const float* x, int64_t K, float* out);
 
 /// Rounds the first n elements (a multiple of 32) of M rows of x (row stride K) to int8 per
 /// block of 32: dx[m * n / 32 + b] = max|x| / 127 over block b, xq = round(x / dx). xq is laid
