@@ -1,6 +1,6 @@
 """Writes a random-weight Llama as a GGUF for decode and prefill benchmarks (bench_lm.py):
 about 1.1 billion parameters by default (Llama 3.2 1B's shape with SmolLM2's 49152-token
-vocabulary), every matrix Q4_0 (or Q8_0), the embedding tied to the output.
+vocabulary), every matrix Q4_0 (or Q5_0, Q8_0), the embedding tied to the output.
 
     python3 bench/make_random_llama_gguf.py --out PATH [--tokenizer-from GGUF] [--type Q4_0]
 
@@ -31,10 +31,11 @@ def default_tokenizer_gguf() -> pathlib.Path:
 def random_blocks(rng, rows: int, cols: int, qtype: str) -> np.ndarray:
     """(rows, cols) weights as random ggml blocks, uint8 (rows, bytes per row)."""
     nb = cols // 32
-    # Q4_0: d * (q - 8), q uniform on 0..15 (std 4.6 d); Q8_0: d * q, q uniform int8 (std 74 d).
-    spread = 4.6 if qtype == "Q4_0" else 74.0
+    # Q4_0: d * (q - 8), q uniform on 0..15 (std 4.6 d); Q5_0: d * (q - 16), q uniform on 0..31
+    # (std 9.2 d; 4 bytes of fifth bits, then 16 of nibbles); Q8_0: d * q, q uniform int8 (std 74 d).
+    spread = {"Q4_0": 4.6, "Q5_0": 9.2, "Q8_0": 74.0}[qtype]
     d = (rng.uniform(0.8, 1.2, (rows, nb, 1)) / np.sqrt(cols) / spread).astype(np.float16)
-    payload = 16 if qtype == "Q4_0" else 32
+    payload = {"Q4_0": 16, "Q5_0": 20, "Q8_0": 32}[qtype]
     q = rng.integers(0, 256, (rows, nb, payload), dtype=np.uint8)
     return np.concatenate([d.view(np.uint8), q], axis=2).reshape(rows, -1)
 
@@ -43,7 +44,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--tokenizer-from", default=str(default_tokenizer_gguf()))
-    ap.add_argument("--type", default="Q4_0", choices=["Q4_0", "Q8_0"])
+    ap.add_argument("--type", default="Q4_0", choices=["Q4_0", "Q5_0", "Q8_0"])
     ap.add_argument("--hidden", type=int, default=2048)
     ap.add_argument("--layers", type=int, default=16)
     ap.add_argument("--heads", type=int, default=32)
@@ -76,7 +77,7 @@ def main() -> int:
     w.add_rope_freq_base(500000.0)
     w.add_layer_norm_rms_eps(1e-5)
     w.add_vocab_size(vocab)
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_0 if a.type == "Q4_0" else gguf.LlamaFileType.MOSTLY_Q8_0)
+    w.add_file_type(getattr(gguf.LlamaFileType, "MOSTLY_" + a.type))
     for key, field in src.fields.items():
         if not key.startswith("tokenizer."):
             continue

@@ -155,19 +155,25 @@ void q6_k(const uint8_t* b, uint8_t* q, float* s, float* m) {
   }
 }
 
-// 6-bit codes stay 6-bit where the int8 matvec unpacks them with SIMD (six_bit), else become
-// 8-bit ones; 5-bit codes are kept as 8-bit ones, which the 8-bit matvec unpacks with SIMD
-// (the 5-bit one is a scalar loop, several times slower than memory).
-const Format* format(const std::string& type, bool six_bit) {
+// 5- and 6-bit codes stay that narrow where the int8 matvec unpacks them with SIMD (narrow),
+// else become 8-bit ones, which the float32-x matvec of CPUs without it reads fastest.
+const Format* format(const std::string& type, bool narrow) {
   static const std::pair<const char*, Format> formats[] = {
       {"Q4_0", {32, 18, 32, 4, q4_0, 0}},   {"Q4_1", {32, 20, 32, 4, q4_1}},
-      {"Q5_0", {32, 22, 32, 8, q5_0, 112}},  // q - 16 = (q + 112) - 128
-      {"Q5_1", {32, 24, 32, 8, q5_1}},      {"Q8_0", {32, 34, 32, 8, q8_0, 0}},
-      {"Q4_K", {256, 144, 32, 4, q4_k}},    {"Q5_K", {256, 176, 32, 8, q5_k}},
+      {"Q5_0", {32, 22, 32, 5, q5_0, 0}},  // q - 16: codes centered on 2^4
+      {"Q5_1", {32, 24, 32, 5, q5_1}},      {"Q8_0", {32, 34, 32, 8, q8_0, 0}},
+      {"Q4_K", {256, 144, 32, 4, q4_k}},    {"Q5_K", {256, 176, 32, 5, q5_k}},
       {"Q6_K", {256, 210, 16, 6, q6_k, 0}},  // q - 32: codes centered on 2^5
   };
-  static const Format q6_k_as_8 = {256, 210, 16, 8, q6_k, 96};  // q - 32 = (q + 96) - 128
-  if (type == "Q6_K" && !six_bit) return &q6_k_as_8;
+  static const std::pair<const char*, Format> as_8_bits[] = {
+      {"Q5_0", {32, 22, 32, 8, q5_0, 112}},  // q - 16 = (q + 112) - 128
+      {"Q5_1", {32, 24, 32, 8, q5_1}},
+      {"Q5_K", {256, 176, 32, 8, q5_k}},
+      {"Q6_K", {256, 210, 16, 8, q6_k, 96}},  // q - 32 = (q + 96) - 128
+  };
+  for (const auto& [name, f] : as_8_bits) {
+    if (!narrow && type == name) return &f;
+  }
   for (const auto& [name, f] : formats) {
     if (type == name) return &f;
   }
@@ -176,8 +182,8 @@ const Format* format(const std::string& type, bool six_bit) {
 
 }  // namespace
 
-std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t, bool six_bit) {
-  const Format* f = format(t.type, six_bit);
+std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t, bool narrow) {
+  const Format* f = format(t.type, narrow);
   if (!f) return std::nullopt;
   const int rows = t.blocks.shape(0), row_bytes = t.blocks.shape(1);
   if (row_bytes % f->block_bytes != 0) {
@@ -214,7 +220,7 @@ std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t, bool six_bit)
         f->codes(base + static_cast<size_t>(r) * row_bytes + static_cast<size_t>(blk) * f->block_bytes, q.data(),
                  scales + g0, biases + g0);
         // A block's codes as an LSB-first bitstream (the words of 4- and 8-bit codes hold whole
-        // codes; 6-bit ones straddle words).
+        // codes; 5- and 6-bit ones straddle words).
         uint32_t* out = wq + static_cast<size_t>(r) * words + static_cast<size_t>(blk) * f->block * f->bits / 32;
         std::fill(out, out + f->block * f->bits / 32, 0u);
         for (int j = 0; j < f->block; ++j) {

@@ -25,17 +25,17 @@ struct QuantizedWeight {
 };
 
 /// Repacks ggml blocks into that layout with the values they stand for: Q4_0, Q4_1 and Q4_K
-/// as 4-bit codes in groups of 32; Q8_0, Q5_0, Q5_1 and Q5_K as 8-bit codes in groups of 32;
-/// Q6_K as 6-bit codes in groups of 16. Each block's (or K-quant sub-block's) scale and
-/// minimum become a group's scale and bias, computed in float32 as ggml's dequantizer computes
-/// them, so dequantizing gives its values (Q6_K's d * sc * (q - 32) to within a rounding);
-/// they are stored as float16 when that holds every one exactly (the non-K types), else as
-/// float32. The symmetric types (Q4_0, Q5_0, Q8_0, Q6_K: x = d * (q - offset)) keep no biases:
-/// their codes are shifted so that the offset is half the code range (2^(bits - 1)).
-/// 5-bit codes take 8 bits, for the SIMD matvec. Returns nothing for the other ggml
-/// types, which the caller dequantizes instead.
-/// six_bit false: Q6_K as 8-bit codes too (for CPUs without the 6-bit integer kernel, and x in
-/// float32, whose 6-bit matvec is a scalar loop).
-std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t, bool six_bit = true);
+/// as 4-bit codes in groups of 32; Q5_0, Q5_1 and Q5_K as 5-bit codes in groups of 32; Q8_0 as
+/// 8-bit codes in groups of 32; Q6_K as 6-bit codes in groups of 16. Each block's (or K-quant
+/// sub-block's) scale and minimum become a group's scale and bias, computed in float32 as
+/// ggml's dequantizer computes them, so dequantizing gives its values (Q6_K's d * sc * (q - 32)
+/// to within a rounding); they are stored as float16 when that holds every one exactly (the
+/// non-K types), else as float32. The symmetric types (Q4_0, Q5_0, Q8_0, Q6_K:
+/// x = d * (q - offset)) keep no biases: their codes are shifted so that the offset is half
+/// the code range (2^(bits - 1)). Returns nothing for the other ggml types, which the caller
+/// dequantizes instead.
+/// narrow false: the 5- and 6-bit types as 8-bit codes (for CPUs without the 5- and 6-bit
+/// integer kernels, and x in float32, whose 8-bit matvec is the fastest).
+std::optional<QuantizedWeight> repack_gguf(const GGUFQuantized& t, bool narrow = true);
 
 }  // namespace ember::lm

@@ -165,10 +165,11 @@ Model load_gguf_model(const std::string& path, const LoadOptions& opt) {
   // gguf_repack.h); other types dequantize to float32.
   std::unordered_map<std::string, QuantizedWeight> quantized;
   std::map<std::string, int> kept, expanded;
-  // Q6_K keeps 6-bit codes where x is rounded to int8 and this CPU has the 6-bit integer kernel.
-  const bool six_bit = !opt.float_activations && int8_activation_kernels(6, 16);
+  // Q5_* and Q6_K keep 5- and 6-bit codes where x is rounded to int8 and this CPU has the
+  // integer kernels for them.
+  const bool narrow = !opt.float_activations && int8_activation_kernels(6, 16) && int8_activation_kernels(5, 32);
   for (auto& [name, t] : g.quantized) {
-    std::optional<QuantizedWeight> q = t.shape.size() == 2 ? repack_gguf(t, six_bit) : std::nullopt;
+    std::optional<QuantizedWeight> q = t.shape.size() == 2 ? repack_gguf(t, narrow) : std::nullopt;
     if (q) {
       q->int8_activations = !opt.float_activations;
       quantized.emplace(hf_name(name), std::move(*q));

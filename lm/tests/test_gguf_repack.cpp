@@ -28,9 +28,9 @@ struct BlockType {
 };
 
 const std::vector<BlockType> kTypes = {
-    {"Q4_0", 32, 18, {0}, 4, 32},      {"Q4_1", 32, 20, {0, 2}, 4, 32},  {"Q5_0", 32, 22, {0}, 8, 32},
-    {"Q5_1", 32, 24, {0, 2}, 8, 32},   {"Q8_0", 32, 34, {0}, 8, 32},     {"Q4_K", 256, 144, {0, 2}, 4, 32},
-    {"Q5_K", 256, 176, {0, 2}, 8, 32}, {"Q6_K", 256, 210, {208}, 6, 16},
+    {"Q4_0", 32, 18, {0}, 4, 32},      {"Q4_1", 32, 20, {0, 2}, 4, 32},  {"Q5_0", 32, 22, {0}, 5, 32},
+    {"Q5_1", 32, 24, {0, 2}, 5, 32},   {"Q8_0", 32, 34, {0}, 8, 32},     {"Q4_K", 256, 144, {0, 2}, 4, 32},
+    {"Q5_K", 256, 176, {0, 2}, 5, 32}, {"Q6_K", 256, 210, {208}, 6, 16},
 };
 
 // Random bytes, with each float16 scale a random value in (-0.05, 0.05) (random bits could be
@@ -64,16 +64,20 @@ std::vector<double> values(const array& a) {
 TEST(GgufRepack, EveryBlockTypeDequantizesAsTheLoaderDoes) {
   uint32_t seed = 1;
   std::vector<std::pair<BlockType, bool>> types;
-  for (const BlockType& t : kTypes) types.push_back({t, true});
-  BlockType q6_as_8 = kTypes.back();  // Q6_K as 8-bit codes (six_bit false)
-  q6_as_8.bits = 8;
-  types.push_back({q6_as_8, false});
-  for (const auto& [t, six_bit] : types) {
-    SCOPED_TRACE(std::string(t.name) + (six_bit ? "" : " as 8-bit codes"));
+  for (const BlockType& t : kTypes) {
+    types.push_back({t, true});
+    if (t.bits == 5 || t.bits == 6) {  // as 8-bit codes (narrow false)
+      BlockType wide = t;
+      wide.bits = 8;
+      types.push_back({wide, false});
+    }
+  }
+  for (const auto& [t, narrow] : types) {
+    SCOPED_TRACE(std::string(t.name) + (narrow ? "" : " as 8-bit codes"));
     for (int blocks : {1, 3}) {
       const int rows = 5;
       GGUFQuantized q = random_tensor(t, rows, blocks, seed++);
-      std::optional<QuantizedWeight> w = repack_gguf(q, six_bit);
+      std::optional<QuantizedWeight> w = repack_gguf(q, narrow);
       ASSERT_TRUE(w.has_value());
       EXPECT_EQ(w->bits, t.bits);
       EXPECT_EQ(w->group_size, t.group);
