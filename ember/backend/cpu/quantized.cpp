@@ -663,7 +663,7 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
         // Converted a block of rows at a time: one conversion call per 64 rows instead of two
         // per row (float16/bfloat16 checkpoints; float32 is a copy).
         constexpr int64_t kBlock = 64;
-        std::vector<float> sblk(kBlock * G + 16, 0.0f), bblk(kBlock * G);
+        std::vector<float> sblk, bblk;  // at first use (scales read in place need none)
         int64_t blk0 = n0, blkn = 0;
         // Decode through the integer kernels with the scales read in place: up to kMany rows per
         // call, which the kernel walks one by one, so the per-call work is paid once per kMany
@@ -677,13 +677,17 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
           const int R = many ? static_cast<int>(std::min<int64_t>(kMany, n1 - n)) : n1 - n >= 4 ? 4 : 1;
           const bool in_place = sc32 && bi32 && (n + R) * G + 16 <= N * G;
           if (!in_place && !f16_in_place && n + R > blk0 + blkn) {
+            if (sblk.empty()) {
+              sblk.assign(kBlock * G + 16, 0.0f);
+              bblk.resize(kBlock * G);
+            }
             blk0 = n;
             blkn = std::min(kBlock, n1 - n);
             to_f32(sc, n * G, blkn * G, sblk.data());
             biases_f32(bi, sc, bits, n * G, blkn * G, bblk.data());
           }
-          const float* sr = in_place ? sc32 + n * G : sblk.data() + (n - blk0) * G;
-          const float* br = in_place ? bi32 + n * G : bblk.data() + (n - blk0) * G;
+          const float* sr = in_place ? sc32 + n * G : f16_in_place ? nullptr : sblk.data() + (n - blk0) * G;
+          const float* br = in_place ? bi32 + n * G : f16_in_place ? nullptr : bblk.data() + (n - blk0) * G;
           const int64_t sstride = G;
           // Prefill through the integer kernels: one call takes all the block's rows of x against
           // these four rows of w (it walks x four rows at a time, results in blocks of 16), so a
