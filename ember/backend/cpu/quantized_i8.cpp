@@ -4,6 +4,7 @@
 #include "ember/backend/cpu/quantized_i8.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <string>
