@@ -288,6 +288,49 @@ TEST(Quantized, Int8ActivationsMatchRoundedXInFloat64) {
   }
 }
 
+TEST(Quantized, Int8ActivationRowsAreBitIdenticalAloneOrInADecodeBatch) {
+  // A server batches the decode steps of up to four sequences into one product; a sequence's
+  // answer must not depend on who else is running (the server tests compare greedy answers
+  // with and without company). So each row of x gives the same bits alone as among 2, 3 or 4
+  // rows: both integer kernel sets, every width, group size and scale layout, with and
+  // without biases (K = 1120 leaves a 4-bit tail of 32 to the scalar loop). (Not the float-x
+  // path, kernel set "none": its FMA chains per row vary with the rows of x, see qdot.)
+  for (const char* kernels : {"avx2", "vnni"}) {
+    if (!cpu::quant::i8_select(kernels)) continue;
+    SCOPED_TRACE(kernels);
+    for (int bits : {4, 8, 6, 5, 3}) {
+      if (cpu::quant::i8_chunk(bits) == 0) continue;  // this width takes the float-x path here
+      for (int gs : {16, 32, 64}) {
+        if (gs == 16 && bits == 4) continue;
+        for (int K : {576, 1120}) {
+          if (K % gs != 0) continue;
+          const int N = 37;
+          const Dtype st = K == 576 ? float16 : float32;
+          auto [wq, sc, bi] = quantize(rnd({N, K}, st, 900 + bits + gs + K), gs, bits);
+          array x = rnd({4, K}, float32, 950 + bits + K);
+          for (bool biases : {true, false}) {
+            const std::optional<array> b = biases ? std::optional(bi) : std::nullopt;
+            auto product = [&](const array& xs) {
+              return values(quantized_matmul_int8_activations(xs, wq, sc, b, true, gs, bits, Device(Device::cpu)));
+            };
+            const std::vector<double> all = product(x);
+            for (int M = 1; M <= 3; ++M) {
+              for (int m0 = 0; m0 + M <= 4; m0 += M) {
+                const std::vector<double> part = product(slice(x, {m0, 0}, {m0 + M, K}));
+                for (int i = 0; i < M * N; ++i) {
+                  ASSERT_EQ(part[i], all[m0 * N + i])
+                      << bits << " bits, group " << gs << ", K " << K << ", biases " << biases << ": rows " << m0
+                      << " to " << m0 + M - 1 << " apart, element " << i;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(Quantized, NoBiasesMeansCodesCenteredOnHalfTheirRange) {
   // Without biases, w = scale * (q - 2^(bits - 1)): dequantize against that formula in float64,
   // and every float product path (matvec, dequantized tiles, x @ w) against the same op given
