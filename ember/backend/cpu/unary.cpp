@@ -52,14 +52,17 @@ void any_unary(const array& in, array& out, Op op) {
 void simd_unary_f32(const array& in, array& out, void (*kernel)(const float*, float*, int64_t)) {
   alloc_like(in, out);
   if (in.size() == 0) return;
-  for_each_unary_row<float, float>(in, out, [kernel](const float* s, int64_t st, float* d, int64_t n) {
-    if (st == 1) {
-      kernel(s, d, n);
-      return;
-    }
-    for (int64_t i = 0; i < n; ++i) d[i] = s[i * st];  // gather the row, then in place
-    kernel(d, d, n);
-  });
+  for_each_unary_row<float, float>(
+      in, out,
+      [kernel](const float* s, int64_t st, float* d, int64_t n) {
+        if (st == 1) {
+          kernel(s, d, n);
+          return;
+        }
+        for (int64_t i = 0; i < n; ++i) d[i] = s[i * st];  // gather the row, then in place
+        kernel(d, d, n);
+      },
+      kTranscendentalGrain);
 }
 
 // The same for float16/bfloat16: blocks widened to float32, the SIMD kernel, narrowed back.
