@@ -255,6 +255,26 @@ TEST(Fast, DecodeAttentionSkipsLeadingMaskedKeys) {
   }
 }
 
+TEST(Fast, CausalAttentionRowsDoNotDependOnTheOtherRows) {
+  // A float32 causal prefill's row takes exactly the keys up to its own position: the last
+  // rows of a prompt computed after the others (a cached prefix) give the same bits as within
+  // the whole prompt, and one row alone (a decode step) the same as among them. (The CPU's
+  // kernel: the GPU's make no such promise.)
+  const Device cpu(Device::cpu);
+  for (int D : {16, 64}) {
+    const int Hq = 9, Hkv = 3, T = 37;
+    array q = rnd({1, Hq, T, D}, float32, 41), k = rnd({1, Hkv, T, D}, float32, 42),
+          v = rnd({1, Hkv, T, D}, float32, 43);
+    array whole = fast::scaled_dot_product_attention(q, k, v, 0.125f, "causal", std::nullopt, cpu);
+    for (int from : {1, 12, 29, 33, 36}) {
+      SCOPED_TRACE("D " + std::to_string(D) + ", rows from " + std::to_string(from));
+      array last = slice(q, {0, 0, from, 0}, {1, Hq, T, D});
+      array part = fast::scaled_dot_product_attention(last, k, v, 0.125f, "causal", std::nullopt, cpu);
+      EXPECT_TRUE(array_equal(part, slice(whole, {0, 0, from, 0}, {1, Hq, T, D})).item<bool>());
+    }
+  }
+}
+
 namespace {
 
 // Attention from its definition in float64. q (B,Hq,Tq,D), k (B,Hkv,Tk,D), v (B,Hkv,Tk,Dv)

@@ -244,9 +244,13 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
       }
     };
     C scale = static_cast<C>(scale_);
-    if (Tq <= 4) {
+    if (Tq <= 4 || (causal_ && std::is_same_v<T, float>)) {
       // Decode: a few query rows against a long cache; dot products straight from the cache,
-      // one (b, head, row) per task (the work is reading K and V once).
+      // one (b, head, row) per task (the work is reading K and V once). Also a float32 causal
+      // prefill: each row then takes exactly the keys up to its own position, so its arithmetic
+      // does not depend on how many rows the pass has (a prompt prefilled whole, in steps, or
+      // after a prefix taken from a cache give the same bits), which the blocked BLAS products
+      // below do not promise.
       int64_t tasks = static_cast<int64_t>(B) * Hq * Tq;
       scheduler::parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
         std::vector<C> s(Tk), acc(Dv), qrow(D);
@@ -266,11 +270,15 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
             if (j0 == Tk) j0 = 0;  // nothing attended: as without the skip
           }
           if constexpr (std::is_same_v<T, float>) {
-            // float32 (what the LLM runtime computes in): the runtime-dispatched SIMD kernels.
-            cpu::simd::scores_f32(qr, D, kb + j0 * ks[2], ks[2], Tk - j0, scale, s.data() + j0);
-            apply_mask(s.data(), Tk, b, h, i);
-            softmax_row(s.data() + j0, Tk - j0);
-            cpu::simd::weighted_sum_f32(s.data() + j0, Tk - j0, vb + j0 * vs[2], vs[2], Dv,
+            // float32 (what the LLM runtime computes in): the runtime-dispatched SIMD kernels,
+            // over the first n keys (a causal row's: up to its position; a row that sees none
+            // takes all, masked).
+            const int seen = i + Tk - Tq + 1;
+            const int n = causal_ && seen > 0 ? std::min(seen, Tk) : Tk;
+            cpu::simd::scores_f32(qr, D, kb + j0 * ks[2], ks[2], n - j0, scale, s.data() + j0);
+            apply_mask(s.data(), n, b, h, i);
+            softmax_row(s.data() + j0, n - j0);
+            cpu::simd::weighted_sum_f32(s.data() + j0, n - j0, vb + j0 * vs[2], vs[2], Dv,
                                         op + ((static_cast<int64_t>(b) * Hq + h) * Tq + i) * Dv);
             continue;
           }
