@@ -83,6 +83,42 @@ TokenLogprob token_logprob(const std::vector<float>& logits, int32_t token, int 
 
 }  // namespace
 
+size_t exact_prefix(const PromptCache& from, std::span<const int32_t> prompt) {
+  for (const KVCache& c : from.layers) {
+    if (c.bits() != 0 || c.window() != 0 || c.start() != 0) return 0;
+  }
+  if (prompt.size() < kPrefillRows) return 0;
+  const size_t most = std::min({from.exact, from.tokens.size(), prompt.size() - kPrefillRows});
+  size_t n = 0;
+  while (n < most && from.tokens[n] == prompt[n]) ++n;
+  return n;
+}
+
+void copy_prefix(PromptCache& to, const PromptCache& from, size_t n) {
+  if (n == 0 || n > from.exact || n > from.tokens.size()) {
+    throw std::invalid_argument("[copy_prefix] " + std::to_string(n) + " positions asked of a cache with " +
+                                std::to_string(from.exact) + " exact ones");
+  }
+  std::vector<KVCache> layers;
+  std::vector<array> planes;
+  for (const KVCache& c : from.layers) {
+    auto [k, v] = c.contents();  // positions [0, offset) (exact_prefix: no window)
+    auto first = [&](const array& a) {
+      return copy(slice(a, {0, 0, 0, 0}, {a.shape(0), a.shape(1), static_cast<int>(n), a.shape(3)}));
+    };
+    KVCache& l = layers.emplace_back(c.window(), 256, c.bits());
+    l.assign(first(k), first(v), static_cast<int>(n));
+    auto [lk, lv] = l.contents();
+    planes.push_back(lk);
+    planes.push_back(lv);
+  }
+  eval(planes);  // the copies no longer refer to `from`'s buffers
+  to = PromptCache{};
+  to.layers = std::move(layers);
+  to.tokens.assign(from.tokens.begin(), from.tokens.begin() + static_cast<std::ptrdiff_t>(n));
+  to.exact = n;
+}
+
 Sequence::Sequence(const Model& model, std::span<const int32_t> prompt, const GenerateOptions& opt,
                    std::function<bool(std::string_view)> on_text, PromptCache* cache)
     : model_(model),
@@ -92,7 +128,8 @@ Sequence::Sequence(const Model& model, std::span<const int32_t> prompt, const Ge
       pc_(cache ? cache : &local_),
       sampler_(opt.sampling),
       detok_(*model.tokenizer, true),
-      stops_(std::make_unique<StopFilter>(opt_.stop)) {
+      stops_(std::make_unique<StopFilter>(opt_.stop)),
+      exact_rows_(model.transformer->exact_prefill()) {
   const Transformer& tf = *model.transformer;
   int vocab = tf.config().vocab_size;
   opt_.sampling.validate(vocab);
@@ -117,10 +154,10 @@ std::vector<int32_t> Sequence::begin_prefill() {
   if (pc.layers.empty()) pc.layers = tf.make_cache();
   // Reuse the longest shared prefix when the prompt continues the cached conversation (holds
   // its last prompt whole), but always run at least one position for its logits; an exact
-  // repeat of the cached prompt reuses its kept logits instead. Another conversation starts
-  // over: how positions split between cached and computed changes the kernels that run (one
-  // row, a few, a whole prefill), which round differently, and an unrelated request's answer
-  // must not depend on what was asked before it.
+  // repeat of the cached prompt reuses its kept logits instead. Another prompt reuses only the
+  // exact positions it shares (exact_prefix): how positions split between cached and computed
+  // must not change the kernels that run, or an unrelated request's answer would depend on
+  // what was asked before it.
   const std::vector<int32_t>& prompt = prompt_;
   const bool repeat = !pc.prompt_logits.empty() && pc.prompt_logits_at == prompt.size() &&
                       pc.tokens.size() >= prompt.size() && std::equal(prompt.begin(), prompt.end(), pc.tokens.begin());
@@ -129,7 +166,7 @@ std::vector<int32_t> Sequence::begin_prefill() {
     shared = prompt.size();
   } else {
     while (shared < pc.tokens.size() && shared + 1 < prompt.size() && pc.tokens[shared] == prompt[shared]) ++shared;
-    if (shared < pc.prompt_logits_at) shared = 0;
+    if (shared < pc.prompt_logits_at) shared = exact_prefix(pc, prompt);
   }
   size_t drop = pc.tokens.size() - shared;
   bool trimmed = true;
@@ -144,6 +181,7 @@ std::vector<int32_t> Sequence::begin_prefill() {
     shared = 0;
   }
   pc.tokens.assign(prompt.begin(), prompt.begin() + shared);
+  pc.exact = std::min(pc.exact, shared);
   if (shared < prompt.size()) pc.prompt_logits.clear();
 
   r_.cached_tokens = static_cast<int>(shared);
@@ -154,15 +192,19 @@ std::vector<int32_t> Sequence::begin_prefill() {
     t1_ = Clock::now();
     return {};
   }
-  // Every step but the last now; the last one's positions go back to the caller.
+  // Every step but the last now; the last one's positions go back to the caller. A last step
+  // of fewer than kPrefillRows joins the one before, so that a prompt's positions are exact
+  // however it splits into steps.
   size_t at = shared;
-  while (prompt.size() - at > static_cast<size_t>(opt_.prefill_step_size)) {
-    const size_t n = static_cast<size_t>(opt_.prefill_step_size);
-    std::vector<int32_t> chunk(prompt.begin() + at, prompt.begin() + at + n);
-    tf.forward(array(chunk.data(), {1, static_cast<int>(n)}, int32), pc.layers, true).eval();
+  const auto step = static_cast<size_t>(opt_.prefill_step_size);
+  while (prompt.size() - at > step && prompt.size() - at - step >= kPrefillRows) {
+    std::vector<int32_t> chunk(prompt.begin() + at, prompt.begin() + at + step);
+    tf.forward(array(chunk.data(), {1, static_cast<int>(step)}, int32), pc.layers, true).eval();
     pc.tokens.insert(pc.tokens.end(), chunk.begin(), chunk.end());
-    at += n;
+    if (exact_rows_ && pc.exact == at && step >= kPrefillRows) pc.exact = at + step;
+    at += step;
   }
+  rest_at_ = at;
   return std::vector<int32_t>(prompt.begin() + at, prompt.end());
 }
 
@@ -172,6 +214,7 @@ void Sequence::end_prefill(std::vector<float> logits) {
   pc.prompt_logits = logits_;
   pc.prompt_logits_at = prompt_.size();
   pc.tokens.assign(prompt_.begin(), prompt_.end());
+  if (exact_rows_ && pc.exact == rest_at_ && prompt_.size() - rest_at_ >= kPrefillRows) pc.exact = prompt_.size();
   t1_ = Clock::now();
 }
 

@@ -50,15 +50,34 @@ struct GenerationResult {
   }
 };
 
+/// Rows a forward pass needs for the prefill kernels, whose rows come out the same whatever the
+/// other rows are (the int8 matvec's four-row tiles, each a row's own arithmetic); passes of
+/// fewer rows take the decode kernels, which round differently.
+inline constexpr size_t kPrefillRows = 5;
+
 /// The KV cache of a conversation and the ids it holds: a later prompt that extends its last
 /// prompt (the next turn of a chat) runs only its new positions; the same prompt again runs
-/// none; any other prompt starts over.
+/// none; any other prompt reuses the exact positions it shares (below) and runs the rest.
 struct PromptCache {
   std::vector<KVCache> layers;
   std::vector<int32_t> tokens;
   std::vector<float> prompt_logits;  // the last prompt position's logits (an exact repeat reuses them)
   size_t prompt_logits_at = 0;       // that prompt's length
+  /// Leading positions computed as a prefill from scratch computes them (passes of
+  /// kPrefillRows rows or more after exact positions only): another prompt that shares them
+  /// gets the same bits from them as from its own prefill, so any conversation may reuse them
+  /// (a system prompt, a chat template's start). Decoded positions are not exact.
+  size_t exact = 0;
 };
+
+/// How many leading positions of `prompt` another conversation can take from `from` with the
+/// answer unchanged: the exact positions they share, leaving kPrefillRows or more to run; 0
+/// when `from` holds quantized or windowed caches.
+size_t exact_prefix(const PromptCache& from, std::span<const int32_t> prompt);
+
+/// Makes `to` hold copies of `from`'s first n positions (n <= exact_prefix of some prompt), as
+/// if it had prefilled them; what `to` held is dropped.
+void copy_prefix(PromptCache& to, const PromptCache& from, size_t n);
 
 class StopFilter;  // generate.cpp
 
@@ -99,6 +118,8 @@ class Sequence {
   StreamingDetokenizer detok_;
   std::unique_ptr<StopFilter> stops_;
   std::vector<float> logits_;
+  size_t rest_at_ = 0;  // where the last prefill step starts
+  bool exact_rows_;     // the model's exact_prefill(): the cache's exact positions grow
   GenerationResult r_;
   std::chrono::steady_clock::time_point t0_, t1_;
   bool done_ = false, stopped_ = false, hit_stop_ = false;

@@ -460,8 +460,29 @@ class Batcher {
     if (best) {
       best->busy = true;
       best->last_used = ++uses_;
+      if (!best_len) lend_prefix(*best, prompt);
     }
     return best;
+  }
+
+  // A new conversation still shares its start with others (the system prompt, the chat
+  // template's first tokens): `to` takes copies of the longest exact prefix (exact_prefix) a
+  // slot outside the decode batch holds, when its own is shorter. Its answer stays the same.
+  void lend_prefix(Slot& to, const std::vector<int32_t>& prompt) {
+    const Slot* from = nullptr;
+    size_t most = exact_prefix(to.cache, prompt);
+    for (const Slot& s : slots_) {
+      const bool decoding =
+          std::any_of(running_.begin(), running_.end(), [&](const Running& r) { return r.slot == &s; });
+      if (&s == &to || decoding) continue;
+      if (const size_t n = exact_prefix(s.cache, prompt); n > most) from = &s, most = n;
+    }
+    if (!from) return;
+    try {
+      copy_prefix(to.cache, from->cache, most);
+    } catch (...) {
+      to.cache = PromptCache{};  // out of memory: the request starts over, as it would have
+    }
   }
 
   // Starts the admitted requests: their sequences, then their prompts prefilled together.

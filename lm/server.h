@@ -8,7 +8,8 @@
 // One thread runs the model for every request (continuous batching): a new request's prompt
 // is prefilled between decode steps, and the decode steps of all running requests go through
 // the model together, up to --max-batch of them; more wait their turn. The KV caches of the
-// last few conversations are kept, so the next turn of a chat runs only its new positions. A
+// last few conversations are kept, so the next turn of a chat runs only its new positions, and
+// a new conversation takes the exact positions it shares with one of them (exact_prefix). A
 // streamed request whose client goes away is dropped at the next step.
 #pragma once
 
@@ -29,9 +30,9 @@ struct ServerOptions {
   int threads = 16;              // HTTP worker threads (connections served at once)
   int cache_slots = 4;           // conversations whose KV caches are kept for their next turn
   // Requests whose decode steps run together (continuous batching). Up to 4 rows the int8
-  // matrix-vector kernels with AVX-512 VNNI give each row exactly what it gets alone, so a
-  // request's answer does not depend on what runs beside it (the AVX2 kernels differ in the
-  // last places, about 2e-5 of the logits); above 4 the tiled kernels round differently.
+  // matrix-vector kernels (AVX-512 VNNI, and AVX2 for 4 bits) give each row exactly what it
+  // gets alone, so a request's answer does not depend on what runs beside it (the float-x
+  // kernels differ in the last places); above 4 the tiled kernels round differently.
   int max_batch = 4;
   std::string model_id;  // the name /v1/models lists (default: the model folder or file name)
 };

@@ -233,6 +233,25 @@ int Transformer::quantized_count() const {
   return n;
 }
 
+bool Transformer::exact_prefill() const {
+  // float32 activations (a quantized embedding dequantizes to float32) take the CPU attention's
+  // per-row causal kernel; each matrix's rows must go through the integer kernels.
+  if (default_device().type != Device::cpu) return false;
+  if (!embed_.quantized && embed_.weight.dtype() != float32) return false;
+  auto integer = [](const Linear& l) {
+    const auto& q = l.quantized;
+    return q && q->int8_activations && int8_activation_kernels(q->bits, q->group_size);
+  };
+  for (const Block& b : blocks_) {
+    for (const Linear* l : {&b.attn.q, &b.attn.k, &b.attn.v, &b.attn.o, &b.mlp.gate, &b.mlp.up, &b.mlp.down}) {
+      const bool placeholder = !l->quantized && l->weight.ndim() != 2;  // of a stacked matrix
+      if (!placeholder && !integer(*l)) return false;
+    }
+    if ((b.attn.qkv && !integer(*b.attn.qkv)) || (b.mlp.gate_up && !integer(*b.mlp.gate_up))) return false;
+  }
+  return true;
+}
+
 array Transformer::embed(const array& tokens) const {
   // tokens (B, T) -> (B, T, H): rows of the table, dequantized after the lookup when quantized.
   if (!embed_.quantized) return take(embed_.weight, tokens, 0);

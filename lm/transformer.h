@@ -84,6 +84,13 @@ class Transformer {
   std::vector<array> parameters() const;
   /// Number of matrices held quantized.
   int quantized_count() const;
+  /// Whether a prefill pass of five rows or more computes each row alone, bit for bit the same
+  /// whatever the other rows are: on the CPU, float32 activations (whose causal attention takes
+  /// each row over its own keys) and every matrix of the blocks quantized and multiplied through
+  /// the integer kernels for int8 activations, which take rows four at a time in tiles that keep
+  /// each row's arithmetic. Dense matrices (sgemm), the float-x kernels and the GPU's round
+  /// differently with the number of rows.
+  bool exact_prefill() const;
 
  private:
   int kv_bits_ = 0;

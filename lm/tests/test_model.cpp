@@ -368,11 +368,14 @@ TEST(LmModel, GenerateStopsAtStopStringsEosAndLength) {
   EXPECT_EQ(again.cached_tokens, static_cast<int>(ids2.size()));
   EXPECT_EQ(again.prompt_tokens, 0);
   EXPECT_EQ(again.tokens, fresh.tokens);
-  // Another conversation (sharing only the template's start) starts over.
+  // Another conversation (sharing only the template's start) reuses only the exact positions
+  // it shares, and answers as from scratch.
   std::vector<int32_t> ids3 = m.encode_prompt(
       m.apply_chat_template(nlohmann::json::array({{{"role", "user"}, {"content", "Hi there"}}})), true);
+  const size_t exact = exact_prefix(pc, ids3);
+  EXPECT_LT(exact, ids3.size());
   GenerationResult other = generate(m, ids3, o, {}, &pc);
-  EXPECT_EQ(other.cached_tokens, 0);
+  EXPECT_EQ(other.cached_tokens, static_cast<int>(exact));
   EXPECT_EQ(other.tokens, generate(m, ids3, o).tokens);
 }
 
@@ -514,6 +517,77 @@ TEST(LmModel, SegmentsPrefilledTogetherMatchEachAlone) {
       q.set_logits(std::move(forward_decode(m, {tok}, {&q.cache()})[0]), tok);
     }
     EXPECT_EQ(q.result().tokens, generate(m, prompts[i], o).tokens) << "prompt " << i;
+  }
+}
+
+TEST(LmModel, ExactPrefixesGiveTheBitsOfAFreshPrefill) {
+  // Through the integer kernels a prompt's prefix prefilled for another prompt (or in steps)
+  // gives, bit for bit, the caches and logits of the prompt's own prefill from scratch: the
+  // prefill kernels compute each row alone. So another conversation may take it over
+  // (exact_prefix, copy_prefix), as the server's slots lend a shared system prompt, without its
+  // answer changing. A dense model (sgemm rounds with the number of rows) has no exact positions.
+  for (const char* file : {"model.safetensors", "model-Q4_0.gguf"}) {
+    SCOPED_TRACE(file);
+    fs::path dir = fixtures() / "llama";
+    SKIP_IF_MISSING("checkpoints.SKIP", dir);
+    const bool dense = std::string(file) == "model.safetensors";
+    Model m = load_model(dense ? dir.string() : (dir / file).string());
+    const Transformer& tf = *m.transformer;
+    ASSERT_EQ(tf.exact_prefill(), !dense && int8_activation_kernels(4, 32));
+    std::vector<int32_t> a(23), b(19);
+    for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<int32_t>((i * 7 + 3) % 32);
+    for (size_t i = 0; i < b.size(); ++i) b[i] = i < 13 ? a[i] : static_cast<int32_t>((i * 5 + 1) % 32);
+    GenerateOptions o;
+    o.max_tokens = 5;
+    o.sampling.temperature = 0;
+    o.logprobs = 0;
+    o.prefill_step_size = 8;  // a's prefill in steps of 8, 8 and 7 positions: all exact
+    PromptCache pa;
+    GenerationResult ra = generate(m, a, o, {}, &pa);
+    EXPECT_EQ(pa.tokens.size(), a.size() + ra.tokens.size() - 1);
+    GenerationResult fresh = generate(m, b, o);
+    if (!tf.exact_prefill()) {
+      EXPECT_EQ(pa.exact, 0u);
+      EXPECT_EQ(exact_prefix(pa, b), 0u);
+      GenerationResult again = generate(m, b, o, {}, &pa);
+      EXPECT_EQ(again.cached_tokens, 0);
+      EXPECT_EQ(again.tokens, fresh.tokens);
+      continue;
+    }
+    EXPECT_EQ(pa.exact, a.size());  // the decoded positions after it are not exact
+    EXPECT_EQ(exact_prefix(pa, b), 13u);
+    EXPECT_EQ(exact_prefix(pa, std::vector<int32_t>(a.begin(), a.begin() + 16)), 11u);  // 5 positions left to run
+    EXPECT_EQ(exact_prefix(pa, std::vector<int32_t>(a.begin(), a.begin() + 4)), 0u);
+    // The copied prefix, then b's other positions in one pass: the same bits as b from scratch.
+    auto logits = [&](const std::vector<int32_t>& ids, std::vector<KVCache>& c) {
+      return host(tf.forward(array(ids.data(), {1, static_cast<int>(ids.size())}, int32), c, true));
+    };
+    std::vector<KVCache> fresh_b = tf.make_cache();
+    const std::vector<float> want = logits(b, fresh_b);
+    PromptCache pb;
+    copy_prefix(pb, pa, 13);
+    EXPECT_EQ(pb.exact, 13u);
+    std::vector<int32_t> rest(b.begin() + 13, b.end());
+    EXPECT_EQ(logits(rest, pb.layers), want);
+    for (size_t l = 0; l < fresh_b.size(); ++l) {
+      EXPECT_TRUE(array_equal(pb.layers[l].contents().first, fresh_b[l].contents().first).item<bool>()) << l;
+      EXPECT_TRUE(array_equal(pb.layers[l].contents().second, fresh_b[l].contents().second).item<bool>()) << l;
+    }
+    // generate() through a's cache reuses the 13 shared positions and answers b exactly as
+    // from scratch, log-probabilities included.
+    GenerationResult reused = generate(m, b, o, {}, &pa);
+    EXPECT_EQ(reused.cached_tokens, 13);
+    EXPECT_EQ(reused.tokens, fresh.tokens);
+    ASSERT_EQ(reused.logprobs.size(), fresh.logprobs.size());
+    for (size_t i = 0; i < fresh.logprobs.size(); ++i) EXPECT_EQ(reused.logprobs[i].logprob, fresh.logprobs[i].logprob);
+    EXPECT_EQ(pa.exact, b.size());
+    // Nothing is exact after a pass of fewer than kPrefillRows rows (a 4-token prompt).
+    PromptCache small;
+    generate(m, std::vector<int32_t>(a.begin(), a.begin() + 4), o, {}, &small);
+    EXPECT_EQ(small.exact, 0u);
+    EXPECT_EQ(exact_prefix(small, a), 0u);
+    EXPECT_THROW(copy_prefix(pb, small, 2), std::invalid_argument);
+    EXPECT_THROW(copy_prefix(pb, pa, pa.exact + 1), std::invalid_argument);
   }
 }
 

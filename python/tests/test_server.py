@@ -436,6 +436,31 @@ def test_interleaved_conversations_each_reuse_their_cache(server):
         assert r.usage.prompt_tokens_details.cached_tokens >= prompt_tokens
 
 
+def test_conversations_sharing_a_system_prompt_reuse_it_exactly(server):
+    # A new conversation takes the positions it shares with another's prompt (its system
+    # prompt) from that one's cache, and still answers exactly as `ember-lm generate` from scratch.
+    client = server.client()
+    system = "You are a terse assistant for a museum of clocks. Answer in a few words, never more."
+    r1 = client.chat.completions.create(
+        model="m",
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": "Who built the first clock?"}],
+        temperature=0,
+        max_tokens=8,
+    )
+    assert r1.usage.prompt_tokens_details.cached_tokens < 20
+    question = "What time is it in the museum?"
+    r2 = client.chat.completions.create(
+        model="m",
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": question}],
+        temperature=0,
+        max_tokens=12,
+    )
+    assert r2.usage.prompt_tokens_details.cached_tokens >= 20  # the system prompt and more
+    assert r2.usage.prompt_tokens - r2.usage.prompt_tokens_details.cached_tokens >= 5
+    want = generate_cli(question, "--system", system, "--temp", "0", "--max-tokens", "12")
+    assert r2.choices[0].message.content == want
+
+
 class Chromium:
     """Headless Chromium driven over the DevTools protocol on a pipe (the child's fds 3 and 4)."""
 
