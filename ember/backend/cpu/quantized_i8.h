@@ -2,7 +2,8 @@
 // rounded to int8 per block of 32 values, and each 4- or 8-bit weight code meets its x code in
 // an integer dot product (AVX-512 VNNI vpdpbusd, or AVX2 vpmaddubsw + vpmaddwd for 4 bits),
 // 64 codes per few instructions instead of 8 per float FMA. The float work is one convert and
-// one FMA per 8 lanes, each lane the sum of 8 (4-bit) or 4 (8-bit) products.
+// one FMA per 8 lanes (16 for 4 and 8 bits with VNNI), each lane the sum of 8 (4-bit) or 4
+// (8-bit) products.
 #pragma once
 
 #include <cstdint>
