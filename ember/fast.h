@@ -40,7 +40,12 @@ array rope(const array& x, int dims, bool traditional, std::optional<float> base
 /// k (B, Hkv, Tk, D), v (B, Hkv, Tk, Dv) with Hq a multiple of Hkv; the result is
 /// (B, Hq, Tq, Dv). `mask_mode` is "" or "causal" (query i sees keys j <= i + Tk - Tq);
 /// `mask` is a boolean (true = attend) or additive mask broadcastable to (B, Hq, Tq, Tk).
-/// The softmax runs in float32 and K/V are never repeated in memory.
+/// The softmax runs in float32 and K/V are never repeated in memory. On the CPU, a float32
+/// "causal" call over at most kRowExactKeys keys computes each query row over exactly the keys
+/// it sees, so a row's result does not depend on the call's other rows (a prompt's positions
+/// come out the same prefilled whole, in steps or after a cached prefix); longer ones take
+/// blocked BLAS products, whose rounding depends on the shapes.
+inline constexpr int kRowExactKeys = 1024;
 array scaled_dot_product_attention(const array& q, const array& k, const array& v, float scale,
                                    const std::string& mask_mode = "", const std::optional<array>& mask = std::nullopt,
                                    StreamOrDevice s = {});

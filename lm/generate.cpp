@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "ember/allocator.h"
+#include "ember/fast.h"
 #include "ember/ops.h"
 #include "ember/transforms.h"
 
@@ -87,7 +88,9 @@ size_t exact_prefix(const PromptCache& from, std::span<const int32_t> prompt) {
   for (const KVCache& c : from.layers) {
     if (c.bits() != 0 || c.window() != 0 || c.start() != 0) return 0;
   }
-  if (prompt.size() < kPrefillRows) return 0;
+  // A prompt of fewer rows than a prefill pass, or of more positions than the attention
+  // computes row by row, is not prefilled exactly from scratch: nothing can match it.
+  if (prompt.size() < kPrefillRows || prompt.size() > static_cast<size_t>(fast::kRowExactKeys)) return 0;
   const size_t most = std::min({from.exact, from.tokens.size(), prompt.size() - kPrefillRows});
   size_t n = 0;
   while (n < most && from.tokens[n] == prompt[n]) ++n;
@@ -148,6 +151,11 @@ Sequence::Sequence(const Model& model, std::span<const int32_t> prompt, const Ge
 
 Sequence::~Sequence() = default;
 
+bool Sequence::exact_pass(size_t from, size_t to) const {
+  return exact_rows_ && pc_->exact == from && to - from >= kPrefillRows &&
+         to <= static_cast<size_t>(fast::kRowExactKeys);
+}
+
 std::vector<int32_t> Sequence::begin_prefill() {
   const Transformer& tf = *model_.transformer;
   PromptCache& pc = *pc_;
@@ -166,7 +174,7 @@ std::vector<int32_t> Sequence::begin_prefill() {
     shared = prompt.size();
   } else {
     while (shared < pc.tokens.size() && shared + 1 < prompt.size() && pc.tokens[shared] == prompt[shared]) ++shared;
-    if (shared < pc.prompt_logits_at) shared = exact_prefix(pc, prompt);
+    if (shared < pc.prompt_logits_at) shared = opt_.prefill_step_size >= kPrefillRows ? exact_prefix(pc, prompt) : 0;
   }
   size_t drop = pc.tokens.size() - shared;
   bool trimmed = true;
@@ -201,7 +209,7 @@ std::vector<int32_t> Sequence::begin_prefill() {
     std::vector<int32_t> chunk(prompt.begin() + at, prompt.begin() + at + step);
     tf.forward(array(chunk.data(), {1, static_cast<int>(step)}, int32), pc.layers, true).eval();
     pc.tokens.insert(pc.tokens.end(), chunk.begin(), chunk.end());
-    if (exact_rows_ && pc.exact == at && step >= kPrefillRows) pc.exact = at + step;
+    if (exact_pass(at, at + step)) pc.exact = at + step;
     at += step;
   }
   rest_at_ = at;
@@ -214,7 +222,7 @@ void Sequence::end_prefill(std::vector<float> logits) {
   pc.prompt_logits = logits_;
   pc.prompt_logits_at = prompt_.size();
   pc.tokens.assign(prompt_.begin(), prompt_.end());
-  if (exact_rows_ && pc.exact == rest_at_ && prompt_.size() - rest_at_ >= kPrefillRows) pc.exact = prompt_.size();
+  if (exact_pass(rest_at_, prompt_.size())) pc.exact = prompt_.size();
   t1_ = Clock::now();
 }
 

@@ -64,15 +64,18 @@ struct PromptCache {
   std::vector<float> prompt_logits;  // the last prompt position's logits (an exact repeat reuses them)
   size_t prompt_logits_at = 0;       // that prompt's length
   /// Leading positions computed as a prefill from scratch computes them (passes of
-  /// kPrefillRows rows or more after exact positions only): another prompt that shares them
-  /// gets the same bits from them as from its own prefill, so any conversation may reuse them
-  /// (a system prompt, a chat template's start). Decoded positions are not exact.
+  /// kPrefillRows rows or more after exact positions only, within the first
+  /// fast::kRowExactKeys positions, with a model whose exact_prefill() holds): another prompt
+  /// that shares them gets the same bits from them as from its own prefill, so any
+  /// conversation may reuse them (a system prompt, a chat template's start). Decoded positions
+  /// are not exact.
   size_t exact = 0;
 };
 
 /// How many leading positions of `prompt` another conversation can take from `from` with the
 /// answer unchanged: the exact positions they share, leaving kPrefillRows or more to run; 0
-/// when `from` holds quantized or windowed caches.
+/// when `from` holds quantized or windowed caches or the prompt is longer than
+/// fast::kRowExactKeys.
 size_t exact_prefix(const PromptCache& from, std::span<const int32_t> prompt);
 
 /// Makes `to` hold copies of `from`'s first n positions (n <= exact_prefix of some prompt), as
@@ -108,6 +111,9 @@ class Sequence {
 
  private:
   void finish();
+  // Whether the pass over positions [from, to) leaves the cache's positions exact through to:
+  // it follows exact ones, has kPrefillRows rows or more, and attends row by row.
+  bool exact_pass(size_t from, size_t to) const;
   const Model& model_;
   GenerateOptions opt_;
   std::function<bool(std::string_view)> on_text_;

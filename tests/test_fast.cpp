@@ -332,6 +332,8 @@ TEST(Fast, AttentionMatchesDefinition) {
                              // Several blocks of 64 query positions (causal blocks see fewer keys).
                              {1, 4, 2, 150, 170, 16, 16},
                              {1, 2, 2, 130, 130, 8, 8},
+                             // Beyond kRowExactKeys keys: the CPU's blocked BLAS products.
+                             {1, 2, 1, 70, fast::kRowExactKeys + 60, 16, 16},
                              // Decoding over long caches: the GPU kernel splits the keys into runs
                              // (flash-decoding), head sizes up to its limit of 256.
                              {1, 4, 1, 1, 1000, 128, 128},

@@ -558,6 +558,9 @@ TEST(LmModel, ExactPrefixesGiveTheBitsOfAFreshPrefill) {
     EXPECT_EQ(exact_prefix(pa, b), 13u);
     EXPECT_EQ(exact_prefix(pa, std::vector<int32_t>(a.begin(), a.begin() + 16)), 11u);  // 5 positions left to run
     EXPECT_EQ(exact_prefix(pa, std::vector<int32_t>(a.begin(), a.begin() + 4)), 0u);
+    std::vector<int32_t> longer = a;  // past the row-by-row attention: prefilled in blocks
+    longer.resize(fast::kRowExactKeys + 1, 7);
+    EXPECT_EQ(exact_prefix(pa, longer), 0u);
     // The copied prefix, then b's other positions in one pass: the same bits as b from scratch.
     auto logits = [&](const std::vector<int32_t>& ids, std::vector<KVCache>& c) {
       return host(tf.forward(array(ids.data(), {1, static_cast<int>(ids.size())}, int32), c, true));
