@@ -84,10 +84,18 @@ TokenLogprob token_logprob(const std::vector<float>& logits, int32_t token, int 
 
 }  // namespace
 
+namespace {
+
+// Caches whose positions can be lent: kept as computed, all of them from position 0.
+bool lendable(const PromptCache& c) {
+  return std::all_of(c.layers.begin(), c.layers.end(),
+                     [](const KVCache& l) { return l.bits() == 0 && l.window() == 0 && l.start() == 0; });
+}
+
+}  // namespace
+
 size_t exact_prefix(const PromptCache& from, std::span<const int32_t> prompt) {
-  for (const KVCache& c : from.layers) {
-    if (c.bits() != 0 || c.window() != 0 || c.start() != 0) return 0;
-  }
+  if (!lendable(from)) return 0;
   // A prompt of fewer rows than a prefill pass, or of more positions than the attention
   // computes row by row, is not prefilled exactly from scratch: nothing can match it.
   if (prompt.size() < kPrefillRows || prompt.size() > static_cast<size_t>(fast::kRowExactKeys)) return 0;
@@ -98,9 +106,9 @@ size_t exact_prefix(const PromptCache& from, std::span<const int32_t> prompt) {
 }
 
 void copy_prefix(PromptCache& to, const PromptCache& from, size_t n) {
-  if (n == 0 || n > from.exact || n > from.tokens.size()) {
+  if (n == 0 || n > from.exact || n > from.tokens.size() || !lendable(from)) {
     throw std::invalid_argument("[copy_prefix] " + std::to_string(n) + " positions asked of a cache with " +
-                                std::to_string(from.exact) + " exact ones");
+                                std::to_string(from.exact) + " exact ones (none when quantized or windowed)");
   }
   std::vector<KVCache> layers;
   std::vector<array> planes;
@@ -116,10 +124,11 @@ void copy_prefix(PromptCache& to, const PromptCache& from, size_t n) {
     planes.push_back(lv);
   }
   eval(planes);  // the copies no longer refer to `from`'s buffers
-  to = PromptCache{};
-  to.layers = std::move(layers);
-  to.tokens.assign(from.tokens.begin(), from.tokens.begin() + static_cast<std::ptrdiff_t>(n));
-  to.exact = n;
+  PromptCache lent;
+  lent.layers = std::move(layers);
+  lent.tokens.assign(from.tokens.begin(), from.tokens.begin() + static_cast<std::ptrdiff_t>(n));
+  lent.exact = n;
+  to = std::move(lent);
 }
 
 Sequence::Sequence(const Model& model, std::span<const int32_t> prompt, const GenerateOptions& opt,
@@ -174,7 +183,10 @@ std::vector<int32_t> Sequence::begin_prefill() {
     shared = prompt.size();
   } else {
     while (shared < pc.tokens.size() && shared + 1 < prompt.size() && pc.tokens[shared] == prompt[shared]) ++shared;
-    if (shared < pc.prompt_logits_at) shared = opt_.prefill_step_size >= kPrefillRows ? exact_prefix(pc, prompt) : 0;
+    // (A lent prefix, prompt_logits_at 0, continues nothing: only its exact positions count.)
+    if (shared < pc.prompt_logits_at || pc.prompt_logits_at == 0) {
+      shared = opt_.prefill_step_size >= static_cast<int>(kPrefillRows) ? exact_prefix(pc, prompt) : 0;
+    }
   }
   size_t drop = pc.tokens.size() - shared;
   bool trimmed = true;
@@ -327,7 +339,7 @@ void prefill_together(const Model& model, const std::vector<Sequence*>& seqs) {
   for (Sequence* q : seqs) {
     std::vector<int32_t> rest = q->begin_prefill();
     if (rest.empty()) continue;
-    if (rest.size() <= 4) {  // alone: a few rows take other kernels than many
+    if (rest.size() < kPrefillRows) {  // alone: a few rows take other kernels than many
       array out =
           model.transformer->forward(array(rest.data(), {1, static_cast<int>(rest.size())}, int32), q->cache(), true);
       q->end_prefill(last_logits(out));

@@ -585,11 +585,12 @@ class Batcher {
           for (size_t j = 0; j < fed.size(); ++j) running_[fed[j]].seq->set_logits(std::move(logits[j]), tokens[j]);
         } catch (...) {
           for (size_t i : fed) {
-            // The step's caches are not to be trusted: the next turn starts over.
+            // The step's caches are not to be trusted: the next turn starts over (once the
+            // decode batch has handed them back, which writes to them).
             Running& r = running_[i];
+            end(r, std::current_exception());
             *(r.slot ? &r.slot->cache : r.own.get()) = PromptCache{};
-            end(running_[i], std::current_exception());
-            running_[i].req = nullptr;
+            r.req = nullptr;
           }
         }
       }

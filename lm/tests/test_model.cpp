@@ -584,6 +584,14 @@ TEST(LmModel, ExactPrefixesGiveTheBitsOfAFreshPrefill) {
     ASSERT_EQ(reused.logprobs.size(), fresh.logprobs.size());
     for (size_t i = 0; i < fresh.logprobs.size(); ++i) EXPECT_EQ(reused.logprobs[i].logprob, fresh.logprobs[i].logprob);
     EXPECT_EQ(pa.exact, b.size());
+    // A lent prefix continues no conversation: a prompt with only two more positions takes
+    // ten of its thirteen, so that five rows run as in its own prefill.
+    PromptCache lent;
+    copy_prefix(lent, pb, 13);
+    std::vector<int32_t> b15(b.begin(), b.begin() + 15);
+    GenerationResult short_reuse = generate(m, b15, o, {}, &lent);
+    EXPECT_EQ(short_reuse.cached_tokens, 10);
+    EXPECT_EQ(short_reuse.tokens, generate(m, b15, o).tokens);
     // Nothing is exact after a pass of fewer than kPrefillRows rows (a 4-token prompt).
     PromptCache small;
     generate(m, std::vector<int32_t>(a.begin(), a.begin() + 4), o, {}, &small);

@@ -659,7 +659,10 @@ void qmm(const array& x, const array& wq, const array& sc, const array* bi, int6
     constexpr int64_t kXBlock = 64;
     for (int64_t x0 = 0; x0 < M; x0 += kXBlock) {
       const int64_t x1 = std::min(M, x0 + kXBlock);
-      scheduler::parallel_for(N, 16, [&](int64_t n0, int64_t n1) {
+      // Rows of w split over the threads in fours, so that only the last N % 4 rows take the
+      // one-row kernels: a row's kernel (and its bits) must not depend on the thread count.
+      scheduler::parallel_for((N + 3) / 4, 4, [&](int64_t g0, int64_t g1) {
+        const int64_t n0 = g0 * 4, n1 = std::min(N, g1 * 4);
         // Converted a block of rows at a time: one conversion call per 64 rows instead of two
         // per row (float16/bfloat16 checkpoints; float32 is a copy).
         constexpr int64_t kBlock = 64;
