@@ -1,5 +1,6 @@
 #include "ember/backend/cpu/copy.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "ember/backend/common/utils.h"
@@ -21,7 +22,9 @@ void copy_loop(const S* src, D* dst, const Shape& shape, const Strides& ss, cons
   for (int64_t r = begin; r < end; ++r) {
     const S* s = src + si.loc();
     D* d = dst + di.loc();
-    if (s_in == 1 && d_in == 1) {
+    if (s_in == 0 && d_in == 1) {  // a broadcast value (zeros, full): a fill
+      std::fill_n(d, inner, cast_to<D>(*s));
+    } else if (s_in == 1 && d_in == 1) {
       if constexpr (std::is_same_v<S, D>) {
         std::memcpy(d, s, inner * sizeof(S));
       } else {
@@ -49,6 +52,18 @@ void copy_strided(const array& src, const array& dst, const Strides& dst_strides
       using D = decltype(d);
       const S* sp = src.data<S>();
       D* dp = const_cast<array&>(dst).data<D>() + dst_offset;
+      if (shape.size() == 1) {
+        // One run (a contiguous or broadcast source as a whole): pieces of it over the threads.
+        constexpr int64_t kPiece = int64_t{1} << 14;
+        const int64_t ss = strides[0][0], ds = strides[1][0];
+        scheduler::parallel_for((inner + kPiece - 1) / kPiece, 1, [&](int64_t b, int64_t e) {
+          for (int64_t p = b; p < e; ++p) {
+            const int64_t at = p * kPiece, len = std::min(kPiece, inner - at);
+            copy_loop(sp + at * ss, dp + at * ds, Shape{static_cast<int32_t>(len)}, {ss}, {ds}, 0, 1);
+          }
+        });
+        return;
+      }
       scheduler::parallel_for(rows, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(inner, 1)),
                               [&](int64_t b, int64_t e) { copy_loop(sp, dp, shape, strides[0], strides[1], b, e); });
     });
