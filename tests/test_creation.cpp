@@ -81,6 +81,29 @@ TEST(Creation, FullZerosOnesAndLike) {
   EXPECT_NE(error_of([] { zeros({2, -3}); }).find("negative dimension -3"), std::string::npos);
 }
 
+TEST(Creation, LargeFillsAndLongCopiesLandEveryElement) {
+  // Materialized broadcasts are fills and one long run is copied in pieces over the threads:
+  // lengths around the piece size (2^14), and one not a multiple of it, every element checked.
+  for (int n : {16383, 16384, 49152, 70001}) {
+    SCOPED_TRACE(n);
+    // A fill of a scalar, with a conversion (int32 -> float32) and without.
+    array z = full({n}, array(3), float32);
+    EXPECT_EQ(vals(z), std::vector<double>(n, 3.0));
+    EXPECT_EQ(vals(astype(full({n}, array(-2)), float16)), std::vector<double>(n, -2.0));
+    // A long contiguous run into a fresh buffer, through a slice_update into zeros.
+    array r = arange(0.0, static_cast<double>(n), 1.0, float32);
+    array u = slice_update(zeros({2, n}), reshape(r, {1, n}), {1, 0}, {2, n});
+    const std::vector<double> got = vals(u);
+    for (int i = 0; i < n; ++i) {
+      ASSERT_EQ(got[i], 0.0) << i;
+      ASSERT_EQ(got[n + i], static_cast<double>(i)) << i;
+    }
+    // A strided long run: every other element of a 2n arange.
+    const std::vector<double> odd = vals(contiguous(slice(arange(0.0, 2.0 * n, 1.0, float32), {1}, {2 * n}, {2})));
+    for (int i = 0; i < n; ++i) ASSERT_EQ(odd[i], 2.0 * i + 1) << i;
+  }
+}
+
 TEST(Creation, EyeIdentityTri) {
   for (int n : {1, 3, 5}) {
     for (int m : {1, 4}) {
