@@ -47,7 +47,7 @@ void* host_alloc(size_t block) {
 class CpuAllocator {
  public:
   CpuAllocator() {
-    memory_limit_ = system_memory() / 10 * 9;
+    memory_limit_ = default_limit_ = system_memory() / 10 * 9;
     cache_limit_ = memory_limit_;
   }
 
@@ -65,10 +65,11 @@ class CpuAllocator {
       record_alloc(bsize);
       return {p, bytes, bsize, pinned};
     }
-    // The limit bounds every live array, host and GPU alike (as get_active_memory counts them).
-    if (memory_limit_ != 0 && active_ + device_active_ + block > memory_limit_) {
+    // Limits are per device: this one bounds the host's live arrays (each GPU checks its own
+    // buffers against device_memory_limit()).
+    if (memory_limit_ != 0 && active_ + block > memory_limit_) {
       free_cache_locked();
-      if (active_ + device_active_ + block > memory_limit_) throw_oom(bytes, "over the memory limit");
+      if (active_ + block > memory_limit_) throw_oom(bytes, "over the memory limit");
     }
     void* p = pinned ? gpu::pinned_alloc(block) : host_alloc(block);
     if (!p && pinned) {
@@ -127,6 +128,10 @@ class CpuAllocator {
     std::swap(l, memory_limit_);
     return l;
   }
+  size_t device_memory_limit() {
+    std::unique_lock lk(mu_);
+    return memory_limit_ == default_limit_ ? 0 : memory_limit_;
+  }
   size_t set_cache_limit(size_t l) {
     std::unique_lock lk(mu_);
     std::swap(l, cache_limit_);
@@ -167,8 +172,8 @@ class CpuAllocator {
   }
   [[noreturn]] void throw_oom(size_t bytes, const char* why) {
     std::ostringstream msg;
-    msg << "[malloc] out of memory: cannot allocate " << bytes << " bytes (" << why << "; " << active_ + device_active_
-        << " bytes in use, limit " << memory_limit_ << ")";
+    msg << "[malloc] out of memory: cannot allocate " << bytes << " bytes (" << why << "; " << active_
+        << " bytes in use on the host, limit " << memory_limit_ << ")";
     throw out_of_memory(msg.str());
   }
 
@@ -180,6 +185,7 @@ class CpuAllocator {
   size_t device_active_ = 0;  // GPU bytes
   size_t peak_ = 0;           // of both together
   size_t memory_limit_;
+  size_t default_limit_;  // 90% of system memory: caps the host only
   size_t cache_limit_;
 };
 
@@ -197,6 +203,7 @@ Buffer malloc(size_t bytes) { return cpu_allocator().malloc(bytes); }
 Buffer malloc_pinned(size_t bytes) { return cpu_allocator().malloc(bytes, true); }
 void free(Buffer b) { cpu_allocator().free(b, b.block); }
 void record_device_memory(int64_t delta) { cpu_allocator().record_device(delta); }
+size_t device_memory_limit() { return cpu_allocator().device_memory_limit(); }
 
 }  // namespace allocator
 

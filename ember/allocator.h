@@ -38,6 +38,9 @@ void free(Buffer b);
 /// GPU backends report their allocations (+bytes) and frees (-bytes) here, so the
 /// statistics below count every live array wherever it lives.
 void record_device_memory(int64_t delta);
+/// What set_memory_limit caps each GPU's live buffers at, or 0 for no cap of Ember's own (the
+/// card's memory then bounds them): the default limit, 90% of system memory, caps the host only.
+size_t device_memory_limit();
 
 }  // namespace allocator
 
@@ -48,7 +51,8 @@ size_t get_peak_memory();
 void reset_peak_memory();
 /// Bytes kept in the cache for reuse.
 size_t get_cache_memory();
-/// Caps active memory; returns the previous limit. 0 means "no limit".
+/// Caps active memory on each device (the host's arrays, and each GPU's); returns the previous
+/// limit. 0 means "no limit". The default, 90% of system memory, caps the host only.
 size_t set_memory_limit(size_t limit);
 size_t get_memory_limit();
 /// Caps the cache; returns the previous limit.

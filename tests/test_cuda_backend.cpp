@@ -142,6 +142,50 @@ TEST(CudaBackend, OutOfMemoryIsAnExceptionAndTheProcessStaysUsable) {
   expect_close(to_vector(z), {4.0f, 6.0f});
 }
 
+TEST(CudaBackend, MemoryLimitCapsEachDeviceOnItsOwn) {
+  REQUIRE_GPU();
+  clear_cache();
+  // The default limit (90% of system memory) caps the host only.
+  EXPECT_EQ(allocator::device_memory_limit(), 0u);
+  array held = ones({1 << 24}, float32, Device::gpu);       // 64 MiB on the GPU
+  array host_held = ones({1 << 24}, float32, Device::cpu);  // and 64 MiB on the host
+  eval({held, host_held});
+  const size_t gpu_before = gpu::active_memory(0);
+  ASSERT_GE(gpu_before, size_t(64) << 20);
+  const size_t host_before = get_active_memory() - gpu_before;
+  // A limit of 32 MiB over the larger of the two: 16 MiB more on the host fits, as the host's
+  // limit does not count the GPU's buffers (both hold at least 64 MiB); 64 MiB more on the GPU
+  // does not.
+  const size_t limit = std::max(host_before, gpu_before) + (size_t(32) << 20);
+  const size_t old = set_memory_limit(limit);
+  EXPECT_EQ(allocator::device_memory_limit(), limit);
+  try {
+    array host = zeros({1 << 22}, float32, Device::cpu);
+    EXPECT_NO_THROW(host.eval());
+    array more = add(held, held, Device::gpu);
+    EXPECT_THROW(more.eval(), out_of_memory);
+    try {
+      array again = multiply(held, held, Device::gpu);
+      again.eval();
+      ADD_FAILURE() << "expected out_of_memory over the GPU's limit";
+    } catch (const out_of_memory& e) {
+      std::string msg = e.what();
+      EXPECT_NE(msg.find("67108864 bytes on GPU 0"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("limit " + std::to_string(limit)), std::string::npos) << msg;
+    }
+    // Under the limit the GPU still works.
+    array small = add(array({1.0f, 2.0f}), array({3.0f, 4.0f}), Device::gpu);
+    expect_close(to_vector(small), {4.0f, 6.0f});
+  } catch (...) {
+    set_memory_limit(old);
+    throw;
+  }
+  set_memory_limit(old);
+  EXPECT_EQ(allocator::device_memory_limit(), 0u);
+  array after = add(held, held, Device::gpu);  // no cap again
+  EXPECT_NO_THROW(after.eval());
+}
+
 TEST(CudaBackend, HostReadsOfDeviceResultsNeedAHostCopyOnlyWithoutManagedMemory) {
   REQUIRE_GPU();
   const char* m = std::getenv("EMBER_CUDA_MANAGED");
@@ -260,7 +304,9 @@ TEST(CudaBackend, DecodeAttentionRunsItsKernelOnTheDevice) {
   REQUIRE_GPU();
   const Device gpu = Device::gpu, cpu = Device::cpu;
   uint64_t seed = 900;
-  auto rnd = [&](const Shape& s, Dtype t) { return astype(random::normal(s, float32, 0.0, 1.0, random::key(seed++)), t); };
+  auto rnd = [&](const Shape& s, Dtype t) {
+    return astype(random::normal(s, float32, 0.0, 1.0, random::key(seed++)), t);
+  };
   for (Dtype t : {float32, float16, bfloat16}) {
     for (int Tk : {37, 2000}) {
       array kc = rnd(Shape{2, 2, Tk + 16, 64}, t);

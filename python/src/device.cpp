@@ -220,7 +220,9 @@ void init_device(nb::module_& m) {
   m.def("get_peak_memory", &get_peak_memory, "Highest active memory since start or reset_peak_memory().");
   m.def("reset_peak_memory", &reset_peak_memory, "Resets the peak memory to zero.");
   m.def("get_cache_memory", &get_cache_memory, "Bytes kept in the allocator's cache.");
-  m.def("set_memory_limit", &set_memory_limit, "limit"_a, "Caps active memory; returns the previous limit.");
+  m.def("set_memory_limit", &set_memory_limit, "limit"_a,
+        "Caps active memory on each device (the host's arrays, each GPU's); returns the previous limit. The "
+        "default, 90% of system memory, caps the host only.");
   m.def("get_memory_limit", &get_memory_limit, "The memory limit (0: none).");
   m.def("set_cache_limit", &set_cache_limit, "limit"_a, "Caps the cache; returns the previous limit.");
   m.def("clear_cache", &clear_cache, "Frees every cached block.");

@@ -350,6 +350,12 @@ void release_cached_blocks(BlockCache& c) {
 // and what is in use.
 void* raw_alloc(size_t bytes, cudaStream_t stream, int device) {
   if (bytes == 0) return nullptr;
+  if (size_t limit = allocator::device_memory_limit(); limit != 0 && stats(device).active.load() + bytes > limit) {
+    std::ostringstream msg;
+    msg << "[cuda] out of memory: cannot allocate " << bytes << " bytes on GPU " << device
+        << " (over the memory limit; " << stats(device).active.load() << " bytes in use on it, limit " << limit << ")";
+    throw out_of_memory(msg.str());
+  }
   if (managed_mode()) {
     void* p = managed_alloc(bytes, stream, device);
     record_alloc(bytes, device);
