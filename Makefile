@@ -36,8 +36,8 @@ EMU_TESTS ?= CudaBackend.*:CudaMatmul.*:CudaGemv.*:Fast.*:GradFast.*:CudaReduce.
 EMU_DELAY_TESTS ?= CudaBackend.*:CudaIndexing.*:CudaLinalg.*
 test-emu: deps
 	@cmake -S . -B $(EMU_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_CUDA_EMULATOR=ON \
-	  -DEMBER_BUILD_BENCHMARKS=OFF -DEMBER_BUILD_EXAMPLES=OFF -DEMBER_BUILD_PYTHON=OFF >/dev/null
-	@CCACHE_BASEDIR=$(CURDIR) CCACHE_NOHASHDIR=true cmake --build $(EMU_BUILD) -j $(JOBS) --target ember_emu_tests ember_lm_tests
+	  -DEMBER_BUILD_BENCHMARKS=OFF -DEMBER_BUILD_EXAMPLES=OFF -DEMBER_BUILD_PYTHON=ON >/dev/null
+	@CCACHE_BASEDIR=$(CURDIR) CCACHE_NOHASHDIR=true cmake --build $(EMU_BUILD) -j $(JOBS) --target ember_emu_tests ember_lm_tests core
 	@EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
 	  $(EMU_BUILD)/bin/ember_emu_tests --gtest_brief=1 --gtest_filter='$(EMU_TESTS)'
 	@echo "== compile: fused kernels generated for the GPU (12 random graphs; the CPU build runs 500)"
@@ -55,6 +55,9 @@ test-emu: deps
 	@EMBER_LM_FIXTURES=$(CURDIR)/$(BUILD)/lm/fixtures EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
 	  $(EMU_BUILD)/bin/ember_lm_tests --gtest_brief=1 \
 	  --gtest_filter='LmModel.Random*:LmModel.Gguf*:LmModel.Batched*:LmModel.Decode*:LmModel.Segments*:LmKVCache.*'
+	@echo "== the Python tests with the emulated GPU as the default device (the server's, which start ember-lm, run in make test)"
+	@PYTHONPATH=$(EMU_BUILD)/python EMBER_DEFAULT_DEVICE=gpu EMBER_KERNEL_CACHE=$(CURDIR)/$(EMU_BUILD)/kernels \
+	  python3 -m pytest -q -p no:cacheprovider -n $(JOBS) --ignore=python/tests/test_server.py python/tests
 
 bench: build
 	@$(BUILD)/bin/bench_core
