@@ -186,6 +186,36 @@ TEST(CudaBackend, MemoryLimitCapsEachDeviceOnItsOwn) {
   EXPECT_NO_THROW(after.eval());
 }
 
+TEST(CudaBackend, ReshapesAndViewsThatNeedACopyMakeItOnTheDevice) {
+  REQUIRE_GPU();
+  auto v = random_floats(2 * 3 * 4 * 5, 7);
+  array x = multiply(array(v.data(), {2, 3, 4, 5}), array(2.0f), Device::gpu);  // device-resident
+  x.eval();
+  // Each needs its input made row-contiguous first: a transposed attention output merged into
+  // rows, a strided slice flattened, a reinterpretation and an as_strided of a transpose.
+  auto build = [&](const array& in, Device d) {
+    array t = transpose(in, {0, 2, 1, 3}, d);
+    return std::vector<array>{reshape(t, {2, 4, 15}, d),
+                              reshape(slice(in, {0, 0, 0, 1}, {2, 3, 4, 5}, {1, 1, 1, 2}, d), {6, 8}, d),
+                              view(t, int32, d), as_strided(t, {4, 30}, {30, 1}, 0, d)};
+  };
+  std::vector<array> gpu = build(x, Device::gpu);
+  eval(gpu);
+  ASSERT_FALSE(x.data_shared_ptr()->host_valid.load()) << "the input was brought to the host";
+  for (auto& g : gpu) {
+    EXPECT_NE(g.data_shared_ptr()->device_ptr, nullptr) << "the result is not on the device";
+    EXPECT_FALSE(g.data_shared_ptr()->host_valid.load()) << "the result was made on the host";
+  }
+  // The same ops on the CPU, from a host copy of x, give the same elements.
+  array xc = copy(x, Device::cpu);
+  std::vector<array> cpu = build(xc, Device::cpu);
+  auto floats = [](const array& a) { return a.dtype() == int32 ? view(a, float32, Device::cpu) : a; };
+  for (size_t i = 0; i < gpu.size(); ++i) {
+    ASSERT_EQ(gpu[i].shape(), cpu[i].shape()) << "result " << i;
+    expect_close(to_vector(floats(gpu[i])), to_vector(floats(cpu[i])), 0.0f);
+  }
+}
+
 TEST(CudaBackend, HostReadsOfDeviceResultsNeedAHostCopyOnlyWithoutManagedMemory) {
   REQUIRE_GPU();
   const char* m = std::getenv("EMBER_CUDA_MANAGED");

@@ -40,6 +40,42 @@ std::pair<Shape, std::vector<Strides>> collapse_contiguous_dims(const std::vecto
   return collapse_contiguous_dims(xs[0].shape(), strides);
 }
 
+std::optional<Strides> reshape_strides(const array& in, const Shape& shape) {
+  // Axes of size 1 carry no stride; each run of input axes that multiplies out to a run of
+  // output axes must be one contiguous block of the input.
+  Shape ishape;
+  Strides istrides;
+  for (size_t i = 0; i < in.ndim(); ++i) {
+    if (in.shape(i) != 1) {
+      ishape.push_back(in.shape(i));
+      istrides.push_back(in.strides()[i]);
+    }
+  }
+  Strides ostrides(shape.size(), 0);
+  size_t oi = 0, ii = 0;
+  while (ii < ishape.size() && oi < shape.size()) {
+    int64_t np = ishape[ii], op = shape[oi];
+    size_t ilast = ii, olast = oi;
+    while (np != op) {
+      if (np < op) {
+        np *= ishape[++ilast];
+      } else {
+        op *= shape[++olast];
+      }
+    }
+    for (size_t k = ii; k < ilast; ++k) {
+      if (istrides[k] != istrides[k + 1] * ishape[k + 1]) return std::nullopt;
+    }
+    ostrides[olast] = istrides[ilast];
+    for (size_t k = olast; k > oi; --k) ostrides[k - 1] = ostrides[k] * shape[k];
+    ii = ilast + 1;
+    oi = olast + 1;
+  }
+  // Trailing size-1 output axes keep any stride; use 1 for tidiness.
+  for (size_t k = oi; k < shape.size(); ++k) ostrides[k] = 1;
+  return ostrides;
+}
+
 std::pair<Flags, size_t> layout_of(const Shape& shape, const Strides& strides) {
   size_t size = 1;
   for (auto d : shape) size *= d;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <tuple>
 #include <vector>
@@ -76,6 +77,11 @@ class StridedIterator {
 
 /// Layout flags and data size of a view with `shape` and `strides`.
 std::pair<Flags, size_t> layout_of(const Shape& shape, const Strides& strides);
+
+/// Strides that read `in`'s elements, in row-major order, as an array of `shape` (same size):
+/// NumPy's attempt_nocopy. None when the reshape needs a copy (e.g. a transposed input
+/// merged across its permuted axes). Assumes no zero-length axis.
+std::optional<Strides> reshape_strides(const array& in, const Shape& shape);
 
 /// Whether `in`'s buffer can be reused for `out` (same element size, dense, unshared).
 bool can_donate(const array& in, const array& out);

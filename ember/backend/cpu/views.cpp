@@ -115,42 +115,9 @@ void Reshape::eval_cpu(const std::vector<array>& inputs, array& out) {
     share_view(in, out, row_major_strides(out.shape()), 0);
     return;
   }
-  // Try to express the new shape with strides of the old one (NumPy's
-  // attempt_nocopy); fall back to a copy.
-  Shape ishape, oshape = out.shape();
-  Strides istrides;
-  for (size_t i = 0; i < in.ndim(); ++i) {
-    if (in.shape(i) != 1) {
-      ishape.push_back(in.shape(i));
-      istrides.push_back(in.strides()[i]);
-    }
-  }
-  Strides ostrides(oshape.size(), 0);
-  bool ok = true;
-  size_t oi = 0, ii = 0;
-  while (ok && ii < ishape.size() && oi < oshape.size()) {
-    int64_t np = ishape[ii], op = oshape[oi];
-    size_t ilast = ii, olast = oi;
-    while (np != op) {
-      if (np < op) {
-        np *= ishape[++ilast];
-      } else {
-        op *= oshape[++olast];
-      }
-    }
-    for (size_t k = ii; k < ilast; ++k) {
-      if (istrides[k] != istrides[k + 1] * ishape[k + 1]) ok = false;
-    }
-    if (!ok) break;
-    ostrides[olast] = istrides[ilast];
-    for (size_t k = olast; k > oi; --k) ostrides[k - 1] = ostrides[k] * oshape[k];
-    ii = ilast + 1;
-    oi = olast + 1;
-  }
-  if (ok) {
-    // Trailing size-1 output axes keep any stride; use 1 for tidiness.
-    for (size_t k = oi; k < oshape.size(); ++k) ostrides[k] = 1;
-    share_view(in, out, std::move(ostrides), 0);
+  // Try to express the new shape with strides of the old one; fall back to a copy.
+  if (auto strides = reshape_strides(in, out.shape())) {
+    share_view(in, out, std::move(*strides), 0);
     return;
   }
   cpu::copy_to_contiguous(in, out);

@@ -1,5 +1,6 @@
 // CUDA kernels of Unary, Binary, Select, AsType, Copy and Arange: NVRTC-generated from
-// elementwise_codegen (one program per op and dtype pair, one kernel per access pattern).
+// elementwise_codegen (one program per op and dtype pair, one kernel per access pattern);
+// and Reshape, View and AsStrided, whose copies (when they need one) are AsType T -> T.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -131,6 +132,63 @@ bool copy_kernel(Primitive& p, const std::vector<array>& inputs, std::vector<arr
   return run_unary_like({Family::AsType, 0, in.dtype(), in.dtype()}, in, outputs[0], stream);
 }
 
+// Reshape, View and AsStrided: views, as on the CPU, except where the input must first be made
+// row-contiguous. That copy runs here, on the GPU: their CPU kernels would bring the input to
+// the host, copy it there and leave the result host-resident (a transposed attention output
+// reshaped for the next projection would make that round trip every layer).
+std::optional<array> row_contiguous_copy(const array& in, cudaStream_t stream) {
+  array tmp = array::placeholder(in.shape(), in.dtype());
+  if (!run_unary_like({Family::AsType, 0, in.dtype(), in.dtype()}, in, tmp, stream)) return std::nullopt;
+  tmp.set_status(Status::available);
+  return tmp;
+}
+
+// Runs p's CPU kernel (a view) on a row-contiguous copy of the input made on the GPU.
+bool view_of_copy(Primitive& p, const array& in, std::vector<array>& outputs, cudaStream_t stream) {
+  auto copy = row_contiguous_copy(in, stream);
+  if (!copy) return false;
+  p.eval_cpu({*copy}, outputs);
+  return true;
+}
+
+bool reshape_kernel(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs, cudaStream_t stream) {
+  const array& in = inputs[0];
+  if (in.size() == 0 || in.flags().row_contiguous || reshape_strides(in, outputs[0].shape())) {
+    p.eval_cpu(inputs, outputs);
+    return true;
+  }
+  return view_of_copy(p, in, outputs, stream);
+}
+
+bool view_kernel(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs, cudaStream_t stream) {
+  const array& in = inputs[0];
+  if (in.flags().row_contiguous) {
+    // An offset that is no whole number of the new elements makes the CPU kernel copy bytes.
+    int64_t byte_offset = in.offset() * static_cast<int64_t>(in.itemsize());
+    if (byte_offset % static_cast<int64_t>(outputs[0].itemsize()) != 0) return view_of_copy(p, in, outputs, stream);
+    p.eval_cpu(inputs, outputs);
+    return true;
+  }
+  return view_of_copy(p, in, outputs, stream);
+}
+
+// Transpose, Broadcast, Slice, Split and StopGradient only ever share the input's buffer with
+// new strides: their CPU kernels touch no data, wherever it lives.
+bool pure_view_kernel(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs, cudaStream_t) {
+  p.eval_cpu(inputs, outputs);
+  return true;
+}
+
+bool as_strided_kernel(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
+                       cudaStream_t stream) {
+  const array& in = inputs[0];
+  if (in.flags().row_contiguous) {
+    p.eval_cpu(inputs, outputs);
+    return true;
+  }
+  return view_of_copy(p, in, outputs, stream);
+}
+
 bool binary_kernel(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs, cudaStream_t stream) {
   auto& prim = static_cast<Binary&>(p);
   const array& a = inputs[0];
@@ -231,6 +289,14 @@ void register_elementwise_kernels() {
   register_kernel(typeid(Select), select_kernel);
   register_kernel(typeid(AsType), astype_kernel);
   register_kernel(typeid(Copy), copy_kernel);
+  register_kernel(typeid(Reshape), reshape_kernel);
+  register_kernel(typeid(View), view_kernel);
+  register_kernel(typeid(AsStrided), as_strided_kernel);
+  for (std::type_index t :
+       {std::type_index(typeid(Transpose)), std::type_index(typeid(Broadcast)), std::type_index(typeid(Slice)),
+        std::type_index(typeid(Split)), std::type_index(typeid(StopGradient))}) {
+    register_kernel(t, pure_view_kernel);
+  }
   register_kernel(typeid(Arange), arange_kernel);
 }
 
